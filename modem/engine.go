@@ -255,8 +255,14 @@ func (e *Engine) own() {
 			pending = e.idleLine(ev.line, pending)
 		case r := <-e.reqs:
 			pending = nil
-			res := e.exec(r)
+			res, settle := e.exec(r)
 			r.reply <- res
+			if settle != nil {
+				// The caller gave up; wait out the command's final result (or its timeout)
+				// so a late "OK" is not taken as the next command's.
+				e.settle(settle)
+				settle.Stop()
+			}
 		}
 	}
 }
@@ -313,17 +319,22 @@ func (e *Engine) write(s string) error {
 }
 
 // exec runs one request to its final result code. It is the only place commands are written.
-func (e *Engine) exec(r *request) result {
+// When the caller gave up before the final result, it returns the command's timer for settle.
+func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
 	fail := func(err error) result { return result{err: &CommandError{Cmd: r.cmd, Err: err}} }
 	if err := r.ctx.Err(); err != nil {
-		return fail(err)
+		return fail(err), nil
 	}
 	e.discardStale()
 	if err := e.write(r.cmd + "\r"); err != nil {
-		return fail(err)
+		return fail(err), nil
 	}
 	timer := time.NewTimer(r.timeout)
-	defer timer.Stop()
+	defer func() {
+		if settle == nil {
+			timer.Stop()
+		}
+	}()
 	var reply Reply
 	cmdPrefix := commandPrefix(r.cmd)
 	sentPDU := false
@@ -331,28 +342,27 @@ func (e *Engine) exec(r *request) result {
 	for {
 		select {
 		case <-e.quit:
-			return fail(e.Err())
+			return fail(e.Err()), nil
 		case <-r.ctx.Done():
 			if r.pdu != "" && !sentPDU {
 				_ = e.write("\x1b") // leave the "> " prompt without sending
 			}
-			e.settle(timer)
-			return fail(r.ctx.Err())
+			return fail(r.ctx.Err()), timer
 		case <-timer.C:
 			if r.pdu != "" && !sentPDU {
 				_ = e.write("\x1b")
 			}
-			return fail(fmt.Errorf("%w (%s)", ErrTimeout, r.timeout))
+			return fail(fmt.Errorf("%w (%s)", ErrTimeout, r.timeout)), nil
 		case ev := <-e.events:
 			if ev.err != nil {
 				e.fail(ev.err)
-				return fail(ev.err)
+				return fail(ev.err), nil
 			}
 			if ev.prompt {
 				if r.pdu != "" && !sentPDU {
 					sentPDU = true
 					if err := e.write(r.pdu + "\x1a"); err != nil {
-						return fail(err)
+						return fail(err), nil
 					}
 				}
 				continue
@@ -367,11 +377,11 @@ func (e *Engine) exec(r *request) result {
 			switch {
 			case l.Kind == OK:
 				if r.pdu != "" && !sentPDU {
-					return fail(ErrNoPrompt)
+					return fail(ErrNoPrompt), nil
 				}
-				return result{reply: reply}
+				return result{reply: reply}, nil
 			case l.Kind == Fail:
-				return fail(l.Err)
+				return fail(l.Err), nil
 			case strings.EqualFold(l.Text, r.cmd) || (sentPDU && strings.Contains(l.Text, r.pdu)):
 				// echo (ATE1, or before ATE0 took effect), or the PDU echoed back
 			case l.Prefix != "" && l.Prefix == cmdPrefix:

@@ -418,7 +418,7 @@ func (m *Modem) reset(eng *Engine) {
 	h.LastError = "modem stopped answering; sent " + m.o.ResetCommand + " and reopening"
 	m.setHealth(h)
 	m.opMu.Lock()
-	_, _ = eng.Command(m.ctx, m.o.ResetCommand, 2*time.Second)
+	_, _ = eng.Command(m.ctx, m.o.ResetCommand, min(m.o.CommandTimeout, 2*time.Second))
 	m.opMu.Unlock()
 }
 
