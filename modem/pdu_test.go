@@ -94,7 +94,7 @@ func decodeAll(t *testing.T, s *Submit) string {
 }
 
 func TestSegmentBoundaries(t *testing.T) {
-	euro := "€" // two septets
+	euro := "€"  // two septets
 	emoji := "😀" // two UTF-16 units
 	tests := []struct {
 		name      string
