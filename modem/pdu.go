@@ -243,8 +243,10 @@ func DecodeSubmit(pduHex string, tpduLen int) (*Decoded, error) {
 	return d, nil
 }
 
-// precheckSubmit rejects the SMS-SUBMIT shapes that make the library's v0.3.0 decoder panic
-// (found by FuzzDecodeSubmit): a 7-bit UDL shorter than the UDH it announces.
+// precheckSubmit rejects, before the library sees it, an SMS-SUBMIT whose UDL is shorter than
+// the UDH it announces: the library's v0.3.0 decode7Bit then computes a negative septet count
+// and indexes with it. FuzzDecodeSubmit has not reached that panic through the library's own
+// length checks (runs with and without this guard); the guard stays because it is cheap.
 func precheckSubmit(b []byte) error {
 	if len(b) < 2 {
 		return fmt.Errorf("%w: TPDU of %d octets", ErrPDU, len(b))
