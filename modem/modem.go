@@ -171,6 +171,10 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 	if _, _, err := Segments(text); err != nil {
 		return Sent{}, err
 	}
+	// Close must not wait out a minute-long AT+CMGS: tie the send to the supervisor too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	eng := m.engine()

@@ -322,6 +322,13 @@ func (s *Sim) SetRegistered(on bool) {
 	}
 }
 
+// SetSignal changes what AT+CSQ answers (rssi 0-31, 99 unknown).
+func (s *Sim) SetSignal(csq int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p.CSQ = csq
+}
+
 // Unsolicited sends line now, as an unsolicited result code.
 func (s *Sim) Unsolicited(line string) {
 	s.mu.Lock()
@@ -568,12 +575,15 @@ func (s *Sim) command(m *os.File, cmd string) *pduState {
 			return fail(s.cmeError(4))
 		}
 		if simState != "READY" {
-			return ok(strings.TrimPrefix(up[2:len(up)-1], "") + ": 0,0")
+			return ok(up[2:len(up)-1] + ": 0,0")
 		}
 		stat := s.regStat(up == "AT+CREG?")
 		return ok(up[2:len(up)-1] + ": 0," + strconv.Itoa(stat))
 	case up == "AT+CSQ":
-		return ok(fmt.Sprintf("+CSQ: %d,99", s.p.CSQ))
+		s.mu.Lock()
+		csq := s.p.CSQ
+		s.mu.Unlock()
+		return ok(fmt.Sprintf("+CSQ: %d,99", csq))
 	case up == "AT+COPS?":
 		if s.regStatPeek() != 1 {
 			return ok("+COPS: 0")

@@ -373,3 +373,77 @@ func TestConcatRefSurvivesRestart(t *testing.T) {
 		t.Errorf("concat references %d, %d, %d repeat", m[0].Ref, m[1].Ref, m[2].Ref)
 	}
 }
+
+func TestHealthRefreshedPeriodically(t *testing.T) {
+	r := newRig(t, modemsim.Profile{}, func(o *sms.Options) { o.HealthEvery = 50 * time.Millisecond })
+	waitHealth(t, r.drv, "ready", ready)
+	r.sim.SetSignal(5)
+	waitHealth(t, r.drv, "signal -103 dBm", func(h modem.Health) bool { return h.HasSignal && h.SignalDBM == -103 })
+	r.sim.SetSignal(99)
+	waitHealth(t, r.drv, "signal unknown", func(h modem.Health) bool { return !h.HasSignal })
+	if f := r.drv.Health().Facts; f["signal_dbm"] != nil {
+		t.Errorf("signal_dbm = %v, want nil for unknown", f["signal_dbm"])
+	}
+}
+
+func TestOpenHook(t *testing.T) {
+	// Options.Open instead of a device path: the pty opened as a plain file.
+	sim := modemsim.New(modemsim.Profile{NoCEREG: true}, testLog(t))
+	if err := sim.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	drv, err := sms.New(sms.Options{Open: sim.Open, CommandTimeout: 500 * time.Millisecond}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	waitHealth(t, drv, "ready", ready)
+	if _, err := drv.Send(context.Background(), delivery("via the hook", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if m := sim.Messages(); len(m) != 1 || m[0].Text != "via the hook" {
+		t.Fatalf("messages = %+v", m)
+	}
+}
+
+func TestCloseDuringSlowSend(t *testing.T) {
+	r := newRig(t, modemsim.Profile{}, func(o *sms.Options) { o.SendTimeout = time.Minute })
+	waitHealth(t, r.drv, "ready", ready)
+	r.sim.GoSilent()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.drv.Send(context.Background(), delivery("never", nil))
+		errc <- err
+	}()
+	// Wait until the modem has the command, then close the driver: Send must end now,
+	// not after the minute-long send timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for !slicesContainsPrefix(r.sim.Commands(), "AT+CMGF=0") || len(r.sim.Commands()) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("send never reached the modem")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	r.drv.Close()
+	select {
+	case err := <-errc:
+		if err == nil || provider.ClassOf(err) == provider.Permanent {
+			t.Errorf("Send cut by Close = %v, want a temporary error", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("Close did not end the send in flight")
+	}
+}
+
+func slicesContainsPrefix(xs []string, p string) bool {
+	n := 0
+	for _, x := range xs {
+		if strings.HasPrefix(x, p) {
+			n++
+		}
+	}
+	return n >= 2 // one from setup, one from this send
+}
