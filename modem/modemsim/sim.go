@@ -654,7 +654,7 @@ func (s *Sim) regStatLocked() int {
 	if s.register {
 		return 1
 	}
-	if s.p.Unregistered || s.regCount <= s.p.RegisterAt {
+	if s.p.Unregistered || (s.p.RegisterAt > 0 && s.regCount <= s.p.RegisterAt) {
 		return 2
 	}
 	return 1
