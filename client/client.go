@@ -72,8 +72,17 @@ type Client struct {
 	base string
 	hc   *http.Client
 
-	mu  sync.Mutex
-	pub *rsa.PublicKey // the box's key, fetched once (guarded by mu)
+	mu      sync.Mutex
+	pub     *rsa.PublicKey // the box's key, fetched once (guarded by mu)
+	onRetry func(error)    // see SetRetryHook (guarded by mu)
+}
+
+// SetRetryHook makes WaitFinished call f with each temporary error it retries (the box
+// restarting, over quota), so a user is not left staring at silence. f may be nil.
+func (c *Client) SetRetryHook(f func(error)) {
+	c.mu.Lock()
+	c.onRetry = f
+	c.mu.Unlock()
 }
 
 // New returns a client of the box at baseURL (e.g. "http://192.168.1.10:8080").
@@ -242,6 +251,12 @@ func (c *Client) WaitFinished(ctx context.Context, id string, poll time.Duration
 			}
 		case temporary(err) && ctx.Err() == nil:
 			lastErr = err
+			c.mu.Lock()
+			hook := c.onRetry
+			c.mu.Unlock()
+			if hook != nil {
+				hook(err)
+			}
 		default:
 			return last, err
 		}

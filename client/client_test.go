@@ -512,3 +512,22 @@ func TestDeliver(t *testing.T) {
 		t.Errorf("Outcome(delivered) = %v", err)
 	}
 }
+
+func TestRetryHook(t *testing.T) {
+	srv := httptest.NewServer(&fakeBox{answers: []func(http.ResponseWriter){status(503), status(429), state("delivered")}})
+	defer srv.Close()
+	c := New(srv.URL, nil)
+	var retried []int
+	c.SetRetryHook(func(err error) {
+		var ae *APIError
+		if errors.As(err, &ae) {
+			retried = append(retried, ae.Status)
+		}
+	})
+	if s, err := c.WaitFinished(context.Background(), "job1", time.Millisecond, nil); err != nil || s != Delivered {
+		t.Fatalf("WaitFinished = %q, %v", s, err)
+	}
+	if fmt.Sprint(retried) != "[503 429]" {
+		t.Errorf("retry hook saw %v, want [503 429]", retried)
+	}
+}

@@ -227,3 +227,9 @@ func TestCreateLosesRace(t *testing.T) {
 		t.Errorf("temp file left behind: %d entries", len(entries))
 	}
 }
+
+func TestLoadOrCreateNoDir(t *testing.T) {
+	if _, err := LoadOrCreate(""); err == nil {
+		t.Error(`LoadOrCreate("") = nil error; want one (it would use the working directory)`)
+	}
+}

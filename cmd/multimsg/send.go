@@ -82,12 +82,21 @@ func RunSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "multimsg send: %d file(s) to %s via %s, %s\n", len(files), *dest, *serv, how)
 	c := client.New(*server, nil)
+	var lastRetry string
+	c.SetRetryHook(func(err error) {
+		if msg := err.Error(); msg != lastRetry { // display only: say each new trouble once
+			lastRetry = msg
+			fmt.Fprintf(stderr, "%6.1fs  box not answering (%v), retrying\n", time.Since(start).Seconds(), err)
+		}
+	})
 	p := client.Params{Service: *serv, Dest: *dest, Types: typeMap, Info: infoMap, Sender: *sender}
 	id, state, err := c.Deliver(ctx, files, p, !*plain, *poll, progress)
 	if err != nil {
 		switch {
 		case id == "":
 			fmt.Fprintf(stderr, "multimsg send: %v\n", err)
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			fmt.Fprintf(stderr, "multimsg send: stopped waiting (%v); job %s stays on the box (last state %q): consult it with POST /cons id=%s\n", err, id, state, id)
 		case errors.Is(err, client.ErrNotFound) && state == client.Queued:
 			fmt.Fprintf(stderr, "multimsg send: job %s: %v (it may have finished while the answer was lost)\n", id, err)
 		default:
