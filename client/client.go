@@ -85,11 +85,15 @@ func (c *Client) SetRetryHook(f func(error)) {
 	c.mu.Unlock()
 }
 
-// New returns a client of the box at baseURL (e.g. "http://192.168.1.10:8080").
-// hc nil means a client with no overall timeout: bound each call with its ctx.
+// New returns a client of the box at baseURL (e.g. "http://192.168.1.10:8080"; a URL
+// without a scheme, "192.168.1.10:8080", means http). hc nil means a client with no
+// overall timeout: bound each call with its ctx.
 func New(baseURL string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{}
+	}
+	if !strings.Contains(baseURL, "://") {
+		baseURL = "http://" + baseURL
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
 }

@@ -531,3 +531,12 @@ func TestRetryHook(t *testing.T) {
 		t.Errorf("retry hook saw %v, want [503 429]", retried)
 	}
 }
+
+func TestNewWithoutScheme(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "queued") }))
+	defer srv.Close()
+	s, err := New(strings.TrimPrefix(srv.URL, "http://"), nil).Consult(context.Background(), "x")
+	if err != nil || s != Queued {
+		t.Errorf("Consult via a URL without scheme = %q, %v", s, err)
+	}
+}
