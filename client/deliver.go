@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -33,9 +32,6 @@ func (c *Client) Deliver(ctx context.Context, files []File, p Params, encrypt bo
 	s, err := c.WaitFinished(ctx, id, poll, func(s State) { report(id, s) })
 	return id, s, err
 }
-
-// ErrNotDelivered: the job finished without every file delivered.
-var ErrNotDelivered = errors.New("not delivered")
 
 // Outcome turns a finished state into nil (delivered) or an error wrapping
 // ErrNotDelivered that says what it means for the user.

@@ -18,6 +18,12 @@ var ErrAnswer = errors.New("unexpected answer")
 // another device, or the job was archived after its finished state was answered.
 var ErrNotFound = errors.New("not found")
 
+// ErrType: a type given (multimsg send -type) for a file that is not in the job.
+var ErrType = errors.New("type for a file that is not sent")
+
+// ErrNotDelivered: the job finished without every file delivered (Outcome).
+var ErrNotDelivered = errors.New("not delivered")
+
 // APIError is a non-2xx answer of the box.
 type APIError struct {
 	Status  int    // HTTP status code

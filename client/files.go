@@ -1,7 +1,6 @@
 package client
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -81,9 +80,6 @@ func ParseTypes(args []string) (map[string]string, error) {
 	}
 	return types, nil
 }
-
-// ErrType: a type given for a file that is not in the job.
-var ErrType = errors.New("type for a file that is not sent")
 
 // CompleteTypes returns the `type` map for files sent with service: the types given,
 // checked to name files of the job, and a guess (GuessType) for every other file.
