@@ -54,6 +54,9 @@ type Key struct {
 // 2048 or larger than 8192 bits) is an error wrapping [ErrKeyFile] that names the path;
 // it is never regenerated silently, because devices may hold the old public key.
 func LoadOrCreate(dir string) (*Key, error) {
+	if dir == "" {
+		return nil, &KeyFileError{Path: KeyFile, Err: errors.New("no data directory given")}
+	}
 	path := filepath.Join(dir, KeyFile)
 	k, err := load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {

@@ -227,3 +227,53 @@ func TestCreateLosesRace(t *testing.T) {
 		t.Errorf("temp file left behind: %d entries", len(entries))
 	}
 }
+
+func TestLoadOrCreateNoDir(t *testing.T) {
+	if _, err := LoadOrCreate(""); err == nil {
+		t.Error(`LoadOrCreate("") = nil error; want one (it would use the working directory)`)
+	}
+}
+
+func TestLoadOrCreateConcurrent(t *testing.T) {
+	// Two processes (serve and keygen, say) starting at once on an empty data dir must end
+	// up with one key: the loser of the race loads the winner's.
+	dir := t.TempDir()
+	const n = 3
+	keys := make([]*Key, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	done := make(chan int)
+	for i := range n {
+		go func() {
+			<-start
+			keys[i], errs[i] = LoadOrCreate(dir)
+			done <- i
+		}()
+	}
+	close(start)
+	for range n {
+		<-done
+	}
+	created := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("LoadOrCreate #%d: %v", i, errs[i])
+		}
+		if keys[i].Created() {
+			created++
+		}
+		if !keys[i].priv.Equal(keys[0].priv) {
+			t.Errorf("LoadOrCreate #%d returned another key than #0", i)
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d instances say they created the key, want exactly 1", created)
+	}
+	onDisk, err := LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !onDisk.priv.Equal(keys[0].priv) {
+		t.Error("the key on disk is not the one handed out")
+	}
+}

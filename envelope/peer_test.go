@@ -5,10 +5,16 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -187,4 +193,90 @@ func TestOpenSSLWrapsKey(t *testing.T) {
 	if got, err := o.Open("f", sealed); err != nil || string(got) != "via openssl" {
 		t.Errorf("Open = %q, %v", got, err)
 	}
+}
+
+// TestShellExample runs docs/ENCRYPTION.md's curl + openssl example (testdata/upload.sh)
+// against a box made of net/http and this package.
+func TestShellExample(t *testing.T) {
+	py := pythonCrypto(t)
+	peertest.Binary(t, "curl")
+	peertest.Binary(t, "openssl")
+	k := testKey(t)
+	got := map[string][]byte{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/key":
+			w.Write(k.PublicPEM())
+			return
+		case "/data":
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		keyPart := r.MultipartForm.File[KeyPart]
+		if len(keyPart) != 1 {
+			http.Error(w, "no key part", http.StatusBadRequest)
+			return
+		}
+		o, err := k.Unwrap(readPart(t, keyPart[0]))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for field, fhs := range r.MultipartForm.File {
+			if field == KeyPart {
+				continue
+			}
+			plain, err := o.Open(field, readPart(t, fhs[0]))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			got[field] = plain
+		}
+		fmt.Fprint(w, "job-1")
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	var args []string
+	for name, data := range peerFiles {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	cmd := exec.Command("testdata/upload.sh", args...)
+	cmd.Env = append(os.Environ(), "BOX="+srv.URL, "PYTHON="+py)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("upload.sh: %v\n%s", err, out)
+	}
+	if strings.TrimSpace(string(out)) != "job-1" {
+		t.Errorf("upload.sh printed %q, want the id", out)
+	}
+	for name, want := range peerFiles {
+		if !bytes.Equal(got[name], want) {
+			t.Errorf("box opened %s to %d bytes, want the %d-byte original", name, len(got[name]), len(want))
+		}
+	}
+}
+
+func readPart(t *testing.T, fh *multipart.FileHeader) []byte {
+	f, err := fh.Open()
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Error(err)
+	}
+	return b
 }
