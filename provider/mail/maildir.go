@@ -117,13 +117,13 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// classifyFS: a full disk clears up (Temp); a directory we may not write to, or a read-only
-// file system, needs an operator (SenderDown).
+// classifyFS: a full disk clears up (Temp); a directory we may not write to, a read-only file
+// system, or a Maildir that is gone or not a directory needs an operator (SenderDown).
 func classifyFS(err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return provider.Temp("ENOSPC", err)
-	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return provider.SenderDown("maildir", err)
 	}
 	return provider.Temp("maildir", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"mime"
 	"mime/multipart"
@@ -63,10 +64,10 @@ func build(h *header, files []provider.File) ([]byte, error) {
 	if h.ReplyTo != nil {
 		writeHeader(&b, "Reply-To", h.ReplyTo.String())
 	}
-	writeFolded(&b, "Subject", encodeText(h.Subject))
+	writeFolded(&b, "Subject", encodeText("Subject", h.Subject))
 	writeHeader(&b, "Message-ID", h.MessageID)
 	writeHeader(&b, "MIME-Version", "1.0")
-	writeFolded(&b, "X-Multimsg-Job", encodeText(h.JobID))
+	writeFolded(&b, "X-Multimsg-Job", encodeText("X-Multimsg-Job", h.JobID))
 
 	body := len(texts) > 0 || len(htmls) > 0
 	if len(atts) == 0 {
@@ -181,9 +182,11 @@ func setTextHeaders(hdr textproto.MIMEHeader, html bool) {
 	hdr.Set("Content-Transfer-Encoding", "quoted-printable")
 }
 
-// writeQP writes the files' texts quoted-printable, in order, separated by a blank line.
-func writeQP(w interface{ Write([]byte) (int, error) }, files []provider.File) error {
-	qp := quotedprintable.NewWriter(w)
+// writeQP writes the files' texts quoted-printable, in order, separated by a blank line. Line
+// breaks (CRLF, LF, or a lone CR) become CRLF.
+func writeQP(w io.Writer, files []provider.File) error {
+	qpw := quotedprintable.NewWriter(w)
+	qp := &lfWriter{w: qpw}
 	for i, f := range files {
 		if _, err := qp.Write(f.Data); err != nil {
 			return err
@@ -199,7 +202,40 @@ func writeQP(w interface{ Write([]byte) (int, error) }, files []provider.File) e
 			return err
 		}
 	}
-	return qp.Close()
+	return qpw.Close()
+}
+
+// lfWriter turns CRLF and lone CR into LF before quotedprintable.Writer sees the text: the
+// writer loses a LF that follows "CR, an encoded byte" (it takes it for the LF of a CRLF).
+type lfWriter struct {
+	w  io.Writer
+	cr bool // the last byte written was a CR, already written as LF
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if l.cr && p[0] == '\n' {
+			p = p[1:]
+		}
+		l.cr = false
+		i := bytes.IndexByte(p, '\r')
+		if i < 0 {
+			if _, err := l.w.Write(p); err != nil {
+				return 0, err
+			}
+			break
+		}
+		if _, err := l.w.Write(p[:i]); err != nil {
+			return 0, err
+		}
+		if _, err := l.w.Write([]byte{'\n'}); err != nil {
+			return 0, err
+		}
+		l.cr = true
+		p = p[i+1:]
+	}
+	return n, nil
 }
 
 // writeAttachment writes f as a base64 attachment under its uploaded name.
@@ -325,45 +361,47 @@ func writeAddressList(b *bytes.Buffer, name string, list []*mail.Address) {
 	b.WriteString("\r\n")
 }
 
-// encodeText makes s safe as an unstructured header value (Subject): printable ASCII that
-// survives unfolding unchanged is kept as it is; anything else becomes RFC 2047 Q-encoded words.
-func encodeText(s string) string {
-	if plainText(s) {
+// encodeText makes s safe as the value of the unstructured header name (Subject): printable ASCII
+// that survives folding and unfolding unchanged is kept as it is; anything else becomes RFC 2047
+// Q-encoded words. Either way every word fits a 78-character line, the first one after the name.
+func encodeText(name, s string) string {
+	first := 78 - len(name) - 2
+	if plainText(s, first) {
 		return s
 	}
-	return qEncode(s)
+	return qEncode(s, first)
 }
 
-// plainText: printable ASCII, single spaces between words of at most 70 characters, no space at
-// either end, nothing that looks like an encoded word.
-func plainText(s string) bool {
+// plainText: printable ASCII, single spaces between words, no space at either end, nothing that
+// looks like an encoded word, and every word short enough for a line of its own (the first
+// after the header name).
+func plainText(s string, first int) bool {
 	if strings.Contains(s, "=?") || strings.Contains(s, "  ") || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
 		return false
 	}
-	word := 0
+	word, max := 0, first
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c > 0x7e {
 			return false
 		}
 		if c == ' ' {
-			word = 0
+			word, max = 0, 77
 			continue
 		}
-		if word++; word > 70 {
+		if word++; word > max {
 			return false
 		}
 	}
 	return true
 }
 
-// qEncode renders s as space-separated "=?utf-8?q?…?=" words of at most 75 characters, split
-// only between characters (RFC 2047 §5: a word never splits a multi-byte character).
-func qEncode(s string) string {
+// qEncode renders s as space-separated "=?utf-8?q?…?=" words of at most 75 characters (the first
+// at most first), split only between characters (RFC 2047 §5: a word never splits a character).
+func qEncode(s string, first int) string {
 	const prefix, suffix = "=?utf-8?q?", "?="
-	const room = 75 - len(prefix) - len(suffix)
-	var out strings.Builder
-	var word strings.Builder
+	room := min(75, first) - len(prefix) - len(suffix)
+	var out, word strings.Builder
 	flush := func() {
 		if out.Len() > 0 {
 			out.WriteByte(' ')
@@ -372,6 +410,7 @@ func qEncode(s string) string {
 		out.WriteString(word.String())
 		out.WriteString(suffix)
 		word.Reset()
+		room = 75 - len(prefix) - len(suffix)
 	}
 	for i := 0; i < len(s); {
 		_, n := utf8.DecodeRuneInString(s[i:])
@@ -387,7 +426,7 @@ func qEncode(s string) string {
 				e = append(e, '=', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
 			}
 		}
-		if word.Len()+len(e) > room {
+		if word.Len()+len(e) > room && word.Len() > 0 {
 			flush()
 		}
 		word.Write(e)
