@@ -27,6 +27,10 @@ type Driver struct {
 	idle   *time.Timer
 	closed bool
 
+	// closing is cancelled by Close, which cuts a Send in progress rather than wait for it.
+	closing  context.Context
+	closeNow context.CancelFunc
+
 	hmu    sync.Mutex // guards health
 	health provider.Health
 }
@@ -46,6 +50,7 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 		log:  log.With("service", "mail", "sender", o.Name),
 		sem:  make(chan struct{}, 1),
 	}
+	d.closing, d.closeNow = context.WithCancel(context.Background())
 	d.health = provider.Health{OK: true, Detail: "not connected yet"}
 	if o.Maildir != "" {
 		md, err := openMaildir(o.Maildir, o.Hostname)
@@ -201,9 +206,10 @@ func (d *Driver) setHealth(ok bool, detail string, facts map[string]any) {
 	}
 }
 
-// Close closes the pooled connection (QUIT) and makes later Sends fail with ErrClosed. It waits
-// for a Send in progress, which its Timeout bounds.
+// Close closes the pooled connection (QUIT) and makes later Sends fail with ErrClosed. A Send in
+// progress is cut and returns context.Canceled (a shutdown, not the provider's fault).
 func (d *Driver) Close() error {
+	d.closeNow()
 	d.sem <- struct{}{}
 	defer func() { <-d.sem }()
 	if d.closed {

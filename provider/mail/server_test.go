@@ -23,7 +23,7 @@ import (
 // testServer is a real SMTP server (emersion/go-smtp) on 127.0.0.1 whose backend records what
 // it receives and can be told to refuse or stall at a step.
 type testServer struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *smtp.Server
 	ln       net.Listener
 	addr     *net.TCPAddr
@@ -56,6 +56,7 @@ type serverOpts struct {
 	users       map[string]string
 	mechs       []string      // AUTH mechanisms offered; default PLAIN and LOGIN
 	readTimeout time.Duration // how long the server waits for a command; default 10 s
+	maxBytes    int64         // SIZE; default 64 MiB
 }
 
 // countingListener counts accepted connections: N messages over one reused connection → 1.
@@ -86,7 +87,7 @@ func (c *countingConn) Close() error {
 	return c.Conn.Close()
 }
 
-func newTestServer(t *testing.T, o serverOpts) *testServer {
+func newTestServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
 	cert, pool := selfSigned(t)
 	s := &testServer{
@@ -106,6 +107,9 @@ func newTestServer(t *testing.T, o serverOpts) *testServer {
 	s.srv.Domain = "mx.test"
 	s.srv.AllowInsecureAuth = true // loopback only; our own policy is what is under test
 	s.srv.MaxMessageBytes = 64 << 20
+	if o.maxBytes > 0 {
+		s.srv.MaxMessageBytes = o.maxBytes
+	}
 	s.srv.ReadTimeout = 10 * time.Second
 	if o.readTimeout > 0 {
 		s.srv.ReadTimeout = o.readTimeout
@@ -142,7 +146,7 @@ func (s *testServer) down() {
 	s.ln.Close()
 }
 
-func (s *testServer) up(t *testing.T) {
+func (s *testServer) up(t testing.TB) {
 	ln, err := net.Listen("tcp", s.addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +324,7 @@ func (x *session2) Reset() {
 func (x *session2) Logout() error { return nil }
 
 // selfSigned makes a certificate for 127.0.0.1 and localhost, and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -35,6 +35,9 @@ func (s *session) quit() {
 // sendSMTP delivers msg to rcpts over the pooled connection, dialing when there is none or it
 // died. Errors are classified (provider.Temp/Perm/SenderDown).
 func (d *Driver) sendSMTP(ctx context.Context, log *slog.Logger, rcpts []string, msg []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(d.closing, cancel)()
 	select {
 	case d.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -560,3 +560,30 @@ func TestSendAfterClose(t *testing.T) {
 		t.Errorf("Send after Close = %v, want temporary ErrClosed", err)
 	}
 }
+
+func TestCloseCutsSendInProgress(t *testing.T) {
+	s := newTestServer(t, serverOpts{})
+	d := newDriver(t, s, "none", func(o *Options) { o.Timeout = time.Minute })
+	s.setStall("DATA")
+	go func() {
+		<-s.stalled
+		d.Close()
+	}()
+	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
+	if !provider.IsContext(err) {
+		t.Fatalf("Send cut by Close = %v, want context.Canceled", err)
+	}
+}
+
+func TestMessageLargerThanServerSIZE(t *testing.T) {
+	s := newTestServer(t, serverOpts{maxBytes: 1000})
+	d := newDriver(t, s, "none", nil)
+	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", strings.Repeat("x", 2000))))
+	var pe *provider.Error
+	if !errors.As(err, &pe) || pe.Class != provider.Permanent || pe.Code != "552" || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Send of a message over SIZE = %v, want permanent 552 ErrTooLarge", err)
+	}
+	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "small"))); err != nil {
+		t.Fatalf("Send of a small message after: %v", err)
+	}
+}
