@@ -88,6 +88,9 @@ func (d *Driver) Send(ctx context.Context, dl provider.Delivery) (provider.Recei
 	if err := ctx.Err(); err != nil {
 		return provider.Receipt{}, provider.Temp("", fmt.Errorf("mail: send: %w", err))
 	}
+	if d.closing.Err() != nil {
+		return provider.Receipt{}, provider.Temp("", ErrClosed)
+	}
 	req, err := d.o.check(dl.Dest, dl.Files, dl.Info)
 	if err != nil {
 		// Check ran at /msg, so this is a job that changed underneath or a config that did.

@@ -9,8 +9,10 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,6 +42,7 @@ type testServer struct {
 	received chan struct{}     // one value per accepted message
 	mechs    []string
 	closed   atomic.Int32
+	wire     syncBuffer // the server's Debug transcript: every command and reply
 }
 
 type received struct {
@@ -48,6 +51,7 @@ type received struct {
 	Data []byte
 	User string
 	TLS  bool
+	Helo string
 }
 
 type serverOpts struct {
@@ -102,10 +106,12 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 	}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
-		return &session2{s: s, tls: isTLS}, nil
+		return &session2{s: s, tls: isTLS, helo: c.Hostname()}, nil
 	}))
 	s.srv.Domain = "mx.test"
-	s.srv.AllowInsecureAuth = true // loopback only; our own policy is what is under test
+	s.srv.Debug = &s.wire
+	s.srv.ErrorLog = log.New(io.Discard, "", 0) // client hang-ups are expected in these tests
+	s.srv.AllowInsecureAuth = true              // loopback only; our own policy is what is under test
 	s.srv.MaxMessageBytes = 64 << 20
 	if o.maxBytes > 0 {
 		s.srv.MaxMessageBytes = o.maxBytes
@@ -210,6 +216,7 @@ func (s *testServer) wait(t *testing.T, n int) received {
 
 type session2 struct {
 	s    *testServer
+	helo string
 	tls  bool
 	user string
 	from string
@@ -310,7 +317,7 @@ func (x *session2) Data(r io.Reader) error {
 		return err
 	}
 	x.s.mu.Lock()
-	x.s.msgs = append(x.s.msgs, received{From: x.from, To: append([]string(nil), x.to...), Data: b, User: x.user, TLS: x.tls})
+	x.s.msgs = append(x.s.msgs, received{From: x.from, To: append([]string(nil), x.to...), Data: b, User: x.user, TLS: x.tls, Helo: x.helo})
 	x.s.mu.Unlock()
 	x.s.received <- struct{}{}
 	return nil
@@ -357,4 +364,31 @@ func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 
 func smtpErr(code int, enh smtp.EnhancedCode, msg string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: msg}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's connection goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+// count is how many client commands start with cmd (the transcript marks them "C: "?, so we
+// count lines that begin with the command itself).
+func (s *syncBuffer) count(cmd string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(string(s.b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), cmd) {
+			n++
+		}
+	}
+	return n
 }

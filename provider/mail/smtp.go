@@ -24,6 +24,8 @@ type session struct {
 	used  time.Time // end of the last transaction (monotonic)
 	dirty bool      // a transaction was started and not finished: RSET before the next
 	tls   string    // "TLS 1.3 TLS_AES_128_GCM_SHA256", or "" for cleartext
+
+	lastReply string // the server's reply to the last message, e.g. "2.0.0 Ok: queued as 4F2A1"
 }
 
 // quit says QUIT (bounded by the conn's deadlines) and closes.
@@ -114,7 +116,7 @@ func (d *Driver) sendSMTP(ctx context.Context, log *slog.Logger, rcpts []string,
 		log.Warn("mail sent, but the server refused some recipients for good", "refused", facts["last_rejected_recipients"], "accepted", len(rcpts)-len(rejected))
 	}
 	d.setHealth(true, fmt.Sprintf("connected to %s:%d (%s)", d.o.Host, d.o.Port, tlsOr(s.tls)), facts)
-	log.Info("mail sent", "recipients", len(rcpts)-len(rejected), "bytes", len(msg))
+	log.Info("mail sent", "recipients", len(rcpts)-len(rejected), "bytes", len(msg), "server", s.lastReply)
 	return nil
 }
 
@@ -273,10 +275,20 @@ func (s *session) transact(from string, rcpts []string, msg []byte) ([]*ReplyErr
 			}
 		}
 	}
-	w, err := s.c.Data()
+	// DATA by hand over net/smtp's textproto.Conn (what Client.Data does), to keep the text of
+	// the final reply: it carries the relay's queue id, which we log for tracing.
+	t := s.c.Text
+	id, err := t.Cmd("DATA")
 	if err != nil {
 		return nil, &stepError{"DATA", err}
 	}
+	t.StartResponse(id)
+	_, _, err = t.ReadResponse(354)
+	t.EndResponse(id)
+	if err != nil {
+		return nil, &stepError{"DATA", err}
+	}
+	w := t.DotWriter()
 	if _, err := w.Write(msg); err != nil {
 		w.Close()
 		return nil, &stepError{"message", err}
@@ -284,7 +296,12 @@ func (s *session) transact(from string, rcpts []string, msg []byte) ([]*ReplyErr
 	if err := w.Close(); err != nil {
 		return nil, &stepError{"message", err}
 	}
+	_, reply, err := t.ReadResponse(250)
+	if err != nil {
+		return nil, &stepError{"message", err}
+	}
 	s.dirty = false
+	s.lastReply = reply
 	return rejected, nil
 }
 

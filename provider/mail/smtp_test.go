@@ -337,6 +337,12 @@ func TestConnectionReuse(t *testing.T) {
 	if c := s.conns.Load(); c != 1 {
 		t.Errorf("%d messages over %d connections, want 1", 2*n, c)
 	}
+	if c := s.wire.count("NOOP"); c != 2*n-1 {
+		t.Errorf("%d NOOPs, want %d (one before each reuse)", c, 2*n-1)
+	}
+	if c := s.wire.count("EHLO box.test"); c != 2 {
+		t.Errorf("%d EHLO box.test, want 2 (before and after STARTTLS)", c)
+	}
 }
 
 func TestRedialWhenPooledConnectionDied(t *testing.T) {
@@ -405,17 +411,18 @@ func TestClassification(t *testing.T) {
 		class    provider.Class
 		code     string
 		contains string
+		conns    int32 // connections after the refusal and one good message
 	}{
-		{"MAIL 550", "MAIL", smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender rejected by policy"), provider.Permanent, "550", "Sender rejected by policy"},
-		{"MAIL 451", "MAIL", smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Local error"), provider.Temporary, "451", "Local error"},
-		{"MAIL 421", "MAIL", smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Shutting down"), provider.Temporary, "421", "Shutting down"},
-		{"MAIL 530", "MAIL", smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required"), provider.Down, "530", "authentication failed"},
-		{"RCPT 550", "RCPT", smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "No such user"), provider.Permanent, "550", "5.1.1 No such user"},
-		{"RCPT 450", "RCPT", smtpErr(450, smtp.EnhancedCode{4, 2, 0}, "Greylisted"), provider.Temporary, "450", "Greylisted"},
-		{"DATA 554", "DATA", smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "Content rejected"), provider.Permanent, "554", "Content rejected"},
-		{"DATA 452", "DATA", smtpErr(452, smtp.EnhancedCode{4, 3, 1}, "Out of storage"), provider.Temporary, "452", "Out of storage"},
-		{"AUTH 535", "AUTH", smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Bad credentials"), provider.Down, "535", "SMTP 535 authentication failed: 5.7.8 Bad credentials"},
-		{"AUTH 454", "AUTH", smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Try later"), provider.Temporary, "454", "Try later"},
+		{"MAIL 550", "MAIL", smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender rejected by policy"), provider.Permanent, "550", "Sender rejected by policy", 1},
+		{"MAIL 451", "MAIL", smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Local error"), provider.Temporary, "451", "Local error", 1},
+		{"MAIL 421", "MAIL", smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Shutting down"), provider.Temporary, "421", "Shutting down", 2},
+		{"MAIL 530", "MAIL", smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required"), provider.Down, "530", "authentication failed", 1},
+		{"RCPT 550", "RCPT", smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "No such user"), provider.Permanent, "550", "5.1.1 No such user", 1},
+		{"RCPT 450", "RCPT", smtpErr(450, smtp.EnhancedCode{4, 2, 0}, "Greylisted"), provider.Temporary, "450", "Greylisted", 1},
+		{"DATA 554", "DATA", smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "Content rejected"), provider.Permanent, "554", "Content rejected", 1},
+		{"DATA 452", "DATA", smtpErr(452, smtp.EnhancedCode{4, 3, 1}, "Out of storage"), provider.Temporary, "452", "Out of storage", 1},
+		{"AUTH 535", "AUTH", smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Bad credentials"), provider.Down, "535", "SMTP 535 authentication failed: 5.7.8 Bad credentials", 2},
+		{"AUTH 454", "AUTH", smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Try later"), provider.Temporary, "454", "Try later", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -442,6 +449,9 @@ func TestClassification(t *testing.T) {
 			}
 			if got := s.wait(t, 1); !strings.Contains(string(got.Data), "\r\n\r\ny") {
 				t.Errorf("the delivered message is not the second one:\n%s", got.Data)
+			}
+			if n := s.conns.Load(); n != c.conns {
+				t.Errorf("%d connections, want %d", n, c.conns)
 			}
 		})
 	}
@@ -478,6 +488,12 @@ func TestPartialRecipients(t *testing.T) {
 	}
 	if n := len(s.messages()); n != 1 {
 		t.Errorf("%d messages delivered, want still 1", n)
+	}
+	if c := s.wire.count("RSET"); c < 1 {
+		t.Errorf("no RSET after a refused transaction")
+	}
+	if c := s.conns.Load(); c != 1 {
+		t.Errorf("%d connections, want 1: refusals keep the connection", c)
 	}
 }
 
@@ -585,5 +601,14 @@ func TestMessageLargerThanServerSIZE(t *testing.T) {
 	}
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "small"))); err != nil {
 		t.Fatalf("Send of a small message after: %v", err)
+	}
+}
+
+func TestNoAuthMechanismIsSenderDown(t *testing.T) {
+	s := newTestServer(t, serverOpts{}) // offers no AUTH
+	d := newDriver(t, s, "none", func(o *Options) { o.Username, o.Password = "u", "p" })
+	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
+	if provider.ClassOf(err) != provider.Down || !errors.Is(err, ErrNoAuthMech) {
+		t.Fatalf("Send = %v, want sender-down ErrNoAuthMech", err)
 	}
 }
