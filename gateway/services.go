@@ -16,7 +16,7 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 		d, err := mail.New(mail.Options{
 			Name: s.Name, Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: s.Password,
 			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(),
-		}, g.log.With("service", "mail", "sender", s.Name))
+		}, g.log)
 		if err != nil {
 			return nil, err
 		}
