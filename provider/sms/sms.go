@@ -141,7 +141,7 @@ func (d *Driver) Check(r provider.Request) error {
 	}
 	for _, f := range r.Files {
 		if f.Type != "text" {
-			return provider.Checkf("type", "file %q has type %q; sms takes only text", f.Name, f.Type)
+			return provider.Checkf("type", "file %s has type %q; sms takes only text", label(f), f.Type)
 		}
 		if err := d.checkText(f); err != nil {
 			return err
@@ -150,24 +150,34 @@ func (d *Driver) Check(r provider.Request) error {
 	return nil
 }
 
+// label names a file the way its sender knows it: the form field, and the uploaded name when
+// it differs.
+func label(f provider.File) string {
+	if f.Filename != "" && f.Filename != f.Name {
+		return strconv.Quote(f.Name) + " (" + f.Filename + ")"
+	}
+	return strconv.Quote(f.Name)
+}
+
 func (d *Driver) checkText(f provider.File) error {
+	name := label(f)
 	// Bound the work before encoding: the longest text that fits is 255*153 septets.
 	if len(f.Data) > 4*153*d.o.Segments+8 {
-		return provider.Checkf("type", "file %q is %d bytes; an SMS of at most %d segments holds at most %d characters", f.Name, len(f.Data), d.o.Segments, 153*d.o.Segments)
+		return provider.Checkf("type", "file %s is %d bytes; an SMS of at most %d segments holds at most %d characters", name, len(f.Data), d.o.Segments, 153*d.o.Segments)
 	}
 	if !utf8.Valid(f.Data) {
-		return provider.Checkf("type", "file %q is not UTF-8 text", f.Name)
+		return provider.Checkf("type", "file %s is not UTF-8 text", name)
 	}
 	text := Text(f.Data)
 	if text == "" {
-		return provider.Checkf("type", "file %q is empty; an SMS needs some text", f.Name)
+		return provider.Checkf("type", "file %s is empty; an SMS needs some text", name)
 	}
 	n, alpha, err := modem.Segments(text)
 	if err != nil {
-		return provider.Checkf("type", "file %q: %v", f.Name, err)
+		return provider.Checkf("type", "file %s: %v", name, err)
 	}
 	if n > d.o.Segments {
-		return provider.Checkf("type", "file %q needs %d SMS segments (%s), more than this box's limit of %d", f.Name, n, alphaName(alpha), d.o.Segments)
+		return provider.Checkf("type", "file %s needs %d SMS segments (%s), more than this box's limit of %d", name, n, alphaName(alpha), d.o.Segments)
 	}
 	return nil
 }
