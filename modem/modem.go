@@ -87,6 +87,7 @@ type Modem struct {
 	eng    *Engine    // nil while the port is closed
 	health Health
 	change chan struct{} // closed and replaced at every health change (tests wait on it)
+	reboot bool          // the modem announced a restart of its own: run the full setup again
 }
 
 // New starts supervising a modem. It returns at once; the port is opened in the background
@@ -244,10 +245,32 @@ func (m *Modem) noteSendError(err error) error {
 	return err
 }
 
+// rebootURC says l announces a modem (re)start.
+func rebootURC(l Line) bool {
+	switch {
+	case l.Text == "RDY", l.Text == "^SYSSTART", l.Prefix == "^BOOT":
+		return true
+	case l.Prefix == "+CPIN":
+		return l.Body != "READY" // "+CPIN: SIM PIN" unsolicited: the SIM was reset
+	case l.Prefix == "+CFUN":
+		return l.Body == "1"
+	}
+	return false
+}
+
 func (m *Modem) refreshLocked(ctx context.Context, eng *Engine) error {
 	h := m.Health()
 	s := &session{eng: eng, timeout: m.o.CommandTimeout, pin: m.pin}
-	err := s.refresh(ctx, &h)
+	m.mu.Lock()
+	reboot := m.reboot
+	m.reboot = false
+	m.mu.Unlock()
+	var err error
+	if reboot {
+		err = s.setup(ctx, &h)
+	} else {
+		err = s.refresh(ctx, &h)
+	}
 	if err != nil {
 		var st *StateError
 		if !errors.As(err, &st) {
@@ -271,6 +294,19 @@ func (m *Modem) onURC(u URC) {
 		m.o.OnURC(u)
 	}
 	l := u.Line
+	if rebootURC(l) {
+		// Restarted by itself (brown-out, watchdog): echo, error mode, PIN and PDU mode are
+		// back at their defaults. Make the next send (or tick) set it up again first.
+		m.mu.Lock()
+		m.reboot = true
+		m.mu.Unlock()
+		h := m.Health()
+		h.SIM = ""
+		h.LastError = "modem restarted by itself (" + l.Text + ")"
+		m.setHealth(h)
+		m.log.Warn("modem: restarted by itself; setting it up again", "urc", l.Text)
+		return
+	}
 	switch l.Prefix {
 	case "+CREG", "+CEREG", "+CGREG":
 		// Unsolicited form: +CREG: <stat>[,<lac>,<ci>...]. Only a CREG/CEREG "registered" is

@@ -322,6 +322,18 @@ func (s *Sim) SetRegistered(on bool) {
 	}
 }
 
+// Reboot restarts the modem by itself (a brown-out, its own watchdog): echo on, text mode,
+// verbose errors off, the PIN asked again, registration from the start; it says "RDY".
+func (s *Sim) Reboot() {
+	s.mu.Lock()
+	s.powerUp()
+	m := s.master
+	s.mu.Unlock()
+	if m != nil {
+		s.write(m, "\r\nRDY\r\n")
+	}
+}
+
 // SetSignal changes what AT+CSQ answers (rssi 0-31, 99 unknown).
 func (s *Sim) SetSignal(csq int) {
 	s.mu.Lock()

@@ -447,3 +447,23 @@ func slicesContainsPrefix(xs []string, p string) bool {
 	}
 	return n >= 2 // one from setup, one from this send
 }
+
+func TestModemRebootsByItself(t *testing.T) {
+	r := newRig(t, modemsim.Profile{PIN: "1357"}, func(o *sms.Options) { o.PIN = "1357" })
+	waitHealth(t, r.drv, "ready", ready)
+	if _, err := r.drv.Send(context.Background(), delivery("before", nil)); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.Reboot()
+	waitHealth(t, r.drv, "restart noticed", func(h modem.Health) bool { return strings.Contains(h.LastError, "restarted") })
+	// The next send sets the modem up again (ATE0, CMEE, PIN, PDU mode) and goes through.
+	if _, err := r.drv.Send(context.Background(), delivery("after", nil)); err != nil {
+		t.Fatalf("Send after the modem restarted = %v", err)
+	}
+	if got := r.sim.PINAttempts(); len(got) != 2 {
+		t.Errorf("PIN attempts = %q, want one per power-up", got)
+	}
+	if m := r.sim.Messages(); len(m) != 2 || m[1].Text != "after" {
+		t.Fatalf("messages = %+v", m)
+	}
+}
