@@ -209,6 +209,10 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 		}
 		out.Refs = append(out.Refs, mr)
 	}
+	if h := m.Health(); h.LastError != "" {
+		h.LastError = "" // it sends: an old problem would only mislead the status page
+		m.setHealth(h)
+	}
 	return out, nil
 }
 
@@ -248,7 +252,7 @@ func (m *Modem) noteSendError(err error) error {
 // rebootURC says l announces a modem (re)start.
 func rebootURC(l Line) bool {
 	switch {
-	case l.Text == "RDY", l.Text == "^SYSSTART", l.Prefix == "^BOOT":
+	case l.Text == "RDY", l.Text == "^SYSSTART": // not Huawei's ^BOOT: that one is periodic
 		return true
 	case l.Prefix == "+CPIN":
 		return l.Body != "READY" // "+CPIN: SIM PIN" unsolicited: the SIM was reset
