@@ -23,9 +23,6 @@ import (
 	tarm "github.com/tarm/serial"
 )
 
-// ErrGone: the device behind the port vanished or hung up (unplugged, reset, pty closed).
-var ErrGone = errors.New("serial device gone")
-
 // DefaultReadTimeout is the read timeout used when none is given.
 const DefaultReadTimeout = 200 * time.Millisecond
 
