@@ -1,6 +1,10 @@
 package gateway
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
 	"strings"
 
 	"multimsg/provider"
@@ -12,10 +16,22 @@ import (
 func (g *Gateway) services() ([]*provider.Service, error) {
 	c := g.cfg
 	var mailSenders []provider.Sender
-	for _, s := range c.Mail.Sender {
+	for i, s := range c.Mail.Sender {
+		var tlsConf *tls.Config
+		if s.CAFile != "" {
+			pem, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("mail.sender[%d].ca_file: %w", i, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("mail.sender[%d].ca_file: %s holds no PEM certificate", i, s.CAFile)
+			}
+			tlsConf = &tls.Config{RootCAs: pool, ServerName: s.Host}
+		}
 		d, err := mail.New(mail.Options{
 			Name: s.Name, Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: s.Password,
-			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(),
+			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(), TLSConfig: tlsConf,
 		}, g.log)
 		if err != nil {
 			return nil, err
