@@ -41,6 +41,8 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 	}
 	return []*provider.Service{
 		mail.Service(mailSenders, c.Mail.Fallback, c.Mail.FallbackAfter.D()),
+		{Name: "wpp1", Types: []string{"text", "image", "audio", "video", "document"}, PerFile: true},
+		{Name: "sms", Types: []string{"text"}, PerFile: true},
 	}, nil
 }
 

@@ -102,10 +102,12 @@ func (g *Gateway) Post(t testing.TB, path string, form url.Values, accept string
 	return Do(t, req)
 }
 
+var httpClient = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}, Timeout: time.Minute}
+
 // Do runs req and returns the status and body.
 func Do(t testing.TB, req *http.Request) (int, string) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
