@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"multimsg/provider"
 	"multimsg/provider/mail"
+	"multimsg/provider/sms"
 )
 
 // services builds every service from the config; a service with no sender is registered
@@ -39,10 +41,25 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 		g.closers = append(g.closers, d.Close)
 		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, 4), Rate: s.Rate})
 	}
+	var smsSenders []provider.Sender
+	for _, s := range c.SMS.Sender {
+		d, err := sms.New(sms.Options{
+			Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
+			CommandTimeout: s.Timeout.D(), StateDir: filepath.Join(c.DataDir, "sms", s.Name),
+		}, g.log.With("service", "sms", "sender", s.Name))
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, d.Close)
+		// One modem sends one message at a time.
+		smsSenders = append(smsSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: 1})
+	}
+	smsService := sms.Service(smsSenders)
+	smsService.Fallback, smsService.FallbackAfter = c.SMS.Fallback, c.SMS.FallbackAfter.D()
 	return []*provider.Service{
 		mail.Service(mailSenders, c.Mail.Fallback, c.Mail.FallbackAfter.D()),
 		{Name: "wpp1", Types: []string{"text", "image", "audio", "video", "document"}, PerFile: true},
-		{Name: "sms", Types: []string{"text"}, PerFile: true},
+		smsService,
 	}, nil
 }
 
