@@ -83,15 +83,17 @@ func (f Failure) filled() Failure {
 	if f.Type == "" {
 		f.Type = "OAuthException"
 	}
+	// A failure given its own message (Graph's OAuth errors) carries no error_data, as Graph
+	// sends them; one given only a code is filled from the table.
 	if f.Message == "" {
 		if ok {
 			f.Message = fmt.Sprintf("(#%d) %s", f.Code, d.title)
+			if f.Details == "" {
+				f.Details = d.details
+			}
 		} else {
 			f.Message = fmt.Sprintf("(#%d) error", f.Code)
 		}
-	}
-	if f.Details == "" && ok {
-		f.Details = d.details
 	}
 	return f
 }
