@@ -163,6 +163,7 @@ var (
 		102:    "API session expired or invalid",
 		190:    "token expired or invalid",
 		368:    "temporarily blocked for policy violations",
+		2500:   "request path or token not usable (check api_url and token)",
 		131005: "access denied",
 		131031: "business account locked",
 		131037: "display name not approved",

@@ -81,6 +81,7 @@ func TestClassify(t *testing.T) {
 		{403, body(200, 0), provider.Down, "200"},
 		{403, body(299, 0), provider.Down, "299"},
 		{400, body(100, 33), provider.Down, "100"},
+		{400, body(2500, 0), provider.Down, "2500"},
 		{401, body(12345, 0), provider.Down, "12345"},
 		{502, []byte("<html>Bad Gateway</html>"), provider.Temporary, "502"},
 		{429, nil, provider.Temporary, "429"},
