@@ -338,7 +338,7 @@ func (d *Driver) message(ctx context.Context, dl provider.Delivery, f provider.F
 		return nil, provider.Perm("", err)
 	}
 	filename := documentFilename(f)
-	key := mediaKeyOf(mt, filename, f.Data)
+	key := mediaKeyOf(dl.JobID, f, mt, filename)
 	id, ok := d.media.get(key, d.now())
 	if !ok {
 		id, err = d.upload(ctx, mt, filename, f.Data)
@@ -508,10 +508,16 @@ func newMediaCache(max int, ttl time.Duration) *mediaCache {
 	return &mediaCache{max: max, ttl: ttl, m: make(map[string]mediaEntry)}
 }
 
-func mediaKeyOf(mimeType, filename string, data []byte) string {
+// mediaKeyOf names an upload for reuse: a job's files never change, so the job id and the
+// file name identify the bytes without hashing them (a 100 MB document takes seconds to hash
+// on an ARMv7 board). Without a job id (direct use), the content is hashed.
+func mediaKeyOf(jobID string, f provider.File, mimeType, filename string) string {
+	if jobID != "" {
+		return fmt.Sprintf("job\x00%s\x00%s\x00%s\x00%s\x00%d", jobID, f.Name, mimeType, filename, len(f.Data))
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", mimeType, filename)
-	h.Write(data)
+	h.Write(f.Data)
 	return string(h.Sum(nil))
 }
 
