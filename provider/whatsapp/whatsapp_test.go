@@ -403,12 +403,10 @@ func TestTimeoutIsTemporary(t *testing.T) {
 
 func waitRequests(t *testing.T, srv *cloudapitest.Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Requests() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("server saw %d requests, want %d", srv.Requests(), n)
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline; the server has no signal for "request arrived"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got, err := srv.WaitRequests(ctx, n); err != nil {
+		t.Fatalf("server saw %d requests, want %d: %v", got, n, err)
 	}
 }
 

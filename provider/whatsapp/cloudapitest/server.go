@@ -362,6 +362,12 @@ func (s *Server) WaitMessages(ctx context.Context, n int) ([]Message, error) {
 	return waitGeneric(s, ctx, func() bool { return len(s.messages) >= n }, func() []Message { return append([]Message(nil), s.messages...) })
 }
 
+// WaitRequests waits until at least n requests reached the handler, or ctx ends.
+func (s *Server) WaitRequests(ctx context.Context, n int) (int, error) {
+	got, err := waitGeneric(s, ctx, func() bool { return s.requests >= n }, func() []int { return []int{s.requests} })
+	return got[0], err
+}
+
 // WaitRejections waits until at least n error answers were given, or ctx ends.
 func (s *Server) WaitRejections(ctx context.Context, n int) ([]Rejection, error) {
 	return waitGeneric(s, ctx, func() bool { return len(s.rejections) >= n }, func() []Rejection { return append([]Rejection(nil), s.rejections...) })
@@ -407,6 +413,7 @@ func (s *Server) logf(format string, args ...any) {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests++
+	s.notifyLocked()
 	down, delay := s.down, s.delay
 	s.mu.Unlock()
 	s.logf("%s %s", r.Method, r.URL.Path)
