@@ -185,18 +185,19 @@ func (d *Driver) Health() provider.Health {
 func (d *Driver) setHealth(ok bool, detail, code string) {
 	d.healthMu.Lock()
 	defer d.healthMu.Unlock()
-	if ok && d.health.OK {
-		return
-	}
-	if !ok && !d.health.OK && d.health.Detail == detail {
-		return
-	}
-	d.health = provider.Health{OK: ok, Detail: detail}
-	if !ok {
-		d.health.Facts = map[string]any{"code": code, "since": d.now().UTC().Format(time.RFC3339)}
-		d.log.Warn("sender down", "code", code, "detail", detail)
-	} else {
+	switch {
+	case ok && d.health.OK:
+	case ok:
+		d.health = provider.Health{OK: true}
 		d.log.Info("sender healthy again")
+	case !d.health.OK:
+		// Still down: keep since, refresh what Meta says now.
+		d.health.Detail = detail
+		d.health.Facts["code"] = code
+	default:
+		d.health = provider.Health{OK: false, Detail: detail,
+			Facts: map[string]any{"code": code, "since": d.now().UTC().Format(time.RFC3339)}}
+		d.log.Warn("sender down", "code", code, "detail", detail)
 	}
 }
 
