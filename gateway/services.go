@@ -11,6 +11,7 @@ import (
 	"multimsg/provider"
 	"multimsg/provider/mail"
 	"multimsg/provider/sms"
+	"multimsg/provider/whatsapp"
 )
 
 // services builds every service from the config; a service with no sender is registered
@@ -56,9 +57,20 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 	}
 	smsService := sms.Service(smsSenders)
 	smsService.Fallback, smsService.FallbackAfter = c.SMS.Fallback, c.SMS.FallbackAfter.D()
+	var wppSenders []provider.Sender
+	for _, s := range c.Wpp1.Sender {
+		d, err := whatsapp.New(whatsapp.Options{
+			Name: s.Name, APIURL: s.APIURL, PhoneNumberID: s.PhoneNumberID, Token: s.Token,
+			PerRecipientGap: s.PerRecipientGap.D(), Timeout: s.Timeout.D(), Rate: s.Rate, Concurrency: s.Concurrency,
+		}, g.log)
+		if err != nil {
+			return nil, err
+		}
+		wppSenders = append(wppSenders, d.Sender())
+	}
 	return []*provider.Service{
 		mail.Service(mailSenders, c.Mail.Fallback, c.Mail.FallbackAfter.D()),
-		{Name: "wpp1", Types: []string{"text", "image", "audio", "video", "document"}, PerFile: true},
+		whatsapp.Service(wppSenders, c.Wpp1.Fallback, c.Wpp1.FallbackAfter.D()),
 		smsService,
 	}, nil
 }
