@@ -202,17 +202,15 @@ func (t *Table) expired(e *entry, now time.Duration) bool {
 	return now-time.Duration(e.seen.Load()) > t.maxAge(e)
 }
 
-// Lookup returns the MAC known for ip. It reads memory only: no allocation, no system call.
+// Lookup returns the MAC known for ip. It reads memory only: no allocation, no system call, not
+// even the clock — expired entries are removed by the sweeper, so one may answer for up to
+// sweepInterval after its MaxAge.
 func (t *Table) Lookup(ip netip.Addr) (mac string, ok bool) {
 	v, ok := t.entries.Load(ip.Unmap())
 	if !ok {
 		return "", false
 	}
-	e := v.(*entry)
-	if t.expired(e, t.now()) {
-		return "", false
-	}
-	return e.mac, true
+	return v.(*entry).mac, true
 }
 
 // Entries returns every live pair, for the status page.
@@ -325,11 +323,16 @@ func (t *Table) sweepLocked(now time.Duration) int {
 	return gone
 }
 
-// sweep drops expired entries now and then; Lookup already ignores them, this frees the memory.
+// sweepInterval is how often expired entries are removed: an eighth of MaxAge, and often enough
+// that a pair from the kernel table does not outlive neighMaxAge by much.
+func (t *Table) sweepInterval() time.Duration {
+	return max(min(t.o.MaxAge/8, neighMaxAge/4), time.Second)
+}
+
+// sweep removes expired entries now and then; until it does, Lookup still answers with them.
 func (t *Table) sweep(ctx context.Context) {
 	defer t.wg.Done()
-	every := min(t.o.MaxAge/4, neighMaxAge)
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(t.sweepInterval())
 	defer tick.Stop()
 	for {
 		select {
