@@ -1,0 +1,238 @@
+// Package nslan builds a throwaway Ethernet LAN out of Linux network namespaces, for tests that
+// need real ARP, real sockets and real processes on a LAN without touching the machine's own
+// network: a "switch" namespace holds a bridge, every host gets its own namespace joined to the
+// bridge by a veth pair, with a fixed MAC and an address in 10.77.0.0/24. Every interface is
+// created directly inside these namespaces, so nothing appears in the host's namespace, and the
+// addresses exist only there.
+//
+// Namespaces are named "mmlan-<pid>-<seq>-<role>"; they are removed on t.Cleanup even when the
+// test fails, and a LAN left behind by a test process that died (SIGKILL, timeout) is removed by
+// the next New, which recognises it by the dead pid. It needs root and ip(8) (iproute2); without
+// them the test is skipped on a laptop and fails in CI (internal/peertest).
+package nslan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"multimsg/internal/peertest"
+)
+
+// Prefix starts the name of every namespace this package creates.
+const Prefix = "mmlan-"
+
+// Subnet is the LAN's address range; it exists only inside the namespaces.
+var Subnet = netip.MustParsePrefix("10.77.0.0/24")
+
+const netnsDir = "/run/netns"
+
+var (
+	seq        atomic.Int64
+	staleOnce  sync.Once
+	cmdTimeout = 30 * time.Second
+)
+
+// LAN is one bridge and the hosts attached to it.
+type LAN struct {
+	name  string // "mmlan-<pid>-<seq>"
+	ipBin string
+	sw    string // namespace holding the bridge
+
+	mu    sync.Mutex // guards hosts and ports
+	hosts []*Host
+	ports int
+}
+
+// Host is one namespace on the LAN, with its interface Link ("eth0").
+type Host struct {
+	NS   string     // namespace name, for ip netns exec / ip -n
+	Link string     // the host's interface inside NS
+	MAC  string     // lower-case aa:bb:cc:dd:ee:ff
+	IP   netip.Addr // its address on the LAN (invalid if added without one)
+	lan  *LAN
+}
+
+// New creates an empty LAN (a bridge in its own namespace) and removes it when t ends. It skips
+// or fails t (peertest) without root or ip(8).
+func New(t testing.TB) *LAN {
+	t.Helper()
+	peertest.Root(t, "network namespaces need root")
+	ipBin := peertest.Binary(t, "ip")
+	staleOnce.Do(func() { removeStale(t, ipBin) })
+	l := &LAN{name: fmt.Sprintf("%s%d-%d", Prefix, os.Getpid(), seq.Add(1)), ipBin: ipBin}
+	l.sw = l.name + "-sw"
+	t.Cleanup(l.remove)
+	l.ip(t, "netns", "add", l.sw)
+	l.ip(t, "-n", l.sw, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
+	l.ip(t, "-n", l.sw, "link", "set", "br0", "up")
+	return l
+}
+
+// Add attaches a host namespace named after role ("gw", "a", ...) with the given MAC and, if ip
+// is valid, address ip/24 on its interface eth0, and brings it up.
+func (l *LAN) Add(t testing.TB, role, mac string, ip netip.Addr) *Host {
+	t.Helper()
+	if ip.IsValid() && !Subnet.Contains(ip) {
+		t.Fatalf("nslan: %v is outside %v", ip, Subnet)
+	}
+	h := &Host{NS: l.name + "-" + role, Link: "eth0", MAC: strings.ToLower(mac), IP: ip, lan: l}
+	l.mu.Lock()
+	l.ports++
+	port := "p" + strconv.Itoa(l.ports)
+	l.hosts = append(l.hosts, h)
+	l.mu.Unlock()
+
+	l.ip(t, "netns", "add", h.NS)
+	// Both ends are created inside namespaces: the host's namespace never sees them.
+	l.ip(t, "-n", l.sw, "link", "add", port, "type", "veth", "peer", "name", h.Link, "netns", h.NS)
+	l.ip(t, "-n", l.sw, "link", "set", port, "master", "br0", "up")
+	h.IPCmd(t, "link", "set", "lo", "up")
+	h.IPCmd(t, "link", "set", h.Link, "address", h.MAC)
+	if ip.IsValid() {
+		h.IPCmd(t, "addr", "add", netip.PrefixFrom(ip, Subnet.Bits()).String(), "dev", h.Link)
+	}
+	h.IPCmd(t, "link", "set", h.Link, "up")
+	return h
+}
+
+// IPCmd runs "ip -n <ns> args..." and returns its output, failing t on error.
+func (h *Host) IPCmd(t testing.TB, args ...string) string {
+	t.Helper()
+	return h.lan.ip(t, append([]string{"-n", h.NS}, args...)...)
+}
+
+// Command returns a command that runs name inside the host's namespace (ip netns exec).
+func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, h.lan.ipBin, append([]string{"netns", "exec", h.NS, name}, args...)...)
+}
+
+// Run runs name inside the namespace and returns its combined output, failing t on error.
+func (h *Host) Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := h.Command(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nslan: in %s: %s %s: %v\n%s", h.NS, name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// FlushNeighbors empties the host's kernel neighbour (ARP) table.
+func (h *Host) FlushNeighbors(t testing.TB) {
+	t.Helper()
+	h.IPCmd(t, "neigh", "flush", "all")
+}
+
+// KernelARP returns the host's /proc/net/arp.
+func (h *Host) KernelARP(t testing.TB) string {
+	t.Helper()
+	return h.Run(t, "cat", "/proc/net/arp")
+}
+
+// Do runs fn on an OS thread that has entered the host's namespace. Sockets fn opens belong to
+// that namespace and stay there after Do returns, whichever thread uses them.
+func (h *Host) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(netnsDir + "/" + h.NS)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("nslan: setns %s: %w", h.NS, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: the runtime ends it with this goroutine rather than
+			// reuse a thread stuck in the wrong namespace.
+			errc <- errors.Join(ferr, fmt.Errorf("nslan: setns back: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+func (l *LAN) ip(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, l.ipBin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("nslan: ip %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// remove deletes every namespace of the LAN; the veth pairs and the bridge go with them.
+func (l *LAN) remove() {
+	l.mu.Lock()
+	names := []string{l.sw}
+	for _, h := range l.hosts {
+		names = append(names, h.NS)
+	}
+	l.mu.Unlock()
+	for _, n := range names {
+		delNetns(l.ipBin, n)
+	}
+}
+
+func delNetns(ipBin, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	_ = exec.CommandContext(ctx, ipBin, "netns", "del", name).Run()
+}
+
+// removeStale deletes namespaces left by a test process that no longer runs.
+func removeStale(t testing.TB, ipBin string) {
+	ents, err := os.ReadDir(netnsDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), Prefix)
+		if !ok {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			t.Logf("nslan: removing namespace %s left by dead process %d", e.Name(), pid)
+			delNetns(ipBin, e.Name())
+		}
+	}
+}
