@@ -467,3 +467,21 @@ func TestNetnsCloseUnblocksRead(t *testing.T) {
 		t.Fatal("ReadFrame still blocked 10 s after Close")
 	}
 }
+
+// TestNetnsInterfaceDownUp checks that capture survives the LAN link going down and up (a
+// cable pulled and plugged back): the socket reports ENETDOWN once and resumes.
+func TestNetnsInterfaceDownUp(t *testing.T) {
+	_, gw, a, b := newLAN(t)
+	w := startWatcher(t, gw)
+	gw.IPCmd(t, "link", "set", gw.Link, "down")
+	w.wait(t, 0, "arp: read failed", nil)
+	gw.IPCmd(t, "link", "set", gw.Link, "up")
+	for _, h := range []*nslan.Host{a, b} {
+		from := w.mark()
+		// The link takes a moment to carry traffic again; ping waits for the reply up to -W.
+		h.Run(t, "ping", "-c", "1", "-W", "5", gw.IP.String())
+		if m := w.wait(t, from, "helper: learned", hasIP(h.IP)); m["mac"] != h.MAC {
+			t.Fatalf("after link down/up learned %v → %v, want %s", h.IP, m["mac"], h.MAC)
+		}
+	}
+}
