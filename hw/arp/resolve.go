@@ -19,7 +19,7 @@ func (t *Table) Resolve(ctx context.Context, ip netip.Addr) (mac string, ok bool
 	if !ip.Is4() {
 		return "", false
 	}
-	if t.conn != nil && t.ifi != nil && !t.recentlyFailed(ip) {
+	if t.conn != nil && !t.closed.Load() && !t.recentlyFailed(ip) {
 		if mac, ok := t.ask(ctx, ip); ok {
 			return mac, true
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,6 +111,7 @@ type Table struct {
 	learned  chan struct{}                // closed and replaced whenever a pair becomes known
 	negative map[netip.Addr]time.Duration // failed who-has: address → when (since epoch)
 
+	closed    atomic.Bool // no more who-has once set
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -123,9 +125,9 @@ func Watch(ctx context.Context, o Options, log *slog.Logger) (*Table, error) {
 	if o.Interface == "" {
 		return New(ctx, o, nil, nil, log)
 	}
-	ifi, err := net.InterfaceByName(o.Interface)
+	ifi, err := interfaceByName(o.Interface)
 	if err != nil {
-		return nil, &InterfaceError{Interface: o.Interface, Op: "find", Err: errors.Join(ErrNoInterface, err)}
+		return nil, &InterfaceError{Interface: o.Interface, Op: "find", Err: err}
 	}
 	conn, err := Dial(ifi)
 	if err != nil {
@@ -135,6 +137,21 @@ func Watch(ctx context.Context, o Options, log *slog.Logger) (*Table, error) {
 		log.Warn("arp: interface is down; watching anyway", "interface", ifi.Name)
 	}
 	return New(ctx, o, ifi, conn, log)
+}
+
+// interfaceByName is net.InterfaceByName with "not found" told apart from failing to ask (net
+// does not export its not-found error).
+func interfaceByName(name string) (*net.Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		if ifs[i].Name == name {
+			return &ifs[i], nil
+		}
+	}
+	return nil, ErrNoInterface
 }
 
 // New starts a Table that reads frames from conn, which belongs to interface ifi (its MAC and
@@ -171,6 +188,7 @@ func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log
 			// Closing the socket is what unblocks capture's read.
 			defer t.wg.Done()
 			<-ctx.Done()
+			t.closed.Store(true)
 			conn.Close()
 		}()
 	}
@@ -181,6 +199,7 @@ func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log
 // still answers Lookup and Resolve (from memory and the kernel table) afterwards.
 func (t *Table) Close() error {
 	t.closeOnce.Do(func() {
+		t.closed.Store(true)
 		t.cancel()
 		t.wg.Wait()
 	})
@@ -227,6 +246,7 @@ func (t *Table) Entries() []Entry {
 		out = append(out, Entry{IP: k.(netip.Addr), MAC: e.mac, LastSeen: wall.Add(seen - now), Source: e.source})
 		return true
 	})
+	slices.SortFunc(out, func(a, b Entry) int { return a.IP.Compare(b.IP) })
 	return out
 }
 

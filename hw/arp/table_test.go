@@ -229,6 +229,12 @@ func TestLearnFromFrames(t *testing.T) {
 	}
 }
 
+// Table is what web's Neighbors interface asks for (docs/DESIGN.md).
+var _ interface {
+	Lookup(ip netip.Addr) (mac string, ok bool)
+	Resolve(ctx context.Context, ip netip.Addr) (mac string, ok bool)
+} = (*Table)(nil)
+
 func TestLookupMappedAddress(t *testing.T) {
 	c := newFakeConn()
 	tb, _, _ := newTestTable(t, Options{}, c)
