@@ -1,3 +1,5 @@
+//go:build linux
+
 package arp_test
 
 // These tests run the watcher for real: inside the gateway namespace of an nslan LAN, as a child

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package nslan builds a throwaway Ethernet LAN out of Linux network namespaces, for tests that
 // need real ARP, real sockets and real processes on a LAN without touching the machine's own
 // network: a "switch" namespace holds a bridge, every host gets its own namespace joined to the
