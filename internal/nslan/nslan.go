@@ -26,8 +26,12 @@ import (
 // Prefix starts the name of every namespace this package creates.
 const Prefix = "mmlan-"
 
-// Subnet is the LAN's address range; it exists only inside the namespaces.
-var Subnet = netip.MustParsePrefix("10.77.0.0/24")
+// Subnet is the default LAN's address range; it exists only inside the namespaces. Further
+// segments (NewSegment) must lie inside Space.
+var (
+	Subnet = netip.MustParsePrefix("10.77.0.0/24")
+	Space  = netip.MustParsePrefix("10.77.0.0/16")
+)
 
 const netnsDir = "/run/netns"
 
@@ -39,9 +43,10 @@ var (
 
 // LAN is one bridge and the hosts attached to it.
 type LAN struct {
-	name  string // "mmlan-<pid>-<seq>"
-	ipBin string
-	sw    string // namespace holding the bridge
+	Subnet netip.Prefix
+	name   string // "mmlan-<pid>-<seq>"
+	ipBin  string
+	sw     string // namespace holding the bridge
 
 	mu    sync.Mutex // guards hosts and ports
 	hosts []*Host
@@ -61,10 +66,19 @@ type Host struct {
 // or fails t (peertest) without root or ip(8).
 func New(t testing.TB) *LAN {
 	t.Helper()
+	return NewSegment(t, Subnet)
+}
+
+// NewSegment is New for another subnet inside Space, e.g. the far side of a router.
+func NewSegment(t testing.TB, subnet netip.Prefix) *LAN {
+	t.Helper()
 	peertest.Root(t, "network namespaces need root")
 	ipBin := peertest.Binary(t, "ip")
+	if !Space.Contains(subnet.Addr()) || subnet.Bits() < Space.Bits() {
+		t.Fatalf("nslan: subnet %v is outside %v", subnet, Space)
+	}
 	staleOnce.Do(func() { removeStale(t, ipBin) })
-	l := &LAN{name: fmt.Sprintf("%s%d-%d", Prefix, os.Getpid(), seq.Add(1)), ipBin: ipBin}
+	l := &LAN{Subnet: subnet.Masked(), name: fmt.Sprintf("%s%d-%d", Prefix, os.Getpid(), seq.Add(1)), ipBin: ipBin}
 	l.sw = l.name + "-sw"
 	t.Cleanup(l.remove)
 	l.ip(t, "netns", "add", l.sw)
@@ -74,30 +88,45 @@ func New(t testing.TB) *LAN {
 }
 
 // Add attaches a host namespace named after role ("gw", "a", ...) with the given MAC and, if ip
-// is valid, address ip/24 on its interface eth0, and brings it up.
+// is valid, address ip on its interface eth0, and brings it up.
 func (l *LAN) Add(t testing.TB, role, mac string, ip netip.Addr) *Host {
 	t.Helper()
-	if ip.IsValid() && !Subnet.Contains(ip) {
-		t.Fatalf("nslan: %v is outside %v", ip, Subnet)
-	}
 	h := &Host{NS: l.name + "-" + role, Link: "eth0", MAC: strings.ToLower(mac), IP: ip, lan: l}
+	l.mu.Lock()
+	l.hosts = append(l.hosts, h)
+	l.mu.Unlock()
+	l.ip(t, "netns", "add", h.NS)
+	h.IPCmd(t, "link", "set", "lo", "up")
+	l.plug(t, h.NS, h.Link, h.MAC, ip)
+	return h
+}
+
+// Attach gives host h (of any LAN) a further interface link on this LAN, with mac and, if ip is
+// valid, address ip — a router's second leg. It returns the host as seen from this LAN.
+func (l *LAN) Attach(t testing.TB, h *Host, link, mac string, ip netip.Addr) *Host {
+	t.Helper()
+	l.plug(t, h.NS, link, mac, ip)
+	return &Host{NS: h.NS, Link: link, MAC: strings.ToLower(mac), IP: ip, lan: h.lan}
+}
+
+// plug connects interface link of namespace ns to the bridge through a veth pair.
+func (l *LAN) plug(t testing.TB, ns, link, mac string, ip netip.Addr) {
+	t.Helper()
+	if ip.IsValid() && !l.Subnet.Contains(ip) {
+		t.Fatalf("nslan: %v is outside %v", ip, l.Subnet)
+	}
 	l.mu.Lock()
 	l.ports++
 	port := "p" + strconv.Itoa(l.ports)
-	l.hosts = append(l.hosts, h)
 	l.mu.Unlock()
-
-	l.ip(t, "netns", "add", h.NS)
 	// Both ends are created inside namespaces: the host's namespace never sees them.
-	l.ip(t, "-n", l.sw, "link", "add", port, "type", "veth", "peer", "name", h.Link, "netns", h.NS)
+	l.ip(t, "-n", l.sw, "link", "add", port, "type", "veth", "peer", "name", link, "netns", ns)
 	l.ip(t, "-n", l.sw, "link", "set", port, "master", "br0", "up")
-	h.IPCmd(t, "link", "set", "lo", "up")
-	h.IPCmd(t, "link", "set", h.Link, "address", h.MAC)
+	l.ip(t, "-n", ns, "link", "set", link, "address", strings.ToLower(mac))
 	if ip.IsValid() {
-		h.IPCmd(t, "addr", "add", netip.PrefixFrom(ip, Subnet.Bits()).String(), "dev", h.Link)
+		l.ip(t, "-n", ns, "addr", "add", netip.PrefixFrom(ip, l.Subnet.Bits()).String(), "dev", link)
 	}
-	h.IPCmd(t, "link", "set", h.Link, "up")
-	return h
+	l.ip(t, "-n", ns, "link", "set", link, "up")
 }
 
 // IPCmd runs "ip -n <ns> args..." and returns its output, failing t on error.

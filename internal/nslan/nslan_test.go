@@ -58,3 +58,19 @@ func TestRemoveStale(t *testing.T) {
 		t.Fatalf("live namespace %s was removed: %v", lan.sw, err)
 	}
 }
+
+func TestRouter(t *testing.T) {
+	lan := New(t)
+	far := NewSegment(t, netip.MustParsePrefix("10.77.1.0/24"))
+	gw := lan.Add(t, "gw", "02:77:00:00:00:01", netip.MustParseAddr("10.77.0.1"))
+	r := lan.Add(t, "r", "02:77:00:00:00:fe", netip.MustParseAddr("10.77.0.254"))
+	far.Attach(t, r, "eth1", "02:77:00:01:00:fe", netip.MustParseAddr("10.77.1.254"))
+	r.Run(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	x := far.Add(t, "x", "02:77:00:01:00:0a", netip.MustParseAddr("10.77.1.10"))
+	x.IPCmd(t, "route", "add", "default", "via", "10.77.1.254")
+	gw.IPCmd(t, "route", "add", far.Subnet.String(), "via", r.IP.String())
+	x.Run(t, "ping", "-c", "1", "-W", "5", gw.IP.String())
+	if arp := gw.KernelARP(t); strings.Contains(arp, "02:77:00:01:00:0a") || !strings.Contains(arp, r.MAC) {
+		t.Fatalf("gateway's ARP table should hold the router, not the far host:\n%s", arp)
+	}
+}
