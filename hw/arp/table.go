@@ -111,7 +111,11 @@ type Table struct {
 	learned  chan struct{}                // closed and replaced whenever a pair becomes known
 	negative map[netip.Addr]time.Duration // failed who-has: address → when (since epoch)
 
-	closed    atomic.Bool // no more who-has once set
+	closed    atomic.Bool  // no more who-has once set
+	drainMu   sync.Mutex   // one drainer of conn at a time (capture goroutine or Sync)
+	dec       *decoder     // guarded by drainMu
+	observeFn func([]byte) // t.observe, bound once
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -179,6 +183,8 @@ func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log
 		negative: make(map[netip.Addr]time.Duration),
 		cancel:   cancel,
 	}
+	t.dec = newDecoder()
+	t.observeFn = t.observe
 	t.wg.Add(1)
 	go t.sweep(ctx)
 	if conn != nil {
@@ -366,34 +372,63 @@ func (t *Table) sweep(ctx context.Context) {
 	}
 }
 
-// capture reads ARP frames until ctx is done. Read errors other than shutdown (the interface went
-// down, say) are logged and retried with a capped backoff.
+// capture waits for ARP frames and drains them until ctx is done. Errors other than shutdown
+// (the interface went down, say) are logged and retried with a capped backoff.
 func (t *Table) capture(ctx context.Context) {
 	defer t.wg.Done()
-	d := newDecoder()
-	buf := make([]byte, maxFrameLen)
 	backoff := 10 * time.Millisecond
 	for {
-		n, err := t.conn.ReadFrame(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
-				return
-			}
-			t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 10*time.Second)
+		err := t.conn.Wait()
+		if err == nil {
+			err = t.drain()
+		}
+		if err == nil {
+			backoff = 10 * time.Millisecond
 			continue
 		}
-		backoff = 10 * time.Millisecond
-		p, err := d.decode(buf[:n])
-		if err != nil || !p.learnable() {
-			continue
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return
 		}
-		// Requests, replies and gratuitous ARP (sender == target) all vouch for their sender.
-		t.learn(p.senderIP, p.senderMAC, SourceARP)
+		t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
+}
+
+// Sync processes every ARP frame the kernel has already queued for the table, so that a Lookup
+// after it reflects every ARP frame the box received before Sync was called. Without it a device
+// that has just taken over an address could be looked up — as the address's previous owner —
+// before the capture goroutine got to its ARP: the kernel queues that frame before it answers,
+// so before the device can open a connection, but the capture goroutine may not have run yet.
+// When nothing is pending it costs one non-blocking recv (about a microsecond, no allocation).
+// Without capture it does nothing.
+func (t *Table) Sync() {
+	if t.conn == nil || t.closed.Load() {
+		return
+	}
+	if err := t.drain(); err != nil && !errors.Is(err, ErrClosed) {
+		t.log.Debug("arp: sync failed", "err", err)
+	}
+}
+
+// drain hands every queued frame to observe; drainMu makes it one drainer at a time, so when
+// it returns no frame is in flight in another goroutine.
+func (t *Table) drain() error {
+	t.drainMu.Lock()
+	defer t.drainMu.Unlock()
+	return t.conn.Drain(t.observeFn)
+}
+
+// observe learns from one frame; it runs under drainMu.
+func (t *Table) observe(frame []byte) {
+	p, err := t.dec.decode(frame)
+	if err != nil || !p.learnable() {
+		return
+	}
+	// Requests, replies and gratuitous ARP (sender == target) all vouch for their sender.
+	t.learn(p.senderIP, p.senderMAC, SourceARP)
 }

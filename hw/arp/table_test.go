@@ -18,28 +18,52 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
-// fakeConn is a FrameConn fed by the test: frames pushed into in are read by the table; frames
-// the table writes go to onWrite.
+// fakeConn is a FrameConn fed by the test: frames pushed with send are queued for the table;
+// frames the table writes are recorded and passed to onWrite.
 type fakeConn struct {
-	in      chan []byte
+	mu      sync.Mutex
+	queue   [][]byte
+	written [][]byte
+	ready   chan struct{} // signalled when frames are queued
 	closed  chan struct{}
 	once    sync.Once
-	mu      sync.Mutex
-	written [][]byte
 	onWrite func(c *fakeConn, b []byte)
 }
 
 func newFakeConn() *fakeConn {
-	return &fakeConn{in: make(chan []byte), closed: make(chan struct{})}
+	return &fakeConn{ready: make(chan struct{}, 1), closed: make(chan struct{})}
 }
 
-func (c *fakeConn) ReadFrame(b []byte) (int, error) {
-	select {
-	case f := <-c.in:
-		return copy(b, f), nil
-	case <-c.closed:
-		return 0, ErrClosed
+func (c *fakeConn) Wait() error {
+	for {
+		c.mu.Lock()
+		n := len(c.queue)
+		c.mu.Unlock()
+		if n > 0 {
+			return nil
+		}
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return ErrClosed
+		}
 	}
+}
+
+func (c *fakeConn) Drain(fn func([]byte)) error {
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	c.mu.Lock()
+	q := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	for _, f := range q {
+		fn(f)
+	}
+	return nil
 }
 
 func (c *fakeConn) WriteFrame(b []byte) error {
@@ -68,20 +92,16 @@ func (c *fakeConn) writes() [][]byte {
 	return append([][]byte(nil), c.written...)
 }
 
-// send hands the table one frame and returns once the capture goroutine has taken it; learning
-// from it completes before the next ReadFrame, so a second send (or sync) orders after it.
+// send queues a frame, as the kernel does; the capture goroutine, or Table.Sync, takes it.
 func (c *fakeConn) send(t testing.TB, f []byte) {
-	t.Helper()
+	c.mu.Lock()
+	c.queue = append(c.queue, bytes.Clone(f))
+	c.mu.Unlock()
 	select {
-	case c.in <- f:
-	case <-time.After(10 * time.Second):
-		t.Fatal("capture goroutine did not take the frame")
+	case c.ready <- struct{}{}:
+	default:
 	}
 }
-
-// sync waits until the capture goroutine has finished with every frame sent so far: it is
-// back in ReadFrame when it takes this harmless non-ARP frame.
-func (c *fakeConn) sync(t testing.TB) { c.send(t, make([]byte, 60)) }
 
 var (
 	macA   = [6]byte{0x02, 0x00, 0x00, 0x00, 0x00, 0x0a}
@@ -204,7 +224,7 @@ func TestLearnFromFrames(t *testing.T) {
 			c := newFakeConn()
 			tb, _, got := newTestTable(t, Options{}, c)
 			c.send(t, tc.frame(t))
-			c.sync(t)
+			tb.Sync()
 			mac, ok := tb.Lookup(tc.ip)
 			if tc.want == "" {
 				if ok {
@@ -239,7 +259,7 @@ func TestLookupMappedAddress(t *testing.T) {
 	c := newFakeConn()
 	tb, _, _ := newTestTable(t, Options{}, c)
 	c.send(t, frame(t, layers.ARPRequest, macA, ip10, [6]byte{}, ipBox))
-	c.sync(t)
+	tb.Sync()
 	mapped := netip.AddrFrom16(ip10.As16())
 	if mac, ok := tb.Lookup(mapped); !ok || mac != formatMAC(macA) {
 		t.Fatalf("Lookup(%v) = %q, %v", mapped, mac, ok)
@@ -252,7 +272,7 @@ func TestAddressMovesNewestWins(t *testing.T) {
 	c.send(t, frame(t, layers.ARPRequest, macA, ip10, [6]byte{}, ipBox))
 	c.send(t, frame(t, layers.ARPRequest, macA, ip10, [6]byte{}, ipBox)) // refresh: no news
 	c.send(t, frame(t, layers.ARPReply, macB, ip10, [6]byte(macBox), ipBox))
-	c.sync(t)
+	tb.Sync()
 	if mac, _ := tb.Lookup(ip10); mac != formatMAC(macB) {
 		t.Fatalf("Lookup after move = %q, want %q", mac, formatMAC(macB))
 	}
@@ -314,7 +334,7 @@ func TestMaxEntries(t *testing.T) {
 		ip := netip.AddrFrom4([4]byte{10, 77, 0, byte(20 + i)})
 		c.send(t, frame(t, layers.ARPRequest, macA, ip, [6]byte{}, ipBox))
 	}
-	c.sync(t)
+	tb.Sync()
 	if es := tb.Entries(); len(es) != 3 {
 		t.Fatalf("Entries() has %d entries, want MaxEntries 3", len(es))
 	}
@@ -338,10 +358,7 @@ func answerWhoHas(t testing.TB, ip netip.Addr, mac [6]byte) func(c *fakeConn, b 
 		if err != nil {
 			panic(err)
 		}
-		select {
-		case c.in <- reply:
-		case <-c.closed:
-		}
+		c.send(t, reply)
 	}
 }
 
@@ -367,7 +384,7 @@ func TestResolveWhoHas(t *testing.T) {
 	if es := tb.Entries(); len(es) != 1 || es[0].Source != SourceARP {
 		t.Fatalf("Entries() = %+v", es)
 	}
-	c.sync(t) // OnLearn runs after the table is updated, on the capture goroutine
+	tb.Sync() // OnLearn runs after the table is updated, on the capture goroutine
 	if len(got.get()) != 1 {
 		t.Fatalf("OnLearn calls = %v", got.get())
 	}
