@@ -81,7 +81,9 @@ func (d *Driver) sendSMTP(ctx context.Context, log *slog.Logger, rcpts []string,
 		var err error
 		if s, err = d.dial(ctx); err != nil {
 			err = d.classify(ctx, err)
-			d.setHealth(provider.ClassOf(err) != provider.Down, err.Error(), map[string]any{"last_error": err.Error()})
+			if !provider.IsContext(err) {
+				d.setHealth(false, err.Error(), map[string]any{"last_error": err.Error()})
+			}
 			return err
 		}
 		log.Debug("SMTP connected", "host", d.o.Host, "port", d.o.Port, "tls", s.tls)
