@@ -358,13 +358,28 @@ func attrChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0
 }
 
+// commonTypes are looked up before mime.TypeByExtension, whose answer depends on the machine's
+// /etc/mime.types (a Buildroot image may have none; Go's own table lacks .txt, .csv, .zip).
+var commonTypes = map[string]string{
+	".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".json": "application/json",
+	".xml": "application/xml", ".pdf": "application/pdf", ".zip": "application/zip",
+	".gz": "application/gzip", ".tar": "application/x-tar", ".png": "image/png",
+	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+	".svg": "image/svg+xml", ".bmp": "image/bmp", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+	".ogg": "audio/ogg", ".mp4": "video/mp4", ".html": "text/html", ".htm": "text/html",
+	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 // attachmentType is the media type from the name's extension, else the uploaded part's
 // Content-Type, else application/octet-stream; with its charset, if any.
 func attachmentType(f provider.File) string {
 	name := attachmentName(f)
 	mt := ""
-	if ext := path.Ext(name); ext != "" {
-		mt = mime.TypeByExtension(ext)
+	if ext := strings.ToLower(path.Ext(name)); ext != "" {
+		if mt = commonTypes[ext]; mt == "" {
+			mt = mime.TypeByExtension(ext)
+		}
 	}
 	if mt == "" {
 		mt = f.MIME

@@ -282,3 +282,19 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestAttachmentType(t *testing.T) {
+	for _, c := range []struct{ name, uploaded, want string }{
+		{"a.PDF", "", "application/pdf"},
+		{"log.txt", "", "text/plain"},
+		{"data.csv", "application/octet-stream", "text/csv"},
+		{"blob.unknownext", "application/x-custom; charset=latin1", "application/x-custom; charset=latin1"},
+		{"blob", "", "application/octet-stream"},
+		{"blob", "not a type", "application/octet-stream"},
+		{"nested", "multipart/mixed; boundary=x", "application/octet-stream"},
+	} {
+		if got := attachmentType(provider.File{Filename: c.name, MIME: c.uploaded, Type: "file"}); got != c.want {
+			t.Errorf("attachmentType(%q, %q) = %q, want %q", c.name, c.uploaded, got, c.want)
+		}
+	}
+}
