@@ -100,23 +100,22 @@ func build(h *header, files []provider.File) ([]byte, error) {
 // writeBodyPart writes the text/html body as one part of a multipart/mixed.
 func writeBodyPart(mw *multipart.Writer, texts, htmls []provider.File) error {
 	hdr := textproto.MIMEHeader{}
-	var sub *multipart.Writer
-	if len(texts) > 0 && len(htmls) > 0 {
-		sub = multipart.NewWriter(nil)
-		sub.SetBoundary(boundary("a"))
-		hdr.Set("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": sub.Boundary()}))
-	} else {
+	if len(texts) == 0 || len(htmls) == 0 {
 		setTextHeaders(hdr, len(htmls) > 0)
+		w, err := mw.CreatePart(hdr)
+		if err != nil {
+			return err
+		}
+		return writeQP(w, pick(texts, htmls))
 	}
+	bound := boundary("a")
+	hdr.Set("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": bound}))
 	w, err := mw.CreatePart(hdr)
 	if err != nil {
 		return err
 	}
-	if sub == nil {
-		return writeQP(w, pick(texts, htmls))
-	}
 	alt := multipart.NewWriter(w)
-	alt.SetBoundary(sub.Boundary())
+	alt.SetBoundary(bound)
 	return writeAlternative(alt, texts, htmls)
 }
 
