@@ -387,6 +387,10 @@ func (d *Driver) classify(ctx context.Context, err error) error {
 		return provider.SenderDown("config", err)
 	case isCertError(err):
 		return provider.SenderDown("tls-cert", err)
+	case isPlaintextPeer(err):
+		// tls = "tls" against a port that speaks plain SMTP (a "220 …" greeting where a TLS
+		// record should be): a configuration error, not a passing fault.
+		return provider.SenderDown("config", fmt.Errorf("%w (is the port right for tls = %q?)", err, d.o.TLS))
 	case errors.Is(err, ErrReplyTooLong):
 		return provider.Temp("protocol", err)
 	}
@@ -416,4 +420,9 @@ func isCertError(err error) bool {
 	var he x509.HostnameError
 	var ci x509.CertificateInvalidError
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+}
+
+func isPlaintextPeer(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh)
 }
