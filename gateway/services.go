@@ -40,7 +40,12 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 			return nil, err
 		}
 		g.closers = append(g.closers, d.Close)
-		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, 4), Rate: s.Rate})
+		// SMTP: the driver keeps one reused connection, so one send at a time; a Maildir takes more.
+		conc := 1
+		if s.Maildir != "" {
+			conc = 4
+		}
+		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, conc), Rate: s.Rate})
 	}
 	var smsSenders []provider.Sender
 	for _, s := range c.SMS.Sender {

@@ -615,7 +615,7 @@ func TestNoAuthMechanismIsSenderDown(t *testing.T) {
 }
 
 func TestImplicitTLSAgainstPlainPortIsSenderDown(t *testing.T) {
-	s := newTestServer(t, serverOpts{}) // plain SMTP
+	s := smtptest.New(t, smtptest.Options{}) // plain SMTP
 	d := newDriver(t, s, "tls", nil)
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 	var pe *provider.Error
