@@ -89,6 +89,7 @@ type Sim struct {
 	regCount int
 	register bool // forced by SetRegistered
 	silent   bool
+	stall    bool  // go silent at the next AT+CMGS
 	failNext []int // +CMS ERROR codes for the next AT+CMGS
 	mr       int
 	cmds     []string
@@ -299,6 +300,14 @@ func (s *Sim) GoSilent() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.silent = true
+}
+
+// HangOnSubmit makes the modem go silent at the next AT+CMGS (no prompt, no answer), as
+// modems that hang in the middle of a send do; the reset command revives it.
+func (s *Sim) HangOnSubmit() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall = true
 }
 
 // Revive ends silence without a reset.
@@ -676,6 +685,11 @@ func (s *Sim) startSubmit(m *os.File, cmd, up, simState string) *pduState {
 	n, err := strconv.Atoi(up[len("AT+CMGS="):])
 	s.mu.Lock()
 	pduMode := s.pdu
+	if s.stall {
+		s.stall, s.silent = false, true
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Unlock()
 	switch {
 	case simState != "READY":

@@ -410,42 +410,64 @@ func TestOpenHook(t *testing.T) {
 func TestCloseDuringSlowSend(t *testing.T) {
 	r := newRig(t, modemsim.Profile{}, func(o *sms.Options) { o.SendTimeout = time.Minute })
 	waitHealth(t, r.drv, "ready", ready)
-	r.sim.GoSilent()
+	r.sim.HangOnSubmit()
 	errc := make(chan error, 1)
 	go func() {
 		_, err := r.drv.Send(context.Background(), delivery("never", nil))
 		errc <- err
 	}()
-	// Wait until the modem has the command, then close the driver: Send must end now,
-	// not after the minute-long send timeout.
+	// Wait until the modem hangs in AT+CMGS, then close the driver: Send must end now, not
+	// after the minute-long send timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for !slicesContainsPrefix(r.sim.Commands(), "AT+CMGF=0") || len(r.sim.Commands()) == 0 {
+	for !slicesContainsPrefix(r.sim.Commands(), "AT+CMGS=") {
 		select {
 		case <-ctx.Done():
 			t.Fatal("send never reached the modem")
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond): // polling a condition, with a deadline
 		}
 	}
+	start := time.Now()
 	r.drv.Close()
 	select {
 	case err := <-errc:
 		if err == nil || provider.ClassOf(err) == provider.Permanent {
 			t.Errorf("Send cut by Close = %v, want a temporary error", err)
 		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Close took %s to end the send", d)
+		}
 	case <-ctx.Done():
 		t.Fatal("Close did not end the send in flight")
 	}
 }
 
+func TestModemHangsInSubmit(t *testing.T) {
+	// A modem that hangs mid-send: the send times out (temporary), the modem is reset, and
+	// the retry goes through.
+	r := newRig(t, modemsim.Profile{}, func(o *sms.Options) { o.SendTimeout = 500 * time.Millisecond })
+	waitHealth(t, r.drv, "ready", ready)
+	r.sim.HangOnSubmit()
+	_, err := r.drv.Send(context.Background(), delivery("hung once", nil))
+	if err == nil || provider.ClassOf(err) != provider.Temporary || !errors.Is(err, modem.ErrTimeout) {
+		t.Fatalf("Send to a hanging modem = %v, want a temporary timeout", err)
+	}
+	sendUntil(t, r.drv, delivery("hung once", nil))
+	if r.sim.Resets() < 1 {
+		t.Errorf("modem was never reset")
+	}
+	if m := r.sim.Messages(); len(m) != 1 || m[0].Text != "hung once" {
+		t.Fatalf("messages = %+v", m)
+	}
+}
+
 func slicesContainsPrefix(xs []string, p string) bool {
-	n := 0
 	for _, x := range xs {
 		if strings.HasPrefix(x, p) {
-			n++
+			return true
 		}
 	}
-	return n >= 2 // one from setup, one from this send
+	return false
 }
 
 func TestModemRebootsByItself(t *testing.T) {
