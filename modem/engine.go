@@ -28,6 +28,9 @@ type EngineOptions struct {
 	Trace bool
 }
 
+// maxReplyLines bounds the information lines kept for one command (a babbling modem).
+const maxReplyLines = 64
+
 // Reply is what a command answered before its final result code.
 type Reply struct {
 	Lines []Line // information lines (echo removed)
@@ -385,7 +388,9 @@ func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
 			case strings.EqualFold(l.Text, r.cmd) || (sentPDU && strings.Contains(l.Text, r.pdu)):
 				// echo (ATE1, or before ATE0 took effect), or the PDU echoed back
 			case l.Prefix != "" && l.Prefix == cmdPrefix:
-				reply.Lines = append(reply.Lines, l)
+				if len(reply.Lines) < maxReplyLines {
+					reply.Lines = append(reply.Lines, l)
+				}
 			case IsUnsolicited(l):
 				if pduURCs[l.Prefix] {
 					pending = &URC{Line: l}
@@ -393,7 +398,7 @@ func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
 				}
 				e.urc(URC{Line: l})
 			default:
-				if len(reply.Lines) < 64 {
+				if len(reply.Lines) < maxReplyLines {
 					reply.Lines = append(reply.Lines, l)
 				}
 			}
