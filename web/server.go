@@ -82,6 +82,7 @@ func New(o Options) *Server {
 		MaxRequestBodySize: o.Limits.MaxBody + 64<<10, // room for the multipart framing
 		Concurrency:        4096,
 		ErrorHandler:       s.transportError,
+		ExpectHandler:      s.expect,
 		Logger:             fasthttpLogger{o.Log},
 		CloseOnShutdown:    true,
 	}
@@ -161,6 +162,16 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 		}
 	}
 	reply(ctx, status, msg, map[string]string{"error": msg})
+}
+
+// expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
+// is refused before the client sends it, so it gets the 413 rather than a reset connection.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if n := ctx.Request.Header.ContentLength(); n > s.srv.MaxRequestBodySize {
+		s.transportError(ctx, fasthttp.ErrBodyTooLarge)
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusContinue
 }
 
 // who identifies the requester and records it in the device registry.
