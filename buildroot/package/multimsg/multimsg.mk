@@ -6,8 +6,8 @@
 
 # Built from the repository this br2-external tree is part of. The local
 # site method never runs "go mod vendor" (only downloads do), so vendor/
-# must be in the source tree already: buildroot/scripts/image prepares it.
-MULTIMSG_VERSION = $(shell git -C $(BR2_EXTERNAL_MULTIMSG_PATH) describe --always --dirty 2>/dev/null || echo local)
+# must be in the source tree already: buildroot/scripts/image prepares a
+# vendored copy and points MULTIMSG_OVERRIDE_SRCDIR at it (in local.mk).
 MULTIMSG_SITE = $(BR2_EXTERNAL_MULTIMSG_PATH)/..
 MULTIMSG_SITE_METHOD = local
 MULTIMSG_LICENSE = Proprietary
