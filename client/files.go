@@ -1,0 +1,133 @@
+package client
+
+import (
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MaxFileSize bounds what ReadFiles reads of one file, so a mistyped path (a device,
+// a huge log) fails at once instead of filling memory; the box has its own, usually
+// smaller, limit (413).
+const MaxFileSize = 64 << 20
+
+// ReadFiles reads the files at paths as the files of one job: each one's form field and
+// filename is its base name, its content type comes from the extension or, failing
+// that, from its first bytes.
+func ReadFiles(paths []string) ([]File, error) {
+	files := make([]File, 0, len(paths))
+	seen := make(map[string]string, len(paths))
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if prev, ok := seen[name]; ok {
+			return nil, fmt.Errorf("%w: %s and %s have the same name %q, which the box uses to tell files apart; rename one", ErrFile, prev, p, name)
+		}
+		seen[name] = p
+		data, err := readLimited(p)
+		if err != nil {
+			return nil, err
+		}
+		ct := mime.TypeByExtension(filepath.Ext(name))
+		if ct == "" {
+			ct = http.DetectContentType(data)
+		}
+		files = append(files, File{Field: name, Filename: name, ContentType: ct, Data: data})
+	}
+	return files, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		switch {
+		case fi.IsDir():
+			return nil, fmt.Errorf("%w: %s is a directory", ErrFile, path)
+		case fi.Mode().IsRegular() && fi.Size() > MaxFileSize:
+			return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrFile, path, MaxFileSize>>20)
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d MiB", ErrFile, path, MaxFileSize>>20)
+	}
+	return data, nil
+}
+
+// ParseTypes turns "name=type" arguments (the -type flags of multimsg send) into a
+// `type` map.
+func ParseTypes(args []string) (map[string]string, error) {
+	types := make(map[string]string, len(args))
+	for _, a := range args {
+		name, typ, ok := strings.Cut(a, "=")
+		if !ok || name == "" || typ == "" {
+			return nil, fmt.Errorf("-type %q: want name=type, e.g. report.pdf=file", a)
+		}
+		if _, dup := types[name]; dup {
+			return nil, fmt.Errorf("-type %q: %q given twice", a, name)
+		}
+		types[name] = typ
+	}
+	return types, nil
+}
+
+// CompleteTypes returns the `type` map for files sent with service: the types given,
+// checked to name files of the job, and a guess (GuessType) for every other file.
+func CompleteTypes(service string, files []File, given map[string]string) (map[string]string, error) {
+	types := make(map[string]string, len(files))
+	fields := make(map[string]bool, len(files))
+	for _, f := range files {
+		fields[f.Field] = true
+		if t, ok := given[f.Field]; ok {
+			types[f.Field] = t
+		} else {
+			types[f.Field] = GuessType(service, f)
+		}
+	}
+	for name := range given {
+		if !fields[name] {
+			return nil, fmt.Errorf("%w: %q", ErrType, name)
+		}
+	}
+	return types, nil
+}
+
+// GuessType is the type a person most likely means for f on service (SPEC §1 types by
+// service): on mail, a text file is the body (text or html) and anything else an
+// attachment; on WhatsApp, media by content type, else a document; on SMS, text.
+// For an unknown service it returns "file"; the box will say what it takes.
+func GuessType(service string, f File) string {
+	mt, _, _ := mime.ParseMediaType(f.ContentType)
+	major, _, _ := strings.Cut(mt, "/")
+	switch service {
+	case "mail":
+		switch mt {
+		case "text/plain":
+			return "text"
+		case "text/html":
+			return "html"
+		}
+		return "file"
+	case "wpp1":
+		switch {
+		case mt == "text/plain":
+			return "text"
+		case major == "image" || major == "audio" || major == "video":
+			return major
+		}
+		return "document"
+	case "sms":
+		return "text"
+	}
+	return "file"
+}

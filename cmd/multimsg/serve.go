@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"log/syslog"
+	"os"
+
+	"multimsg/config"
+	"multimsg/gateway"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (default "+config.DefaultPath+" if it exists, else the embedded default)")
+	dataDir := fs.String("data", "", "data directory (overrides data_dir)")
+	listen := fs.String("listen", "", "listen address (overrides listen)")
+	useSyslog := fs.Bool("syslog", false, "log to the local syslog instead of stderr (BusyBox init drops stdout)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "multimsg serve: -log-level: %v\n", err)
+		return 2
+	}
+	var out io.Writer = stderr
+	if *useSyslog {
+		w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "multimsg")
+		if err != nil {
+			fmt.Fprintf(stderr, "multimsg serve: syslog: %v\n", err)
+			return 1
+		}
+		defer w.Close()
+		out = w
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: lvl}))
+	cfg, err := loadConfig(*cfgPath, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
+		return 1
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+		for i := range cfg.Mail.Sender { // the embedded default's outbox follows the data dir
+			if cfg.Mail.Sender[i].Maildir != "" && *cfgPath == "" {
+				cfg.Mail.Sender[i].Maildir = *dataDir + "/outbox"
+			}
+		}
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
+		return 1
+	}
+	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Console: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
+		return 1
+	}
+	if err := g.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// loadConfig reads path; with no path, the default file if it exists, else the embedded
+// default.
+func loadConfig(path string, log *slog.Logger) (config.Config, error) {
+	if path != "" {
+		return config.Load(path)
+	}
+	cfg, err := config.Load(config.DefaultPath)
+	if errors.Is(err, config.ErrNoFile) {
+		log.Info("no configuration file: using the embedded default", "path", config.DefaultPath)
+		return config.LoadDefault()
+	}
+	return cfg, err
+}
+
+var _ = os.Stderr

@@ -1,0 +1,461 @@
+// Package dispatch delivers queued jobs: it picks due files from the store, sends them through
+// their service's sender with per-sender concurrency and pacing, classifies errors (SPEC §2),
+// retries temporary ones with capped, jittered exponential backoff, moves files to a fallback
+// service when theirs keeps failing, enforces the time to live, and tracks each sender's health.
+//
+// The store decides job states; the dispatcher only reports outcomes to it (store.Record).
+// Delivery is at least once: an outcome is recorded after the send returns, so a crash in
+// between repeats that one send after restart, and nothing accepted is dropped.
+package dispatch
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"multimsg/provider"
+	"multimsg/store"
+)
+
+// Options configure a Dispatcher. Zero values take SPEC §2's defaults.
+type Options struct {
+	RetryMin    time.Duration // first backoff; default 5s
+	RetryMax    time.Duration // backoff cap; default 10m
+	Workers     int           // jobs worked on at once; default 64
+	SendTimeout time.Duration // bound on one Send; default 2m
+	Now         func() time.Time
+	Log         *slog.Logger
+	// Observe, if set, is told about every attempt (metrics).
+	Observe func(Event)
+}
+
+// Event is one finished attempt, for metrics.
+type Event struct {
+	Service, Sender string
+	OK              bool
+	Final           bool          // failed for good
+	Retry           bool          // will be retried (or moved to a fallback)
+	Latency         time.Duration // from the job's parameters to delivery (OK only)
+	SendTime        time.Duration
+}
+
+// Dispatcher runs deliveries. Create it with New, start it with Run.
+type Dispatcher struct {
+	st  *store.Store
+	reg *provider.Registry
+	o   Options
+	log *slog.Logger
+
+	senders map[string]*senderState // key service/sender; built in New, read-only after
+
+	mu       sync.Mutex // guards queue, state, heartbeat
+	queue    dueHeap
+	state    map[string]jobMark
+	wake     chan struct{}
+	beat     time.Time
+	inFlight int
+}
+
+type jobMark uint8
+
+const (
+	markQueued  jobMark = 1 << iota // in the heap
+	markRunning                     // a worker has it
+	markAgain                       // woken while running: look again when done
+)
+
+// New builds a dispatcher for the services in reg.
+func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
+	if o.RetryMin <= 0 {
+		o.RetryMin = 5 * time.Second
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(10*time.Minute, o.RetryMin)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 2 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
+		senders: map[string]*senderState{}, state: map[string]jobMark{}, wake: make(chan struct{}, 1)}
+	for _, name := range reg.Names() {
+		svc, _ := reg.Service(name)
+		for i := range svc.Senders {
+			d.senders[name+"/"+svc.Senders[i].Name] = newSenderState(svc, &svc.Senders[i])
+		}
+	}
+	st.OnQueued(d.Enqueue)
+	return d
+}
+
+// Enqueue says job id has work now (a new queued job, an admin retry).
+func (d *Dispatcher) Enqueue(id string) { d.schedule(id, d.o.Now()) }
+
+func (d *Dispatcher) schedule(id string, at time.Time) {
+	d.mu.Lock()
+	m := d.state[id]
+	switch {
+	case m&markRunning != 0:
+		d.state[id] = m | markAgain
+	case m&markQueued != 0:
+		d.queue.update(id, at)
+	default:
+		d.state[id] = m | markQueued
+		heap.Push(&d.queue, &item{id: id, at: at})
+	}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run loads every queued job (restart resumes them) and delivers until ctx is done. It waits
+// for the sends in flight to return before it returns.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	n := 0
+	err := d.st.Queued(func(j *store.Job) bool {
+		due := j.NextDue()
+		if due.IsZero() {
+			due = d.o.Now()
+		}
+		d.schedule(j.ID, due)
+		n++
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("dispatch: loading queued jobs: %w", err)
+	}
+	if n > 0 {
+		d.log.Info("dispatch: resuming queued jobs", "jobs", n)
+	}
+	slots := make(chan struct{}, d.o.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := d.o.Now()
+		d.mu.Lock()
+		d.beat = now
+		var ready []string
+		for d.queue.Len() > 0 && !d.queue[0].at.After(now) && len(ready) < cap(slots) {
+			it := heap.Pop(&d.queue).(*item)
+			d.state[it.id] = markRunning
+			ready = append(ready, it.id)
+		}
+		wait := time.Minute
+		if d.queue.Len() > 0 && len(ready) == 0 {
+			wait = min(wait, d.queue[0].at.Sub(now))
+		}
+		d.mu.Unlock()
+		for _, id := range ready {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				d.work(ctx, id)
+			}()
+		}
+		if len(ready) > 0 {
+			continue
+		}
+		timer.Reset(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// Alive reports whether the scheduling loop ran within the last d (the watchdog's question).
+func (d *Dispatcher) Alive(within time.Duration) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.o.Now().Sub(d.beat) < within+time.Minute
+}
+
+// QueueDepth is the number of queued jobs waiting for a worker or their next attempt.
+func (d *Dispatcher) QueueDepth() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.queue.Len()
+}
+
+// work delivers the due files of one job, then reschedules it.
+func (d *Dispatcher) work(ctx context.Context, id string) {
+	next := d.deliverDue(ctx, id)
+	d.mu.Lock()
+	m := d.state[id]
+	delete(d.state, id)
+	d.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case m&markAgain != 0:
+		d.schedule(id, d.o.Now())
+	case !next.IsZero():
+		d.schedule(id, next)
+	}
+}
+
+// deliverDue sends every due file of job id and returns when the job next has work (zero:
+// never — finished, gone, or shutting down).
+func (d *Dispatcher) deliverDue(ctx context.Context, id string) time.Time {
+	j, err := d.st.Get(id)
+	if err != nil || j.State != store.Queued {
+		return time.Time{}
+	}
+	var data []store.NewFile
+	for ctx.Err() == nil && j.State == store.Queued {
+		now := d.o.Now()
+		group := d.nextGroup(j, now)
+		if group == nil {
+			return j.NextDue()
+		}
+		if data == nil {
+			if data, err = d.st.Data(id); err != nil {
+				d.log.Error("dispatch: reading job files", "job", id, "err", err)
+				return now.Add(d.o.RetryMin)
+			}
+		}
+		nj, err := d.attempt(ctx, j, group, data)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("dispatch: recording outcome", "job", id, "err", err)
+			}
+			return now.Add(d.o.RetryMin)
+		}
+		if nj == nil { // shutdown mid-send: leave it for the restart
+			return time.Time{}
+		}
+		j = nj
+	}
+	return time.Time{}
+}
+
+// group is files of one job that go out in one delivery.
+type group struct {
+	svc *provider.Service
+	snd *senderState
+	idx []int
+}
+
+// nextGroup picks the first due delivery of j: one file for a per-file service, every due
+// file of the same service and sender for a per-job one (mail).
+func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
+	var g *group
+	for i, f := range j.Files {
+		if f.State != store.FilePending || f.NextAt.After(now) {
+			continue
+		}
+		if g == nil {
+			svc, err := d.reg.Service(f.Service)
+			if err != nil {
+				svc, _ = d.reg.Service(j.Service)
+			}
+			if svc == nil {
+				return nil
+			}
+			ss := d.sender(svc, f.Sender)
+			g = &group{svc: svc, snd: ss, idx: []int{i}}
+			if svc.PerFile {
+				return g
+			}
+			continue
+		}
+		if f.Service == g.svc.Name && (f.Sender == g.snd.name || f.Sender == "") {
+			g.idx = append(g.idx, i)
+		}
+	}
+	return g
+}
+
+// sender returns the state of the named sender of svc, or of its default sender when the
+// name is no longer configured (config changed while jobs waited).
+func (d *Dispatcher) sender(svc *provider.Service, name string) *senderState {
+	if ss, ok := d.senders[svc.Name+"/"+name]; ok {
+		return ss
+	}
+	if len(svc.Senders) == 0 {
+		return nil
+	}
+	return d.senders[svc.Name+"/"+svc.Senders[0].Name]
+}
+
+// attempt sends one group and records the outcome. It returns the job as recorded, or nil
+// when ctx ended before an outcome was known.
+func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data []store.NewFile) (*store.Job, error) {
+	now := d.o.Now()
+	first := &j.Files[g.idx[0]]
+	log := d.log.With("job", j.ID, "service", g.svc.Name, "file", first.Name)
+	if !j.Expires.IsZero() && !now.Before(j.Expires) {
+		return d.st.Record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Final: true,
+			Err: fmt.Sprintf("not delivered within its time to live (%s)", j.Expires.Sub(j.ParamsAt).Round(time.Second))})
+	}
+	if g.snd == nil {
+		return d.fail(ctx, j, g, now, nil, provider.Perm("", fmt.Errorf("service %s has no sender configured on this box", g.svc.Name)))
+	}
+	if wait, why := g.snd.blocked(now); wait > 0 {
+		// the sender is down or paused: the files wait (or fall back), no attempt is counted
+		o := store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name, Err: why, NextAt: now.Add(wait)}
+		if fb := d.fallback(j, g, now, false); fb != nil {
+			o.MoveTo, o.MoveSnd, o.NextAt = fb.svc, fb.snd, now
+			log.Warn("dispatch: sender unavailable, falling back", "sender", g.snd.name, "to", fb.svc, "why", why)
+		}
+		return d.st.Record(ctx, j.ID, g.idx, o)
+	}
+	files := make([]provider.File, len(g.idx))
+	for k, i := range g.idx {
+		f := j.Files[i]
+		files[k] = provider.File{Name: f.Name, Filename: f.Filename, Type: f.Type, MIME: f.MIME, Data: data[i].Data}
+	}
+	del := provider.Delivery{JobID: j.ID, Device: j.Device, Service: g.svc.Name, Sender: g.snd.name,
+		Dest: j.Dest, Info: decodeInfo(j.Info), Files: files, Attempt: first.Attempts + 1}
+	if g.svc.Name != j.Service {
+		del.Info = nil // a fallback service never sees the first service's parameters
+	}
+	start := d.o.Now()
+	rc, err := g.snd.send(ctx, del, d.o.SendTimeout)
+	took := d.o.Now().Sub(start)
+	if err != nil && provider.IsContext(err) && ctx.Err() != nil {
+		return nil, nil
+	}
+	now = d.o.Now()
+	if err == nil {
+		g.snd.succeeded(now)
+		log.Info("dispatch: delivered", "sender", g.snd.name, "attempt", del.Attempt, "took", took)
+		d.observe(Event{Service: g.svc.Name, Sender: g.snd.name, OK: true, Latency: now.Sub(j.ParamsAt), SendTime: took})
+		return d.st.Record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
+			OK: true, MessageID: rc.MessageID, Attempted: true})
+	}
+	return d.fail(ctx, j, g, now, log, err)
+}
+
+// fail classifies err (the one place that decides retry versus give up) and records it.
+func (d *Dispatcher) fail(ctx context.Context, j *store.Job, g *group, now time.Time, log *slog.Logger, err error) (*store.Job, error) {
+	class := provider.ClassOf(err)
+	sndName := ""
+	if g.snd != nil {
+		sndName = g.snd.name
+		g.snd.failed(now, class, err, d.o.RetryMax)
+	}
+	first := &j.Files[g.idx[0]]
+	o := store.Outcome{At: now, Service: g.svc.Name, Sender: sndName, Class: class.String(), Err: err.Error(), Attempted: true}
+	ev := Event{Service: g.svc.Name, Sender: sndName}
+	if class == provider.Permanent {
+		o.Final = true
+	} else {
+		back := backoff(first.Attempts+1, d.o.RetryMin, d.o.RetryMax)
+		back = max(back, provider.RetryAfterOf(err))
+		o.NextAt = now.Add(back)
+		if !j.Expires.IsZero() && o.NextAt.After(j.Expires) {
+			o.NextAt = j.Expires // one last look at the deadline, where it fails for good
+		}
+	}
+	if fb := d.fallback(j, g, now, class == provider.Permanent); fb != nil {
+		o.Final, o.MoveTo, o.MoveSnd, o.NextAt = false, fb.svc, fb.snd, now
+	}
+	ev.Final, ev.Retry = o.Final, !o.Final
+	d.observe(ev)
+	if log != nil {
+		log.Warn("dispatch: delivery failed", "sender", sndName, "class", class, "attempt", first.Attempts+1,
+			"err", err, "final", o.Final, "fallback", o.MoveTo, "next", o.NextAt)
+	}
+	return d.st.Record(ctx, j.ID, g.idx, o)
+}
+
+type target struct{ svc, snd string }
+
+// fallback says where the group's files go when their service cannot deliver: the first
+// fallback service that takes their type and accepts dest, once the files have been failing
+// for the service's fallback_after (or at once when they failed for good).
+func (d *Dispatcher) fallback(j *store.Job, g *group, now time.Time, permanent bool) *target {
+	if len(g.svc.Fallback) == 0 {
+		return nil
+	}
+	if !permanent {
+		since := j.Files[g.idx[0]].FailingFrom
+		if since.IsZero() || now.Sub(since) < g.svc.FallbackAfter {
+			return nil
+		}
+	}
+	for _, name := range g.svc.Fallback {
+		fs, err := d.reg.Service(name)
+		if err != nil || len(fs.Senders) == 0 || name == j.Service && g.svc.Name != j.Service {
+			continue
+		}
+		ok := true
+		files := make([]provider.File, 0, len(g.idx))
+		for _, i := range g.idx {
+			f := j.Files[i]
+			if !fs.Takes(f.Type) {
+				ok = false
+				break
+			}
+			files = append(files, provider.File{Name: f.Name, Filename: f.Filename, Type: f.Type, MIME: f.MIME})
+		}
+		if !ok {
+			continue
+		}
+		data, err := d.st.Data(j.ID)
+		if err != nil {
+			return nil
+		}
+		for k, i := range g.idx {
+			files[k].Data = data[i].Data
+		}
+		if err := fs.Senders[0].Driver.Check(provider.Request{Dest: j.Dest, Files: files}); err != nil {
+			d.log.Info("dispatch: fallback refused", "job", j.ID, "to", name, "err", err)
+			continue
+		}
+		return &target{svc: name, snd: fs.Senders[0].Name}
+	}
+	return nil
+}
+
+func (d *Dispatcher) observe(e Event) {
+	if d.o.Observe != nil {
+		d.o.Observe(e)
+	}
+}
+
+// backoff is the wait before attempt n+1: min doubling to max, with jitter in [d/2, d).
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+// ErrPaused is the reason recorded for files waiting on a sender an admin paused.
+var ErrPaused = errors.New("sender paused by an admin")

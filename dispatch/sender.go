@@ -1,0 +1,182 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"multimsg/provider"
+)
+
+// senderState is one sender's slots, pacing and health.
+type senderState struct {
+	service string
+	name    string
+	drv     provider.Driver
+	slots   chan struct{} // Concurrency deliveries at once
+	gap     time.Duration // 1/Rate; 0: no pacing
+
+	mu          sync.Mutex // guards the fields below
+	nextSend    time.Time
+	paused      bool
+	downUntil   time.Time
+	downWhy     string
+	lastOK      time.Time
+	lastErr     string
+	lastErrAt   time.Time
+	failingFrom time.Time
+	sent        int64
+	failures    int64
+}
+
+func newSenderState(svc *provider.Service, s *provider.Sender) *senderState {
+	c := max(s.Concurrency, 1)
+	ss := &senderState{service: svc.Name, name: s.Name, drv: s.Driver, slots: make(chan struct{}, c)}
+	if s.Rate > 0 {
+		ss.gap = time.Duration(float64(time.Second) / s.Rate)
+	}
+	return ss
+}
+
+// blocked says how long the sender's work must wait, and why (paused or down).
+func (s *senderState) blocked(now time.Time) (time.Duration, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.paused:
+		return time.Minute, ErrPaused.Error()
+	case now.Before(s.downUntil):
+		return s.downUntil.Sub(now), "sender unhealthy: " + s.downWhy
+	}
+	return 0, ""
+}
+
+// send takes a slot, waits for the pace, and calls the driver with a bounded context.
+func (s *senderState) send(ctx context.Context, d provider.Delivery, timeout time.Duration) (provider.Receipt, error) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return provider.Receipt{}, ctx.Err()
+	}
+	defer func() { <-s.slots }()
+	if s.gap > 0 {
+		s.mu.Lock()
+		now := time.Now()
+		at := s.nextSend
+		if at.Before(now) {
+			at = now
+		}
+		s.nextSend = at.Add(s.gap)
+		s.mu.Unlock()
+		if wait := at.Sub(now); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return provider.Receipt{}, ctx.Err()
+			}
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return s.drv.Send(sctx, d)
+}
+
+func (s *senderState) succeeded(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastOK, s.sent = now, s.sent+1
+	s.failingFrom, s.downUntil, s.downWhy = time.Time{}, time.Time{}, ""
+}
+
+func (s *senderState) failed(now time.Time, class provider.Class, err error, hold time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures++
+	s.lastErr, s.lastErrAt = err.Error(), now
+	if class == provider.Permanent {
+		return // this message's fault, not the sender's
+	}
+	if s.failingFrom.IsZero() {
+		s.failingFrom = now
+	}
+	if class == provider.Down {
+		// an operator must act: hold the sender's work, probing again after a while
+		s.downUntil, s.downWhy = now.Add(min(hold, time.Minute)), err.Error()
+	}
+}
+
+// SenderStatus is one sender as admins see it.
+type SenderStatus struct {
+	Service     string           `json:"service"`
+	Name        string           `json:"name"`
+	Healthy     bool             `json:"healthy"`
+	Paused      bool             `json:"paused"`
+	Problem     string           `json:"problem,omitempty"`
+	LastOK      time.Time        `json:"last_ok,omitzero"`
+	LastError   string           `json:"last_error,omitempty"`
+	LastErrorAt time.Time        `json:"last_error_at,omitzero"`
+	FailingFrom time.Time        `json:"failing_from,omitzero"`
+	Sent        int64            `json:"sent"`
+	Failures    int64            `json:"failures"`
+	Driver      *provider.Health `json:"driver,omitempty"`
+}
+
+// Senders reports every sender's health, sorted by service and name.
+func (d *Dispatcher) Senders() []SenderStatus {
+	now := d.o.Now()
+	out := make([]SenderStatus, 0, len(d.senders))
+	for _, s := range d.senders {
+		s.mu.Lock()
+		st := SenderStatus{Service: s.service, Name: s.name, Paused: s.paused, LastOK: s.lastOK,
+			LastError: s.lastErr, LastErrorAt: s.lastErrAt, FailingFrom: s.failingFrom, Sent: s.sent, Failures: s.failures}
+		down := now.Before(s.downUntil) || (s.downWhy != "" && s.lastOK.Before(s.lastErrAt))
+		if down {
+			st.Problem = s.downWhy
+		}
+		s.mu.Unlock()
+		if hr, ok := s.drv.(provider.HealthReporter); ok {
+			h := hr.Health()
+			st.Driver = &h
+			if !h.OK && st.Problem == "" {
+				st.Problem = h.Detail
+			}
+		}
+		st.Healthy = !down && st.Problem == "" && (st.FailingFrom.IsZero())
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].Service != out[k].Service {
+			return out[i].Service < out[k].Service
+		}
+		return out[i].Name < out[k].Name
+	})
+	return out
+}
+
+// Pause stops (or, with false, resumes) deliveries through a sender. It reports whether the
+// sender exists.
+func (d *Dispatcher) Pause(service, sender string, pause bool) bool {
+	s, ok := d.senders[service+"/"+sender]
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	s.paused = pause
+	s.mu.Unlock()
+	return true
+}
+
+func decodeInfo(raw json.RawMessage) provider.Info {
+	if len(raw) == 0 {
+		return nil
+	}
+	var m provider.Info
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	return m
+}

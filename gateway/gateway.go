@@ -1,0 +1,219 @@
+// Package gateway wires the parts of multimsg into one running service from a config.Config:
+// the store, the box key, the provider registry and its drivers, the dispatcher, the device
+// identity, and the HTTP server. cmd/multimsg runs it; end-to-end tests run it in-process on a
+// loopback port, so they exercise exactly what the binary runs.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
+
+	"multimsg/config"
+	"multimsg/dispatch"
+	"multimsg/envelope"
+	"multimsg/hw/arp"
+	"multimsg/provider"
+	"multimsg/store"
+	"multimsg/web"
+)
+
+// Options are what the caller adds to the configuration.
+type Options struct {
+	Log     *slog.Logger
+	Version string
+	// Console receives the one-time admin password on first start (default os.Stderr).
+	Console io.Writer
+}
+
+// Gateway is a configured, listening, not yet running multimsg.
+type Gateway struct {
+	cfg     config.Config
+	log     *slog.Logger
+	Store   *store.Store
+	Key     *envelope.Key
+	Reg     *provider.Registry
+	Disp    *dispatch.Dispatcher
+	Web     *web.Server
+	ln      net.Listener
+	closers []func() error
+}
+
+// New opens everything the config names and starts listening; Run serves.
+func New(cfg config.Config, o Options) (g *Gateway, err error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Console == nil {
+		o.Console = os.Stderr
+	}
+	g = &Gateway{cfg: cfg, log: o.Log}
+	defer func() {
+		if err != nil {
+			g.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	if g.Key, err = envelope.LoadOrCreate(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	hash, err := adminHash(cfg, o.Console, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	g.Store, err = store.Open(filepath.Join(cfg.DataDir, "multimsg.db"), store.Options{
+		Quota:           int64(cfg.Store.QuotaBytes),
+		Unparameterised: cfg.Store.Unparameterised.D(),
+		Unconsulted:     cfg.Store.Unconsulted.D(),
+		KeepArchived:    cfg.Store.KeepArchived.D(),
+		TTL:             cfg.Delivery.TTL.D(),
+		Log:             o.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, g.Store.Close)
+	services, err := g.services()
+	if err != nil {
+		return nil, err
+	}
+	if g.Reg, err = provider.NewRegistry(services...); err != nil {
+		return nil, err
+	}
+	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
+		RetryMin: cfg.Delivery.RetryMin.D(), RetryMax: cfg.Delivery.RetryMax.D(),
+		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
+	})
+	allow := map[string]bool{}
+	for _, m := range cfg.AllowMACs {
+		allow[m] = true
+	}
+	g.Web = web.New(web.Options{
+		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
+		Identity: &web.Identity{Neighbors: &arp.ProcTable{}, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
+		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
+		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
+	})
+	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	return g, nil
+}
+
+// Addr is where the gateway listens.
+func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
+
+// Run serves until ctx is done, then shuts down cleanly: no new requests, requests in flight
+// finish (up to 10 s), sends in flight return, the store commits and closes.
+func (g *Gateway) Run(ctx context.Context) error {
+	defer g.close()
+	g.log.Info("multimsg: serving", "addr", g.ln.Addr().String(), "data_dir", g.cfg.DataDir, "services", strings.Join(g.available(), ","))
+	eg, ectx := errgroup.WithContext(ctx)
+	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDispatch()
+	eg.Go(func() error { return g.Disp.Run(dctx) })
+	eg.Go(func() error {
+		err := g.Web.Serve(g.ln)
+		if err != nil && ectx.Err() == nil {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		t := time.NewTicker(g.cfg.Store.SweepEvery.D())
+		defer t.Stop()
+		for {
+			select {
+			case <-ectx.Done():
+				return nil
+			case <-t.C:
+				st, err := g.Store.Sweep(ectx)
+				if err != nil && ectx.Err() == nil {
+					g.log.Error("retention sweep failed", "err", err)
+				} else if st != (store.SweepStats{}) {
+					g.log.Info("retention sweep", "stats", st.String())
+				}
+			}
+		}
+	})
+	eg.Go(func() error {
+		<-ectx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ectx), 10*time.Second)
+		defer cancel()
+		err := g.Web.Shutdown(sctx)
+		stopDispatch()
+		return err
+	})
+	err := eg.Wait()
+	g.log.Info("multimsg: stopped")
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func (g *Gateway) close() {
+	if g.ln != nil {
+		g.ln.Close()
+	}
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		if err := g.closers[i](); err != nil {
+			g.log.Error("close", "err", err)
+		}
+	}
+	g.closers = nil
+}
+
+func (g *Gateway) available() []string {
+	var out []string
+	for _, n := range g.Reg.Names() {
+		if s, _ := g.Reg.Service(n); len(s.Senders) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// adminHash returns the configured admin hash or, when none is configured, the one made on
+// first start: a random password is generated, only its hash is kept (data_dir/admin.bcrypt),
+// and the password is printed once on the console.
+func adminHash(cfg config.Config, console io.Writer, log *slog.Logger) (string, error) {
+	if cfg.Admin.PasswordHash != "" {
+		return cfg.Admin.PasswordHash, nil
+	}
+	path := filepath.Join(cfg.DataDir, "admin.bcrypt")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var raw [12]byte
+	_, _ = rand.Read(raw[:])
+	pass := base64.RawURLEncoding.EncodeToString(raw[:])
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(h, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("admin password: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("admin password: %w", err)
+	}
+	fmt.Fprintf(console, "\n*** multimsg first start: the admin password is %s\n*** (shown once; only its hash is kept in %s; set admin.password_hash with `multimsg passwd` to choose your own)\n\n", pass, path)
+	log.Info("admin password generated and printed on the console", "hash_file", path)
+	return string(h), nil
+}

@@ -1,0 +1,323 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// NewFile is one uploaded file.
+type NewFile struct {
+	Name     string
+	Filename string
+	MIME     string
+	Data     []byte
+}
+
+// Params are a job's delivery parameters, already checked by the provider registry.
+type Params struct {
+	Service string
+	Sender  string
+	Dest    string
+	Info    json.RawMessage
+	Types   []string      // one per file, in file order
+	TTL     time.Duration // 0: the store's default
+}
+
+// NewJob is an upload: its files, its owner, and (for /send) its parameters.
+type NewJob struct {
+	Device string
+	IP     string
+	Files  []NewFile
+	Params *Params // nil: the job waits in preprocess for /msg
+}
+
+// Create stores a new job durably and returns it; the id is valid once Create returns.
+func (s *Store) Create(ctx context.Context, n NewJob) (*Job, error) {
+	now := s.o.Now()
+	j := &Job{ID: newID(), Device: n.Device, State: Preprocess, Created: now, Updated: now}
+	j.Files = make([]File, len(n.Files))
+	for i, f := range n.Files {
+		j.Files[i] = File{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Size: int64(len(f.Data))}
+		j.Bytes += int64(len(f.Data))
+	}
+	j.Deadline = now.Add(s.o.Unparameterised)
+	if n.Params != nil {
+		if err := s.applyParams(j, *n.Params, now); err != nil {
+			return nil, err
+		}
+	}
+	var post func()
+	if j.State == Queued {
+		post = s.notifyQueued(j.ID)
+	}
+	err := s.write(ctx, func(w *wtx) error {
+		s.cmu.Lock()
+		used := s.bytes + w.batch.bytes
+		s.cmu.Unlock()
+		if used+j.Bytes > s.o.Quota {
+			return fmt.Errorf("%w: %d bytes stored of %d; this upload needs %d more — wait for deliveries or ask the admin",
+				ErrQuota, used, s.o.Quota, j.Bytes)
+		}
+		jobs := w.tx.Bucket(bJobs)
+		for jobs.Get([]byte(j.ID)) != nil { // 128 random bits: never, but never reuse an id
+			j.ID = newID()
+		}
+		data := w.tx.Bucket(bData)
+		for i, f := range n.Files {
+			if err := data.Put(dataKey(j.ID, i), f.Data); err != nil {
+				return err
+			}
+		}
+		if j.State == Queued {
+			if err := w.tx.Bucket(bActive).Put([]byte(j.ID), nil); err != nil {
+				return err
+			}
+		}
+		if err := w.put(j, time.Time{}); err != nil {
+			return err
+		}
+		w.d.state(j.State, 1)
+		w.d.bytes += j.Bytes
+		return nil
+	}, post)
+	if err != nil {
+		return nil, err
+	}
+	s.deviceJob(n.Device, n.IP, now)
+	return j, nil
+}
+
+// applyParams sets p on a preprocess job and makes it queued (in memory).
+func (s *Store) applyParams(j *Job, p Params, now time.Time) error {
+	if len(p.Types) != len(j.Files) {
+		return fmt.Errorf("store: %d types for %d files", len(p.Types), len(j.Files))
+	}
+	ttl := p.TTL
+	if ttl <= 0 {
+		ttl = s.o.TTL
+	}
+	j.Service, j.Sender, j.Dest, j.Info = p.Service, p.Sender, p.Dest, p.Info
+	j.ParamsAt, j.Updated = now, now
+	j.Expires = now.Add(ttl)
+	j.Deadline = j.Expires
+	j.State = Queued
+	for i := range j.Files {
+		f := &j.Files[i]
+		f.Type, f.State, f.Service, f.Sender, f.NextAt = p.Types[i], FilePending, p.Service, p.Sender, now
+	}
+	return nil
+}
+
+// SetParams gives a preprocess job of device its parameters (/msg): it becomes queued.
+func (s *Store) SetParams(ctx context.Context, id, device string, p Params) (*Job, error) {
+	var out *Job
+	now := s.o.Now()
+	err := s.write(ctx, func(w *wtx) error {
+		j, err := getOwned(w.tx, id, device)
+		if err != nil {
+			return err
+		}
+		if j.State != Preprocess {
+			return fmt.Errorf("%w: job %s is already %s; parameters can be set once", ErrState, id, j.State)
+		}
+		old := j.Deadline
+		if err := s.applyParams(j, p, now); err != nil {
+			return err
+		}
+		if err := w.tx.Bucket(bActive).Put([]byte(j.ID), nil); err != nil {
+			return err
+		}
+		if err := w.put(j, old); err != nil {
+			return err
+		}
+		w.transition(j, Preprocess)
+		out = j
+		return nil
+	}, s.notifyQueued(id))
+	return out, err
+}
+
+// getOwned returns a job that device may see: not archived, and its own.
+func getOwned(tx *bolt.Tx, id, device string) (*Job, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	j, err := getJob(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Archived || j.Device != device {
+		return nil, ErrNotFound // another device's job answers exactly like an unknown one
+	}
+	return j, nil
+}
+
+// View returns device's job id, read-only (for /msg's checks).
+func (s *Store) View(id, device string) (*Job, error) {
+	var j *Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		j, err = getOwned(tx, id, device)
+		return err
+	})
+	return j, err
+}
+
+// Get returns any job, archived ones included (admins).
+func (s *Store) Get(id string) (*Job, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	var j *Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		j, err = getJob(tx, id)
+		return err
+	})
+	return j, err
+}
+
+// Consult answers /cons: the job's state. A finished job is archived by this answer: the
+// device cannot consult it again (SPEC §1).
+func (s *Store) Consult(ctx context.Context, id, device string) (*Job, error) {
+	j, err := s.View(id, device)
+	if err != nil || !j.State.Finished() {
+		return j, err
+	}
+	now := s.o.Now()
+	err = s.write(ctx, func(w *wtx) error {
+		j, err = getOwned(w.tx, id, device) // again: a concurrent /cons may have archived it
+		if err != nil {
+			return err
+		}
+		old := j.Deadline
+		j.Archived, j.ArchivedAt, j.Updated = true, now, now
+		j.Deadline = now.Add(s.o.KeepArchived)
+		if err := w.put(j, old); err != nil {
+			return err
+		}
+		w.d.state(j.State, -1)
+		w.d.archived++
+		return nil
+	}, nil)
+	return j, err
+}
+
+// Data returns the job's files with their contents, in upload order.
+func (s *Store) Data(id string) ([]NewFile, error) {
+	var out []NewFile
+	err := s.db.View(func(tx *bolt.Tx) error {
+		j, err := getJob(tx, id)
+		if err != nil {
+			return err
+		}
+		data := tx.Bucket(bData)
+		out = make([]NewFile, len(j.Files))
+		for i, f := range j.Files {
+			v := data.Get(dataKey(id, i))
+			out[i] = NewFile{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Data: append([]byte(nil), v...)}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Queued calls fn with every queued job (the dispatcher's work list after a restart) until fn
+// returns false.
+func (s *Store) Queued(fn func(*Job) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bActive).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			j, err := getJob(tx, string(k))
+			if err != nil {
+				continue
+			}
+			if !fn(j) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Outcome is the result of one delivery attempt of one or more files of a job.
+type Outcome struct {
+	At        time.Time
+	Service   string // who attempted
+	Sender    string
+	OK        bool
+	MessageID string
+	Class     string    // the error's class, for the history
+	Err       string    // the provider's reason
+	Final     bool      // the files failed for good
+	NextAt    time.Time // not OK and not Final: retry then
+	MoveTo    string    // not OK: the files move to this service (fallback) ...
+	MoveSnd   string    // ... and sender, due at NextAt
+	Attempted bool      // false: the files were only rescheduled (sender down or paused)
+}
+
+// Record stores o for files idx of job id and returns the job as it now is. A job that is no
+// longer queued (expired, cancelled) is left alone.
+func (s *Store) Record(ctx context.Context, id string, idx []int, o Outcome) (*Job, error) {
+	var out *Job
+	err := s.write(ctx, func(w *wtx) error {
+		j, err := getJob(w.tx, id)
+		if err != nil {
+			return err
+		}
+		out = j
+		if j.State != Queued {
+			return nil
+		}
+		for _, i := range idx {
+			if i < 0 || i >= len(j.Files) {
+				return fmt.Errorf("store: job %s has no file %d", id, i)
+			}
+			if j.Files[i].State != FilePending {
+				continue
+			}
+			applyOutcome(&j.Files[i], o)
+		}
+		j.Updated = o.At
+		old := j.Deadline
+		if err := w.settle(j, j.State, o.At); err != nil {
+			return err
+		}
+		return w.put(j, old)
+	}, nil)
+	return out, err
+}
+
+func applyOutcome(f *File, o Outcome) {
+	a := Attempt{At: o.At, Service: o.Service, Sender: o.Sender, OK: o.OK, Class: o.Class, Error: o.Err, Fallback: o.MoveTo}
+	if o.Attempted {
+		f.Attempts++
+		f.History = append(f.History, a)
+		if len(f.History) > MaxHistory {
+			f.History = append(f.History[:0:0], f.History[len(f.History)-MaxHistory:]...)
+		}
+	}
+	switch {
+	case o.OK:
+		f.State, f.DoneAt, f.MessageID, f.Service, f.Sender = FileDelivered, o.At, o.MessageID, o.Service, o.Sender
+		f.NextAt = time.Time{}
+	case o.Final:
+		f.State, f.DoneAt, f.LastError = FileFailed, o.At, o.Err
+		f.NextAt = time.Time{}
+	default:
+		if o.Err != "" {
+			f.LastError = o.Err
+		}
+		if f.FailingFrom.IsZero() && o.Attempted {
+			f.FailingFrom = o.At
+		}
+		f.NextAt = o.NextAt
+		if o.MoveTo != "" {
+			f.Service, f.Sender, f.FailingFrom = o.MoveTo, o.MoveSnd, time.Time{}
+		}
+	}
+}

@@ -1,0 +1,456 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bJobs      = []byte("jobs")
+	bData      = []byte("data")
+	bActive    = []byte("active")
+	bDeadlines = []byte("deadlines")
+	bDevices   = []byte("devices")
+	bMeta      = []byte("meta")
+)
+
+// Options configure a Store. Zero values take the SPEC §1 defaults.
+type Options struct {
+	Quota           int64         // total stored file bytes; default 256 MiB
+	Unparameterised time.Duration // preprocess jobs are deleted after this; default 24h
+	Unconsulted     time.Duration // finished jobs not consulted are archived after this; default 24h
+	KeepArchived    time.Duration // archived jobs are purged after this; default 7 days
+	TTL             time.Duration // default time to live of a queued job; default 24h
+	LockTimeout     time.Duration // how long Open waits for another process's lock; default 5s
+	MaxBatch        int           // writes per group commit at most; default 1024
+	Now             func() time.Time
+	Log             *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Quota <= 0 {
+		o.Quota = 256 << 20
+	}
+	if o.Unparameterised <= 0 {
+		o.Unparameterised = 24 * time.Hour
+	}
+	if o.Unconsulted <= 0 {
+		o.Unconsulted = 24 * time.Hour
+	}
+	if o.KeepArchived <= 0 {
+		o.KeepArchived = 7 * 24 * time.Hour
+	}
+	if o.TTL <= 0 {
+		o.TTL = 24 * time.Hour
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 5 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Store is the job store. All methods are safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+	o    Options
+	log  *slog.Logger
+
+	ops  chan *op
+	done chan struct{} // closed when the committer has exited
+
+	mu     sync.RWMutex // guards closed against sends on ops
+	closed bool
+
+	cmu      sync.Mutex // guards counts and bytes, applied after each commit
+	counts   map[State]int64
+	archived int64
+	bytes    int64
+
+	onQueued func(id string) // set once by the dispatcher before serving
+
+	devMu   sync.Mutex // guards devices and dirty
+	devices map[string]*Device
+	dirty   map[string]bool
+}
+
+// op is one write waiting for the committer.
+type op struct {
+	fn   func(w *wtx) error
+	err  chan error
+	post func() // run after a successful commit (notifications)
+}
+
+// wtx is a write transaction as one op sees it: its own counter deltas, merged only if it
+// succeeds.
+type wtx struct {
+	tx    *bolt.Tx
+	s     *Store
+	batch *delta // deltas of the ops before this one in the same commit
+	d     delta
+}
+
+type delta struct {
+	counts   map[State]int64
+	archived int64
+	bytes    int64
+}
+
+func (d *delta) state(s State, n int64) {
+	if d.counts == nil {
+		d.counts = make(map[State]int64, 4)
+	}
+	d.counts[s] += n
+}
+
+func (d *delta) add(o delta) {
+	for k, v := range o.counts {
+		d.state(k, v)
+	}
+	d.archived += o.archived
+	d.bytes += o.bytes
+}
+
+// Open opens (creating if needed) the store at path.
+func Open(path string, o Options) (*Store, error) {
+	o.defaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        o.LockTimeout,
+		NoFreelistSync: true, // the freelist is rebuilt at open; commits write less
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &Store{
+		db: db, path: path, o: o, log: o.Log,
+		ops:     make(chan *op, 4096),
+		done:    make(chan struct{}),
+		counts:  make(map[State]int64),
+		devices: make(map[string]*Device),
+		dirty:   make(map[string]bool),
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bMeta)
+		for _, st := range States {
+			s.counts[st] = getInt(m, "n:"+string(st))
+		}
+		s.archived = getInt(m, "n:archived")
+		s.bytes = getInt(m, "bytes")
+		return tx.Bucket(bDevices).ForEach(func(k, v []byte) error {
+			var d Device
+			if json.Unmarshal(v, &d) == nil {
+				s.devices[string(k)] = &d
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: init %s: %w", path, err)
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close commits what is pending, flushes the device registry and closes the file.
+func (s *Store) Close() error {
+	_ = s.FlushDevices(context.Background())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.ops)
+	s.mu.Unlock()
+	<-s.done
+	return s.db.Close()
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// OnQueued sets the function called (after commit) with the id of every job that becomes
+// queued or has work again. Set it before serving.
+func (s *Store) OnQueued(fn func(id string)) { s.onQueued = fn }
+
+func (s *Store) notifyQueued(id string) func() {
+	return func() {
+		if s.onQueued != nil {
+			s.onQueued(id)
+		}
+	}
+}
+
+// write submits fn to the committer and waits for the commit.
+func (s *Store) write(ctx context.Context, fn func(w *wtx) error, post func()) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{fn: fn, err: make(chan error, 1), post: post}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	s.ops <- o
+	s.mu.RUnlock()
+	// Wait for the commit even if ctx ends meanwhile: the write may already be durable, and
+	// the caller must not report a failure for something that happened.
+	return <-o.err
+}
+
+// commitLoop is the committer: the only goroutine that runs write transactions.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.o.MaxBatch)
+	for first := range s.ops {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < s.o.MaxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*op) {
+	errs := make([]error, len(batch))
+	var total delta
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, o := range batch {
+			w := &wtx{tx: tx, s: s, batch: &total}
+			if errs[i] = o.fn(w); errs[i] == nil {
+				total.add(w.d)
+			}
+		}
+		if len(total.counts) == 0 && total.archived == 0 && total.bytes == 0 {
+			return nil
+		}
+		m := tx.Bucket(bMeta)
+		s.cmu.Lock()
+		defer s.cmu.Unlock()
+		for st, n := range total.counts {
+			if err := putInt(m, "n:"+string(st), s.counts[st]+n); err != nil {
+				return err
+			}
+		}
+		if err := putInt(m, "n:archived", s.archived+total.archived); err != nil {
+			return err
+		}
+		return putInt(m, "bytes", s.bytes+total.bytes)
+	})
+	if err != nil {
+		s.log.Error("store: commit failed", "ops", len(batch), "err", err)
+		for _, o := range batch {
+			o.err <- fmt.Errorf("store: commit: %w", err)
+		}
+		return
+	}
+	s.cmu.Lock()
+	for st, n := range total.counts {
+		s.counts[st] += n
+	}
+	s.archived += total.archived
+	s.bytes += total.bytes
+	s.cmu.Unlock()
+	for i, o := range batch {
+		if errs[i] == nil && o.post != nil {
+			o.post()
+		}
+		o.err <- errs[i]
+	}
+}
+
+func getInt(b *bolt.Bucket, k string) int64 {
+	v := b.Get([]byte(k))
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+func putInt(b *bolt.Bucket, k string, n int64) error {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(n))
+	return b.Put([]byte(k), v[:])
+}
+
+func dataKey(id string, i int) []byte {
+	k := make([]byte, len(id)+2)
+	copy(k, id)
+	binary.BigEndian.PutUint16(k[len(id):], uint16(i))
+	return k
+}
+
+func deadlineKey(t time.Time, id string) []byte {
+	k := make([]byte, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
+	copy(k[8:], id)
+	return k
+}
+
+// get decodes a job inside a transaction.
+func getJob(tx *bolt.Tx, id string) (*Job, error) {
+	v := tx.Bucket(bJobs).Get([]byte(id))
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	j := new(Job)
+	if err := json.Unmarshal(v, j); err != nil {
+		return nil, fmt.Errorf("store: job %s is corrupt: %w", id, err)
+	}
+	return j, nil
+}
+
+// put writes the job and moves its deadline index entry.
+func (w *wtx) put(j *Job, oldDeadline time.Time) error {
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := w.tx.Bucket(bJobs).Put([]byte(j.ID), b); err != nil {
+		return err
+	}
+	if !oldDeadline.Equal(j.Deadline) {
+		dl := w.tx.Bucket(bDeadlines)
+		if !oldDeadline.IsZero() {
+			if err := dl.Delete(deadlineKey(oldDeadline, j.ID)); err != nil {
+				return err
+			}
+		}
+		if !j.Deadline.IsZero() {
+			if err := dl.Put(deadlineKey(j.Deadline, j.ID), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// remove deletes a job and everything it owns.
+func (w *wtx) remove(j *Job) error {
+	if err := w.tx.Bucket(bJobs).Delete([]byte(j.ID)); err != nil {
+		return err
+	}
+	data := w.tx.Bucket(bData)
+	for i := range j.Files {
+		if err := data.Delete(dataKey(j.ID, i)); err != nil {
+			return err
+		}
+	}
+	if err := w.tx.Bucket(bActive).Delete([]byte(j.ID)); err != nil {
+		return err
+	}
+	if !j.Deadline.IsZero() {
+		if err := w.tx.Bucket(bDeadlines).Delete(deadlineKey(j.Deadline, j.ID)); err != nil {
+			return err
+		}
+	}
+	if j.Archived {
+		w.d.archived--
+	} else {
+		w.d.state(j.State, -1)
+	}
+	w.d.bytes -= j.Bytes
+	return nil
+}
+
+// transition moves the job's counters from state from to its current state.
+func (w *wtx) transition(j *Job, from State) {
+	if from != j.State {
+		w.d.state(from, -1)
+		w.d.state(j.State, 1)
+	}
+}
+
+// finishIfDone sets the finished-state bookkeeping after files changed.
+func (w *wtx) settle(j *Job, from State, now time.Time) error {
+	j.recompute()
+	w.transition(j, from)
+	if j.State.Finished() && !from.Finished() {
+		j.FinishedAt = now
+		j.Deadline = now.Add(w.s.o.Unconsulted)
+		if err := w.tx.Bucket(bActive).Delete([]byte(j.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Counts returns the number of jobs per state (archived jobs counted apart).
+func (s *Store) Counts() (map[State]int64, int64) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	m := make(map[State]int64, len(s.counts))
+	for k, v := range s.counts {
+		m[k] = v
+	}
+	return m, s.archived
+}
+
+// Bytes returns the stored file bytes and the quota.
+func (s *Store) Bytes() (used, quota int64) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.bytes, s.o.Quota
+}
+
+// FileSize is the size of the database file on disk.
+func (s *Store) FileSize() int64 {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// Ping proves the store is writable: it commits a tiny write.
+func (s *Store) Ping(ctx context.Context) error {
+	now := s.o.Now()
+	return s.write(ctx, func(w *wtx) error {
+		return putInt(w.tx.Bucket(bMeta), "ping", now.UnixNano())
+	}, nil)
+}
+
+// Check runs bbolt's consistency check (tests, `multimsg` diagnostics).
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}

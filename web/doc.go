@@ -1,0 +1,8 @@
+// Package web is the gateway's HTTP front on fasthttp: the seed-compatible device API (/key,
+// /data, /msg, /cons), the convenience routes (/send, /healthz), and the admin's JSON status.
+//
+// Handlers parse, copy what they keep, store durably, then answer; nothing keeps a
+// *fasthttp.RequestCtx or its byte slices after the handler returns. Every error goes through
+// one function (fail) that maps it to a status code and a message from one catalogue, as plain
+// text or, with Accept: application/json, as {"error": "..."}.
+package web

@@ -1,0 +1,66 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"multimsg/envelope"
+	"multimsg/provider"
+	"multimsg/store"
+)
+
+var (
+	// ErrUnknownDevice: the requester's IP has no known MAC and unknown_device is "reject".
+	ErrUnknownDevice = errors.New("device unknown")
+	// ErrNotAllowed: the requester's MAC is not in allow_macs.
+	ErrNotAllowed = errors.New("device not allowed")
+)
+
+// reqError is a request refused by web itself, with its status code.
+type reqError struct {
+	status int
+	msg    string
+}
+
+func (e *reqError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &reqError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+func tooLarge(format string, args ...any) error {
+	return &reqError{http.StatusRequestEntityTooLarge, fmt.Sprintf(format, args...)}
+}
+
+func unsupported(format string, args ...any) error {
+	return &reqError{http.StatusUnsupportedMediaType, fmt.Sprintf(format, args...)}
+}
+
+// classify is the catalogue: every error a handler can meet, its status and its message.
+func classify(err error) (int, string) {
+	var re *reqError
+	var ce *provider.CheckError
+	var fe *envelope.FileError
+	switch {
+	case errors.As(err, &re):
+		return re.status, re.msg
+	case errors.As(err, &ce):
+		return http.StatusBadRequest, ce.Error()
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "unknown id: no job with this id for this device (wrong id, or already consulted after it finished)"
+	case errors.Is(err, store.ErrState):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrQuota):
+		return http.StatusInsufficientStorage, err.Error()
+	case errors.Is(err, store.ErrClosed):
+		return http.StatusServiceUnavailable, "store unavailable: the gateway is shutting down; try again shortly"
+	case errors.As(err, &fe):
+		return http.StatusBadRequest, "upload rejected, nothing stored: " + fe.Error()
+	case errors.Is(err, envelope.ErrKey):
+		return http.StatusBadRequest, "upload rejected, nothing stored: part \"key\": " + err.Error() + " (fetch the current key from GET /key)"
+	case errors.Is(err, ErrUnknownDevice), errors.Is(err, ErrNotAllowed):
+		return http.StatusForbidden, err.Error()
+	}
+	return http.StatusInternalServerError, "internal error: " + err.Error()
+}

@@ -1,0 +1,142 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"multimsg/store"
+)
+
+// Limits bound what one request may carry.
+type Limits struct {
+	MaxBody  int // bytes in a request body; default 32 MiB
+	MaxFiles int // files in one upload; default 16
+	MaxField int // bytes in one non-file field (type, info, dest…); default 64 KiB
+}
+
+const maxNameLen = 128
+
+// form is a parsed request: its files and its fields. Everything in it is a copy owned by the
+// handler, safe to keep after the request ends.
+type form struct {
+	files  []store.NewFile
+	key    []byte // the encrypted AES key part, when present
+	fields map[string]string
+}
+
+// paramFields are the /msg parameters; in /send they are fields, every other part is a file.
+var paramFields = map[string]bool{"serv": true, "dest": true, "type": true, "info": true, "sender": true, "id": true}
+
+// parseMultipart reads a multipart/form-data body. With params, the parts named like /msg's
+// parameters are fields; every other part (with or without a filename) is a file, except
+// "key", the encrypted AES key.
+func parseMultipart(contentType string, body []byte, lim Limits, params bool) (*form, error) {
+	mt, ps, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || ps["boundary"] == "" {
+		if contentType == "" {
+			contentType = "none"
+		}
+		return nil, unsupported("this route takes multipart/form-data (got Content-Type %s); with curl: -F name=@file", contentType)
+	}
+	f := &form{fields: map[string]string{}}
+	mr := multipart.NewReader(bytes.NewReader(body), ps["boundary"])
+	seen := map[string]bool{}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, badRequest("malformed multipart body: %v", err)
+		}
+		name := p.FormName()
+		if name == "" {
+			return nil, badRequest("a multipart part has no form field name (Content-Disposition: form-data; name=...)")
+		}
+		if len(name) > maxNameLen || !utf8.ValidString(name) {
+			return nil, badRequest("part name %.40q...: names are at most %d bytes of UTF-8", name, maxNameLen)
+		}
+		if seen[name] {
+			return nil, badRequest("part %q appears twice; every file needs its own name", name)
+		}
+		seen[name] = true
+		if params && paramFields[name] {
+			v, err := readLimited(p, lim.MaxField)
+			if err != nil {
+				return nil, tooLarge("field %q is larger than %d bytes", name, lim.MaxField)
+			}
+			f.fields[name] = string(v)
+			continue
+		}
+		data, err := readLimited(p, lim.MaxBody)
+		if err != nil {
+			return nil, tooLarge("part %q is larger than %d bytes", name, lim.MaxBody)
+		}
+		if name == "key" {
+			f.key = data
+			continue
+		}
+		if len(f.files) == lim.MaxFiles {
+			return nil, tooLarge("too many files: at most %d per job", lim.MaxFiles)
+		}
+		fn := p.FileName()
+		if fn != "" {
+			fn = path.Base(strings.ReplaceAll(fn, `\`, "/"))
+			if len(fn) > 255 || !utf8.ValidString(fn) {
+				return nil, badRequest("file %q: its filename is not at most 255 bytes of UTF-8", name)
+			}
+		}
+		f.files = append(f.files, store.NewFile{Name: name, Filename: fn, MIME: p.Header.Get("Content-Type"), Data: data})
+	}
+	return f, nil
+}
+
+func readLimited(r io.Reader, n int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(n)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > n {
+		return nil, errors.New("too large")
+	}
+	return b, nil
+}
+
+// parseTypes decodes /msg's type: a JSON object of file name → type.
+func parseTypes(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, badRequest("type: missing; give a JSON object naming a type for every file, e.g. {\"report\": \"file\"}")
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return nil, badRequest("type: not a JSON object of file name to type (e.g. {\"report\": \"file\"}): %s", jsonReason(err))
+	}
+	return m, nil
+}
+
+// parseInfo decodes /msg's info: a JSON object of service-specific parameters.
+func parseInfo(s string) (map[string]json.RawMessage, json.RawMessage, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return nil, nil, badRequest("info: not a JSON object (e.g. {\"subject\": \"alarm\"}): %s", jsonReason(err))
+	}
+	raw, _ := json.Marshal(m) // compact, canonical: what is stored
+	return m, raw, nil
+}
+
+func jsonReason(err error) string {
+	if err == nil {
+		return "null"
+	}
+	return err.Error()
+}

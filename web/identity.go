@@ -1,0 +1,66 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Neighbors resolves a LAN peer's IP to its MAC (hw/arp implements it).
+type Neighbors interface {
+	// Lookup answers from memory: no syscall, no allocation.
+	Lookup(ip netip.Addr) (mac string, ok bool)
+	// Resolve may block briefly (an ARP who-has, the kernel's table); ctx bounds it.
+	Resolve(ctx context.Context, ip netip.Addr) (mac string, ok bool)
+}
+
+// Identity turns a request's source address into the device that owns its jobs (SPEC §3).
+type Identity struct {
+	Neighbors      Neighbors
+	UnknownByIP    bool            // unknown_device = "ip"
+	Allow          map[string]bool // allow_macs; empty: every device
+	ResolveTimeout time.Duration   // bound on Resolve; default 500ms
+}
+
+// Local is the device name of requests from the box itself.
+const Local = "local"
+
+// Identify returns the device behind ip.
+func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error) {
+	ip = ip.Unmap()
+	if ip.IsLoopback() {
+		return Local, nil
+	}
+	mac, ok := "", false
+	if id.Neighbors != nil {
+		if mac, ok = id.Neighbors.Lookup(ip); !ok {
+			t := id.ResolveTimeout
+			if t <= 0 {
+				t = 500 * time.Millisecond
+			}
+			rctx, cancel := context.WithTimeout(ctx, t)
+			mac, ok = id.Neighbors.Resolve(rctx, ip)
+			cancel()
+		}
+	}
+	if !ok {
+		if !id.UnknownByIP {
+			return "", fmt.Errorf("%w: no MAC address is known for %s (no ARP answer); this box identifies devices by MAC — is the device on the same LAN segment, not behind a router?", ErrUnknownDevice, ip)
+		}
+		if len(id.Allow) > 0 {
+			return "", fmt.Errorf("%w: %s has no known MAC address, and allow_macs admits only listed MACs", ErrNotAllowed, ip)
+		}
+		return "ip:" + ip.String(), nil
+	}
+	if len(id.Allow) > 0 && !id.Allow[mac] {
+		return "", fmt.Errorf("%w: device %s (%s) is not in this box's allow_macs; ask the admin to add it", ErrNotAllowed, mac, ip)
+	}
+	return mac, nil
+}
+
+func addrOf(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}

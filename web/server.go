@@ -1,0 +1,454 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"multimsg/dispatch"
+	"multimsg/envelope"
+	"multimsg/provider"
+	"multimsg/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	Store      *store.Store
+	Registry   *provider.Registry
+	Dispatcher *dispatch.Dispatcher
+	Key        *envelope.Key
+	Identity   *Identity
+	Limits     Limits
+	Admin      *AdminAuth
+	Version    string
+	// ReadTimeout bounds reading one request (slow clients); default 30s.
+	ReadTimeout time.Duration
+	Log         *slog.Logger
+	// Status, if set, adds facts to /admin/api/status (ARP table, modem, …).
+	Status func() map[string]any
+}
+
+// Server is the HTTP front.
+type Server struct {
+	o       Options
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	started time.Time
+
+	hmu      sync.Mutex // guards healthAt, healthErr
+	healthAt time.Time
+	healthOK error
+}
+
+// New builds the server; Serve starts it.
+func New(o Options) *Server {
+	if o.Limits.MaxBody <= 0 {
+		o.Limits.MaxBody = 32 << 20
+	}
+	if o.Limits.MaxFiles <= 0 {
+		o.Limits.MaxFiles = 16
+	}
+	if o.Limits.MaxField <= 0 {
+		o.Limits.MaxField = 64 << 10
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 30 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Identity == nil {
+		o.Identity = &Identity{}
+	}
+	if o.Admin == nil {
+		o.Admin = &AdminAuth{}
+	}
+	s := &Server{o: o, log: o.Log, started: time.Now()}
+	s.srv = &fasthttp.Server{
+		Handler:            s.handle,
+		Name:               "multimsg",
+		ReadTimeout:        o.ReadTimeout,
+		WriteTimeout:       o.ReadTimeout,
+		IdleTimeout:        2 * time.Minute,
+		MaxRequestBodySize: o.Limits.MaxBody + 64<<10, // room for the multipart framing
+		Concurrency:        4096,
+		ErrorHandler:       s.transportError,
+		Logger:             fasthttpLogger{o.Log},
+		CloseOnShutdown:    true,
+	}
+	return s
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting, lets requests in flight finish (bounded by ctx), and returns.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	p := string(ctx.Path())
+	post := ctx.IsPost()
+	switch {
+	case p == "/key" && ctx.IsGet():
+		s.key(ctx)
+	case p == "/data" && post:
+		s.data(ctx)
+	case p == "/msg" && post:
+		s.msg(ctx)
+	case p == "/cons" && post:
+		s.cons(ctx)
+	case p == "/send" && post:
+		s.send(ctx)
+	case p == "/healthz" && (ctx.IsGet() || ctx.IsHead()):
+		s.healthz(ctx)
+	case p == "/admin/api/status" && ctx.IsGet():
+		s.status(ctx)
+	case p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/healthz" || p == "/admin/api/status":
+		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
+	default:
+		s.fail(ctx, &reqError{http.StatusNotFound, "no such route: " + p + " (routes: GET /key, POST /data, /msg, /cons, /send, GET /healthz)"})
+	}
+}
+
+func wantsJSON(ctx *fasthttp.RequestCtx) bool {
+	return strings.Contains(string(ctx.Request.Header.Peek("Accept")), "application/json")
+}
+
+// reply answers text as plain text, or v as JSON when the client asked for JSON.
+func reply(ctx *fasthttp.RequestCtx, status int, text string, v any) {
+	ctx.SetStatusCode(status)
+	if wantsJSON(ctx) {
+		ctx.SetContentType("application/json")
+		b, _ := json.Marshal(v)
+		ctx.SetBody(append(b, '\n'))
+		return
+	}
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(text)
+}
+
+// fail is the one place that turns an error into a response.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := classify(err)
+	if status >= 500 && status != http.StatusInsufficientStorage {
+		s.log.Error("web: request failed", "path", string(ctx.Path()), "status", status, "err", err)
+	}
+	reply(ctx, status, msg, map[string]string{"error": msg})
+}
+
+// transportError answers what fasthttp refuses before a handler runs (too large, too slow).
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	var status int
+	var msg string
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, msg = http.StatusRequestEntityTooLarge, "request body too large: at most "+itoa(s.o.Limits.MaxBody)+" bytes per request"
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			status, msg = http.StatusRequestTimeout, "request took too long to arrive"
+		} else {
+			status, msg = http.StatusBadRequest, "malformed request: "+err.Error()
+		}
+	}
+	reply(ctx, status, msg, map[string]string{"error": msg})
+}
+
+// who identifies the requester and records it in the device registry.
+func (s *Server) who(ctx *fasthttp.RequestCtx) (string, string, error) {
+	ip := addrOf(ctx.RemoteIP())
+	dev, err := s.o.Identity.Identify(ctx, ip)
+	if err != nil {
+		return "", "", err
+	}
+	if dev != Local {
+		s.o.Store.TouchDevice(dev, ip.String(), time.Now())
+	}
+	return dev, ip.String(), nil
+}
+
+func (s *Server) key(ctx *fasthttp.RequestCtx) {
+	pem := s.o.Key.PublicPEM()
+	if wantsJSON(ctx) {
+		reply(ctx, 200, "", map[string]string{"key": string(pem)})
+		return
+	}
+	ctx.SetContentType("application/x-pem-file")
+	ctx.SetBody(pem)
+}
+
+// upload parses and (if a key part came) decrypts a multipart upload.
+func (s *Server) upload(ctx *fasthttp.RequestCtx, params bool) (*form, error) {
+	f, err := parseMultipart(string(ctx.Request.Header.ContentType()), ctx.PostBody(), s.o.Limits, params)
+	if err != nil {
+		return nil, err
+	}
+	if len(f.files) == 0 {
+		return nil, badRequest("no files: upload at least one file part (curl -F name=@file)")
+	}
+	if f.key != nil {
+		op, err := s.o.Key.Unwrap(f.key)
+		if err != nil {
+			return nil, err
+		}
+		for i := range f.files {
+			plain, err := op.Open(f.files[i].Name, f.files[i].Data)
+			if err != nil {
+				return nil, err
+			}
+			f.files[i].Data = plain
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) data(ctx *fasthttp.RequestCtx) {
+	dev, ip, err := s.who(ctx)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	f, err := s.upload(ctx, false)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files})
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	reply(ctx, 200, j.ID, map[string]string{"id": j.ID, "state": string(j.State)})
+}
+
+// msgFields reads /msg's fields from an urlencoded or multipart body.
+func (s *Server) msgFields(ctx *fasthttp.RequestCtx) (map[string]string, error) {
+	ct := string(ctx.Request.Header.ContentType())
+	if strings.HasPrefix(ct, "multipart/") {
+		f, err := parseMultipart(ct, ctx.PostBody(), s.o.Limits, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(f.files) > 0 || f.key != nil {
+			return nil, badRequest("/msg takes fields only (id, serv, dest, type, info, sender), not files; upload files with /data")
+		}
+		return f.fields, nil
+	}
+	if ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, unsupported("this route takes form fields (application/x-www-form-urlencoded or multipart/form-data), got %s", ct)
+	}
+	out := map[string]string{}
+	var err error
+	ctx.PostArgs().VisitAll(func(k, v []byte) {
+		if len(v) > s.o.Limits.MaxField {
+			err = tooLarge("field %q is larger than %d bytes", k, s.o.Limits.MaxField)
+		}
+		out[string(k)] = string(v)
+	})
+	return out, err
+}
+
+// params turns /msg's fields into provider parameters; types may be absent only for /send.
+func params(fields map[string]string, typesOptional bool) (provider.Params, json.RawMessage, error) {
+	p := provider.Params{Service: fields["serv"], Sender: fields["sender"], Dest: strings.TrimSpace(fields["dest"])}
+	if p.Service == "" {
+		return p, nil, badRequest("serv: missing; name the service (mail, wpp1, sms)")
+	}
+	if p.Dest == "" {
+		return p, nil, badRequest("dest: missing; name the destination (a phone number in international format without +, or e-mail addresses)")
+	}
+	if t, ok := fields["type"]; ok || !typesOptional {
+		types, err := parseTypes(t)
+		if err != nil {
+			return p, nil, err
+		}
+		p.Types = types
+	}
+	info, raw, err := parseInfo(fields["info"])
+	if err != nil {
+		return p, nil, err
+	}
+	p.Info = info
+	return p, raw, nil
+}
+
+func providerFiles(fs []store.NewFile) []provider.File {
+	out := make([]provider.File, len(fs))
+	for i, f := range fs {
+		out[i] = provider.File{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Data: f.Data}
+	}
+	return out
+}
+
+func storeParams(typed []provider.File, snd *provider.Sender, p provider.Params, info json.RawMessage) *store.Params {
+	types := make([]string, len(typed))
+	for i, f := range typed {
+		types[i] = f.Type
+	}
+	return &store.Params{Service: p.Service, Sender: snd.Name, Dest: p.Dest, Info: info, Types: types}
+}
+
+func (s *Server) msg(ctx *fasthttp.RequestCtx) {
+	dev, _, err := s.who(ctx)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	fields, err := s.msgFields(ctx)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	id := strings.TrimSpace(fields["id"])
+	if id == "" {
+		s.fail(ctx, badRequest("id: missing; give the id that /data answered"))
+		return
+	}
+	j, err := s.o.Store.View(id, dev)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	if j.State != store.Preprocess {
+		s.fail(ctx, store.ErrState)
+		return
+	}
+	p, info, err := params(fields, false)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	files, err := s.o.Store.Data(id)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	typed, _, snd, err := s.o.Registry.Resolve(p, providerFiles(files))
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	if _, err := s.o.Store.SetParams(ctx, id, dev, *storeParams(typed, snd, p, info)); err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	reply(ctx, 200, "queued", map[string]string{"id": id, "state": "queued"})
+}
+
+func (s *Server) send(ctx *fasthttp.RequestCtx) {
+	dev, ip, err := s.who(ctx)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	f, err := s.upload(ctx, true)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	p, info, err := params(f.fields, true)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	typed, _, snd, err := s.o.Registry.Resolve(p, providerFiles(f.files))
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, snd, p, info)})
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	reply(ctx, 200, j.ID, map[string]string{"id": j.ID, "state": string(j.State)})
+}
+
+// FileView is one file in /cons's JSON answer.
+type FileView struct {
+	Name      string `json:"name"`
+	Type      string `json:"type,omitempty"`
+	State     string `json:"state,omitempty"`
+	Service   string `json:"service,omitempty"` // who delivered it (or is trying)
+	Sender    string `json:"sender,omitempty"`
+	Attempts  int    `json:"attempts"`
+	MessageID string `json:"message_id,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// JobView is /cons's JSON answer.
+type JobView struct {
+	ID    string     `json:"id"`
+	State string     `json:"state"`
+	Files []FileView `json:"files"`
+}
+
+func viewOf(j *store.Job) JobView {
+	v := JobView{ID: j.ID, State: string(j.State), Files: make([]FileView, len(j.Files))}
+	for i, f := range j.Files {
+		v.Files[i] = FileView{Name: f.Name, Type: f.Type, State: string(f.State), Service: f.Service, Sender: f.Sender,
+			Attempts: f.Attempts, MessageID: f.MessageID, Error: f.LastError}
+	}
+	return v
+}
+
+func (s *Server) cons(ctx *fasthttp.RequestCtx) {
+	dev, _, err := s.who(ctx)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	fields, err := s.msgFields(ctx)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	id := strings.TrimSpace(fields["id"])
+	if id == "" {
+		s.fail(ctx, badRequest("id: missing; give the id that /data answered"))
+		return
+	}
+	j, err := s.o.Store.Consult(ctx, id, dev)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	reply(ctx, 200, string(j.State), viewOf(j))
+}
+
+// healthz answers 200 while the store is writable. A write costs an fsync, so the answer is
+// reused for a second.
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	s.hmu.Lock()
+	if time.Since(s.healthAt) > time.Second {
+		s.healthOK = s.o.Store.Ping(ctx)
+		s.healthAt = time.Now()
+	}
+	err := s.healthOK
+	s.hmu.Unlock()
+	if err != nil {
+		msg := "store not writable: " + err.Error()
+		reply(ctx, http.StatusServiceUnavailable, msg, map[string]string{"error": msg})
+		return
+	}
+	reply(ctx, 200, "ok", map[string]string{"status": "ok"})
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug("fasthttp: " + strings.TrimSpace(sprintf(format, args...)))
+}
