@@ -122,7 +122,7 @@ func (s *Server) page(ctx *fasthttp.RequestCtx) {
 			s.authorized(ctx) // 401 with the reason
 			return
 		}
-		ctx.Redirect("/admin/login", http.StatusSeeOther)
+		seeOther(ctx, "/admin/login")
 		return
 	}
 	s.render(ctx, http.StatusOK, "admin.html.tmpl", pageData{Status: s.Snapshot(), CSRF: ss.csrf})
@@ -135,7 +135,7 @@ type loginData struct {
 
 func (s *Server) loginForm(ctx *fasthttp.RequestCtx, status int, msg string) {
 	if status == http.StatusOK && s.adminSession(ctx) != nil {
-		ctx.Redirect("/admin", http.StatusSeeOther)
+		seeOther(ctx, "/admin")
 		return
 	}
 	s.render(ctx, status, "login.html.tmpl", loginData{Version: s.o.Version, Error: msg})
@@ -161,7 +161,7 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) {
 	id, _ := s.adm.newSession()
 	setSessionCookie(ctx, id)
 	s.log.Info("web: admin logged in", "ip", ctx.RemoteIP().String())
-	ctx.Redirect("/admin", http.StatusSeeOther)
+	seeOther(ctx, "/admin")
 }
 
 func (s *Server) logout(ctx *fasthttp.RequestCtx) {
@@ -173,7 +173,7 @@ func (s *Server) logout(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	setSessionCookie(ctx, "")
-	ctx.Redirect("/admin/login", http.StatusSeeOther)
+	seeOther(ctx, "/admin/login")
 }
 
 // action runs an admin action: retry or cancel a job, pause or resume a sender. It takes a
@@ -224,7 +224,7 @@ func (s *Server) action(ctx *fasthttp.RequestCtx, what string) {
 		reply(ctx, 200, "", out)
 		return
 	}
-	ctx.Redirect("/admin", http.StatusSeeOther)
+	seeOther(ctx, "/admin")
 }
 
 func humanBytes(n int64) string {
@@ -278,4 +278,11 @@ func stamp(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// seeOther answers 303 with a relative Location (fasthttp's Redirect makes it absolute from
+// the Host header, which a client chooses).
+func seeOther(ctx *fasthttp.RequestCtx, path string) {
+	ctx.Response.Header.Set("Location", path)
+	ctx.SetStatusCode(http.StatusSeeOther)
 }
