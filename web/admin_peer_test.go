@@ -230,4 +230,3 @@ func (b *box) state(id string) string {
 	}
 	return ""
 }
-
