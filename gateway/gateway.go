@@ -97,6 +97,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
 		RetryMin: cfg.Delivery.RetryMin.D(), RetryMax: cfg.Delivery.RetryMax.D(),
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
+		Observe: func(e dispatch.Event) { g.Web.Observe(e) }, // metrics, admin chart; g.Web is set before Run
 	})
 	allow := map[string]bool{}
 	for _, m := range cfg.AllowMACs {
@@ -115,6 +116,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Status:   func() map[string]any { return map[string]any{"arp": neigh.Entries()} },
 		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
 		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
+		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)

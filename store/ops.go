@@ -80,6 +80,9 @@ func (s *Store) Create(ctx context.Context, n NewJob) (*Job, error) {
 		if err := w.put(j, time.Time{}); err != nil {
 			return err
 		}
+		if err := w.indexRecent(j); err != nil { // admin: recent jobs (recent.go)
+			return err
+		}
 		w.d.state(j.State, 1)
 		w.d.bytes += j.Bytes
 		return nil

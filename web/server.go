@@ -35,6 +35,10 @@ type Options struct {
 	Log         *slog.Logger
 	// Status, if set, adds facts to /admin/api/status (ARP table, modem, …).
 	Status func() map[string]any
+	// DataDir is the data directory; the admin page shows its free disk space.
+	DataDir string
+	// MetricsPublic serves /metrics without the admin login (config [admin] metrics_public).
+	MetricsPublic bool
 }
 
 // Server is the HTTP front.
@@ -47,6 +51,10 @@ type Server struct {
 	hmu      sync.Mutex // guards healthAt, healthErr
 	healthAt time.Time
 	healthOK error
+
+	adm  *adminState    // admin sessions, login limiter (admin_auth.go)
+	hist *history       // the admin page's 24-hour chart (admin_history.go)
+	met  *serverMetrics // /metrics (metrics.go)
 }
 
 // New builds the server; Serve starts it.
@@ -72,9 +80,13 @@ func New(o Options) *Server {
 	if o.Admin == nil {
 		o.Admin = &AdminAuth{}
 	}
-	s := &Server{o: o, log: o.Log, started: time.Now()}
+	s := &Server{o: o, log: o.Log, started: time.Now(), adm: newAdminState(time.Now), hist: &history{}}
+	s.initMetrics()
+	if err := s.hist.rebuild(o.Store, s.started); err != nil {
+		s.log.Error("web: rebuilding the 24-hour chart", "err", err)
+	}
 	s.srv = &fasthttp.Server{
-		Handler:            s.handle,
+		Handler:            s.instrument(s.handle),
 		Name:               "multimsg",
 		ReadTimeout:        o.ReadTimeout,
 		WriteTimeout:       o.ReadTimeout,
@@ -82,6 +94,7 @@ func New(o Options) *Server {
 		MaxRequestBodySize: o.Limits.MaxBody + 64<<10, // room for the multipart framing
 		Concurrency:        4096,
 		ErrorHandler:       s.transportError,
+		ExpectHandler:      s.expect,
 		Logger:             fasthttpLogger{o.Log},
 		CloseOnShutdown:    true,
 	}
@@ -110,9 +123,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.send(ctx)
 	case p == "/healthz" && (ctx.IsGet() || ctx.IsHead()):
 		s.healthz(ctx)
-	case p == "/admin/api/status" && ctx.IsGet():
-		s.status(ctx)
-	case p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/healthz" || p == "/admin/api/status":
+	case p == "/metrics" || p == "/admin" || strings.HasPrefix(p, "/admin/"): // admin_page.go
+		s.admin(ctx)
+	case p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/healthz":
 		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
 	default:
 		s.fail(ctx, &reqError{http.StatusNotFound, "no such route: " + p + " (routes: GET /key, POST /data, /msg, /cons, /send, GET /healthz)"})
@@ -161,6 +174,16 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 		}
 	}
 	reply(ctx, status, msg, map[string]string{"error": msg})
+}
+
+// expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
+// is refused before the client sends it, so it gets the 413 rather than a reset connection.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if n := ctx.Request.Header.ContentLength(); n > s.srv.MaxRequestBodySize {
+		s.transportError(ctx, fasthttp.ErrBodyTooLarge)
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusContinue
 }
 
 // who identifies the requester and records it in the device registry.
