@@ -49,11 +49,11 @@ func Start(t testing.TB, toml string) *Gateway {
 // StartIn is Start on an existing data directory (a restart).
 func StartIn(t testing.TB, dir, toml string) *Gateway {
 	t.Helper()
-	head := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n", dir)
+	text := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s\n", dir, toml)
 	if !strings.Contains(toml, "[admin]") {
-		head += fmt.Sprintf("[admin]\npassword_hash = %q\n", adminHash)
+		text += fmt.Sprintf("[admin]\npassword_hash = %q\n", adminHash)
 	}
-	cfg, err := config.Parse(head+toml, t.Name())
+	cfg, err := config.Parse(text, t.Name())
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
@@ -103,6 +103,13 @@ func (g *Gateway) Post(t testing.TB, path string, form url.Values, accept string
 }
 
 var httpClient = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}, Timeout: time.Minute}
+
+// Get fetches url and returns the status and body.
+func Get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return Do(t, req)
+}
 
 // Do runs req and returns the status and body.
 func Do(t testing.TB, req *http.Request) (int, string) {
