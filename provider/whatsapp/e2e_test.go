@@ -334,3 +334,35 @@ func TestE2ECheckRefusals(t *testing.T) {
 		t.Errorf("the Cloud API saw %d requests for refused jobs", n)
 	}
 }
+
+func TestE2EUplinkDownThenBack(t *testing.T) {
+	e := startGateway(t, cloudapitest.Options{})
+	if err := e.api.SetDown(cloudapitest.DownRefuse); err != nil {
+		t.Fatal(err)
+	}
+	st, id := e.multipart("/send", map[string]string{"serv": "wpp1", "dest": dest}, part{"body", "a.txt", "text/plain", []byte("after the outage")})
+	if st != 200 {
+		t.Fatalf("/send: %d %s", st, id)
+	}
+	// The dispatcher sees temporary failures: the sender is failing (not down: no operator needed).
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for e.sender("sales")["failing_from"] == nil {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("wpp1/sales never reported failing: %v", e.sender("sales"))
+		}
+	}
+	if s := e.sender("sales"); s["healthy"] != false || s["driver"].(map[string]any)["ok"] != true {
+		t.Errorf("status during the outage = %v, want failing with the driver itself OK", s)
+	}
+	if err := e.api.SetDown(cloudapitest.Up); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(id, "delivered")
+	if s := e.sender("sales"); s["healthy"] != true {
+		t.Errorf("status after the outage = %v, want healthy", s)
+	}
+}
