@@ -102,9 +102,17 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	for _, m := range cfg.AllowMACs {
 		allow[m] = true
 	}
+	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
+	// with the gateway (Close, among the closers), not with a request's context.
+	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, neigh.Close)
 	g.Web = web.New(web.Options{
 		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
-		Identity: &web.Identity{Neighbors: &arp.ProcTable{}, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
+		Identity: &web.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
+		Status:   func() map[string]any { return map[string]any{"arp": neigh.Entries()} },
 		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
 		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 	})

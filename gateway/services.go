@@ -1,10 +1,16 @@
 package gateway
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"multimsg/provider"
 	"multimsg/provider/mail"
+	"multimsg/provider/sms"
 	"multimsg/provider/whatsapp"
 )
 
@@ -13,17 +19,49 @@ import (
 func (g *Gateway) services() ([]*provider.Service, error) {
 	c := g.cfg
 	var mailSenders []provider.Sender
-	for _, s := range c.Mail.Sender {
+	for i, s := range c.Mail.Sender {
+		var tlsConf *tls.Config
+		if s.CAFile != "" {
+			pem, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("mail.sender[%d].ca_file: %w", i, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("mail.sender[%d].ca_file: %s holds no PEM certificate", i, s.CAFile)
+			}
+			tlsConf = &tls.Config{RootCAs: pool, ServerName: s.Host}
+		}
 		d, err := mail.New(mail.Options{
 			Name: s.Name, Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: s.Password,
-			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(),
+			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(), TLSConfig: tlsConf,
 		}, g.log)
 		if err != nil {
 			return nil, err
 		}
 		g.closers = append(g.closers, d.Close)
-		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, 4), Rate: s.Rate})
+		// SMTP: the driver keeps one reused connection, so one send at a time; a Maildir takes more.
+		conc := 1
+		if s.Maildir != "" {
+			conc = 4
+		}
+		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, conc), Rate: s.Rate})
 	}
+	var smsSenders []provider.Sender
+	for _, s := range c.SMS.Sender {
+		d, err := sms.New(sms.Options{
+			Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
+			CommandTimeout: s.Timeout.D(), StateDir: filepath.Join(c.DataDir, "sms", s.Name),
+		}, g.log.With("service", "sms", "sender", s.Name))
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, d.Close)
+		// One modem sends one message at a time.
+		smsSenders = append(smsSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: 1})
+	}
+	smsService := sms.Service(smsSenders)
+	smsService.Fallback, smsService.FallbackAfter = c.SMS.Fallback, c.SMS.FallbackAfter.D()
 	var wppSenders []provider.Sender
 	for _, s := range c.Wpp1.Sender {
 		d, err := whatsapp.New(whatsapp.Options{
@@ -35,28 +73,11 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 		}
 		wppSenders = append(wppSenders, d.Sender())
 	}
-	services := []*provider.Service{
+	return []*provider.Service{
 		mail.Service(mailSenders, c.Mail.Fallback, c.Mail.FallbackAfter.D()),
 		whatsapp.Service(wppSenders, c.Wpp1.Fallback, c.Wpp1.FallbackAfter.D()),
-	}
-	// A fallback to a service this build does not have yet (sms before its driver is wired)
-	// is dropped with a warning rather than refusing to start.
-	built := map[string]bool{}
-	for _, s := range services {
-		built[s.Name] = true
-	}
-	for _, s := range services {
-		var keep []string
-		for _, f := range s.Fallback {
-			if built[f] {
-				keep = append(keep, f)
-			} else {
-				g.log.Warn("fallback service not available in this build; ignored", "service", s.Name, "fallback", f)
-			}
-		}
-		s.Fallback = keep
-	}
-	return services, nil
+		smsService,
+	}, nil
 }
 
 func or(n, def int) int {
