@@ -90,7 +90,7 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
-		senders: map[string]*senderState{}, state: map[string]jobMark{}, wake: make(chan struct{}, 1)}
+		senders: map[string]*senderState{}, state: map[string]jobMark{}, wake: make(chan struct{}, 1), beat: o.Now()}
 	for _, name := range reg.Names() {
 		svc, _ := reg.Service(name)
 		for i := range svc.Senders {
@@ -157,7 +157,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.state[it.id] = markRunning
 			ready = append(ready, it.id)
 		}
-		wait := time.Minute
+		wait := heartbeat // wake up at least this often, so Alive can tell a wedged loop
 		if d.queue.Len() > 0 && len(ready) == 0 {
 			wait = min(wait, d.queue[0].at.Sub(now))
 		}
@@ -194,11 +194,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// Alive reports whether the scheduling loop ran within the last d (the watchdog's question).
+// heartbeat is the longest the scheduling loop sleeps.
+const heartbeat = 5 * time.Second
+
+// Alive reports whether the scheduling loop ran within the last within (at least its
+// heartbeat): the watchdog's question.
 func (d *Dispatcher) Alive(within time.Duration) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.o.Now().Sub(d.beat) < within+time.Minute
+	return !d.beat.IsZero() && d.o.Now().Sub(d.beat) < max(within, 2*heartbeat)
 }
 
 // QueueDepth is the number of queued jobs waiting for a worker or their next attempt.

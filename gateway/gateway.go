@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"multimsg/dispatch"
 	"multimsg/envelope"
 	"multimsg/hw/arp"
+	"multimsg/hw/watchdog"
 	"multimsg/provider"
 	"multimsg/store"
 	"multimsg/web"
@@ -168,12 +170,44 @@ func (g *Gateway) Run(ctx context.Context) error {
 		stopDispatch()
 		return err
 	})
+	if g.cfg.Watchdog != "" {
+		g.runWatchdog(ectx, eg)
+	}
 	err := eg.Wait()
 	g.log.Info("multimsg: stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// runWatchdog pets the hardware watchdog while the store is writable and the dispatcher's loop
+// runs; on a clean stop it disarms it (magic close). A box without the device runs without it.
+func (g *Gateway) runWatchdog(ctx context.Context, eg *errgroup.Group) {
+	const interval = 5 * time.Second // well under the usual 15 s or more of SoC watchdogs
+	dog, err := watchdog.Open(g.cfg.Watchdog, watchdog.Options{Logger: g.log})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			g.log.Warn("no watchdog device; running without it", "path", g.cfg.Watchdog)
+		} else {
+			g.log.Error("watchdog unusable; running without it", "err", err)
+		}
+		return
+	}
+	g.log.Info("watchdog armed", "path", g.cfg.Watchdog, "interval", interval)
+	eg.Go(func() error {
+		err := dog.Run(ctx, interval, func(ctx context.Context) error {
+			if !g.Disp.Alive(3 * interval) {
+				return errors.New("dispatcher loop is not running")
+			}
+			return g.Store.Ping(ctx)
+		})
+		if err != nil {
+			return err // the device refused a pet: exit non-zero so the supervisor restarts us
+		}
+		// a clean stop: disarm, so the board does not reset while the service is down on purpose
+		return dog.Close()
+	})
 }
 
 func (g *Gateway) close() {

@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"multimsg/client"
 	"multimsg/config"
+	"multimsg/envelope"
 	"multimsg/gateway"
 )
 
@@ -38,6 +40,41 @@ type Gateway struct {
 	done    chan error
 }
 
+var (
+	keyOnce sync.Once
+	keyPEM  []byte
+	keyErr  error
+)
+
+// seedKey puts one process-wide box key into dir, so each test gateway does not spend a
+// second or two generating its own RSA-3072 key.
+func seedKey(t testing.TB, dir string) {
+	t.Helper()
+	keyOnce.Do(func() {
+		tmp, err := os.MkdirTemp("", "multimsg-key")
+		if err != nil {
+			keyErr = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		k, err := envelope.LoadOrCreate(tmp)
+		if err != nil {
+			keyErr = err
+			return
+		}
+		keyPEM, keyErr = os.ReadFile(k.Path())
+	})
+	if keyErr != nil {
+		t.Fatalf("test key: %v", keyErr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "box.key")); err == nil {
+		return // a restart keeps its key
+	}
+	if err := os.WriteFile(filepath.Join(dir, "box.key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Start runs a gateway configured by toml (data_dir and listen are set for you; anything
 // else, e.g. [[mail.sender]] tables, comes from toml). It stops when the test ends.
 func Start(t testing.TB, toml string) *Gateway {
@@ -49,11 +86,12 @@ func Start(t testing.TB, toml string) *Gateway {
 // StartIn is Start on an existing data directory (a restart).
 func StartIn(t testing.TB, dir, toml string) *Gateway {
 	t.Helper()
-	head := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n", dir)
+	seedKey(t, dir)
+	text := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s\n", dir, toml)
 	if !strings.Contains(toml, "[admin]") {
-		head += fmt.Sprintf("[admin]\npassword_hash = %q\n", adminHash)
+		text += fmt.Sprintf("[admin]\npassword_hash = %q\n", adminHash)
 	}
-	cfg, err := config.Parse(head+toml, t.Name())
+	cfg, err := config.Parse(text, t.Name())
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
@@ -103,6 +141,13 @@ func (g *Gateway) Post(t testing.TB, path string, form url.Values, accept string
 }
 
 var httpClient = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}, Timeout: time.Minute}
+
+// Get fetches url and returns the status and body.
+func Get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return Do(t, req)
+}
 
 // Do runs req and returns the status and body.
 func Do(t testing.TB, req *http.Request) (int, string) {

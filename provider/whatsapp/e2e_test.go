@@ -18,42 +18,37 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"multimsg/config"
-	"multimsg/gateway"
+	"multimsg/gateway/gatewaytest"
+	"multimsg/modem/modemsim"
 	"multimsg/provider/whatsapp/cloudapitest"
 )
-
-const adminPass = "e2e-admin"
 
 type e2e struct {
 	t    *testing.T
 	api  *cloudapitest.Server
+	gw   *gatewaytest.Gateway
 	base string
 }
 
+// startGateway runs the fake Cloud API and a gateway (gatewaytest: the same wiring as
+// `multimsg serve`) with two wpp1 senders, "sales" (acctA, the default) and "support" (acctB),
+// no fallback, and fast retries. extra is appended to the configuration.
 func startGateway(t *testing.T, o cloudapitest.Options) *e2e {
+	return startGatewayWith(t, o, "[wpp1]\nfallback = []\n", "")
+}
+
+func startGatewayWith(t *testing.T, o cloudapitest.Options, wpp1Table, extra string) *e2e {
 	t.Helper()
 	if o.Accounts == nil {
 		o.Accounts = []cloudapitest.Account{acctA, acctB}
 	}
 	api := cloudapitest.Start(t, o)
-	hash, err := bcrypt.GenerateFromPassword([]byte(adminPass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := fmt.Sprintf(`
-listen = "127.0.0.1:0"
-data_dir = %q
-[admin]
-password_hash = %q
+	toml := fmt.Sprintf(`
 [delivery]
 retry_min = "50ms"
 retry_max = "200ms"
 send_timeout = "10s"
-[wpp1]
-fallback = []
+%s
 [[wpp1.sender]]
 name = "sales"
 api_url = %q
@@ -66,25 +61,9 @@ api_url = %q
 phone_number_id = %q
 token = %q
 per_recipient_gap = "-1s"
-`, t.TempDir(), hash, api.URL(), acctA.PhoneNumberID, acctA.Token, api.URL(), acctB.PhoneNumberID, acctB.Token)
-	cfg, err := config.Parse(text, "e2e")
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	g, err := gateway.New(cfg, gateway.Options{Log: testLogger(t), Version: "e2e", Console: io.Discard})
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway.Run: %v", err)
-		}
-	})
-	return &e2e{t: t, api: api, base: "http://" + g.Addr().String()}
+%s`, wpp1Table, api.URL(), acctA.PhoneNumberID, acctA.Token, api.URL(), acctB.PhoneNumberID, acctB.Token, extra)
+	g := gatewaytest.Start(t, toml)
+	return &e2e{t: t, api: api, gw: g, base: g.URL}
 }
 
 type part struct {
@@ -159,7 +138,7 @@ func (e *e2e) waitState(id, want string) string {
 func (e *e2e) status() map[string]any {
 	e.t.Helper()
 	req, _ := http.NewRequest("GET", e.base+"/admin/api/status", nil)
-	req.SetBasicAuth("admin", adminPass)
+	req.SetBasicAuth("admin", gatewaytest.AdminPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -332,5 +311,130 @@ func TestE2ECheckRefusals(t *testing.T) {
 	}
 	if n := e.api.Requests(); n != 0 {
 		t.Errorf("the Cloud API saw %d requests for refused jobs", n)
+	}
+}
+
+func TestE2EUplinkDownThenBack(t *testing.T) {
+	e := startGateway(t, cloudapitest.Options{})
+	if err := e.api.SetDown(cloudapitest.DownRefuse); err != nil {
+		t.Fatal(err)
+	}
+	st, id := e.multipart("/send", map[string]string{"serv": "wpp1", "dest": dest}, part{"body", "a.txt", "text/plain", []byte("after the outage")})
+	if st != 200 {
+		t.Fatalf("/send: %d %s", st, id)
+	}
+	// The dispatcher sees temporary failures: the sender is failing (not down: no operator needed).
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for e.sender("sales")["failing_from"] == nil {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("wpp1/sales never reported failing: %v", e.sender("sales"))
+		}
+	}
+	if s := e.sender("sales"); s["healthy"] != false || s["driver"].(map[string]any)["ok"] != true {
+		t.Errorf("status during the outage = %v, want failing with the driver itself OK", s)
+	}
+	if err := e.api.SetDown(cloudapitest.Up); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(id, "delivered")
+	if s := e.sender("sales"); s["healthy"] != true {
+		t.Errorf("status after the outage = %v, want healthy", s)
+	}
+}
+
+// startWithModem adds a scripted GSM modem (modemsim on a pty) as sms sender "modem1", and
+// makes wpp1 fall back to sms after fallbackAfter.
+func startWithModem(t *testing.T, o cloudapitest.Options, fallbackAfter string) (*e2e, *modemsim.Sim) {
+	t.Helper()
+	sim := modemsim.New(modemsim.Profile{}, testLogger(t))
+	if err := sim.Start(t.TempDir()); err != nil {
+		t.Fatalf("scripted modem: %v", err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	e := startGatewayWith(t, o, fmt.Sprintf("[wpp1]\nfallback = [\"sms\"]\nfallback_after = %q\n", fallbackAfter),
+		fmt.Sprintf("[[sms.sender]]\nname = \"modem1\"\ndevice = %q\ntimeout = \"2s\"\n", sim.Path()))
+	return e, sim
+}
+
+func (e *e2e) fileRoutes(id string) []string {
+	e.t.Helper()
+	j, err := e.gw.Store.Get(id)
+	if err != nil {
+		e.t.Fatalf("Store.Get(%s): %v", id, err)
+	}
+	var out []string
+	for _, f := range j.Files {
+		out = append(out, f.Name+":"+f.Service+"/"+f.Sender+":"+string(f.State))
+	}
+	return out
+}
+
+// A text WhatsApp refuses for good (131047: the 24-hour window is closed and no template was
+// given) goes to SMS at once, with the same dest, and the job records that sms delivered it.
+func TestE2EFallbackToSMSOnPermanentError(t *testing.T) {
+	e, sim := startWithModem(t, cloudapitest.Options{}, "1h")
+	e.api.CloseWindow(dest)
+	st, id := e.multipart("/send", map[string]string{"serv": "wpp1", "dest": dest}, part{"body", "a.txt", "text/plain", []byte("Alarma: puerta 3 abierta")})
+	if st != 200 {
+		t.Fatalf("/send: %d %s", st, id)
+	}
+	if got := e.gw.WaitJob(t, id, 30*time.Second); got != "delivered" {
+		t.Fatalf("job = %s (%v), want delivered", got, e.fileRoutes(id))
+	}
+	if r := e.fileRoutes(id); len(r) != 1 || !strings.HasPrefix(r[0], "body:sms/modem1:") {
+		t.Errorf("file routes = %v, want body delivered by sms/modem1", r)
+	}
+	msgs := sim.Messages()
+	if len(msgs) != 1 || msgs[0].Text != "Alarma: puerta 3 abierta" || msgs[0].Dest != dest {
+		t.Fatalf("modem sent %+v", msgs)
+	}
+	if r := e.api.Rejections(); len(r) != 1 || r[0].Code != 131047 {
+		t.Errorf("Cloud API rejections = %+v, want one 131047", r)
+	}
+}
+
+// The uplink is down: after fallback_after the text goes out by SMS; the image, which SMS does
+// not take, waits for WhatsApp and goes out when the uplink is back.
+func TestE2EFallbackToSMSWhenUplinkDown(t *testing.T) {
+	e, sim := startWithModem(t, cloudapitest.Options{}, "300ms")
+	if err := e.api.SetDown(cloudapitest.DownRefuse); err != nil {
+		t.Fatal(err)
+	}
+	st, id := e.multipart("/send", map[string]string{"serv": "wpp1", "dest": dest},
+		part{"body", "a.txt", "text/plain", []byte("Sin internet: aviso por SMS")},
+		part{"snap", "cam.png", "image/png", pngBytes(t)})
+	if st != 200 {
+		t.Fatalf("/send: %d %s", st, id)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sim.WaitMessages(ctx, 1); err != nil {
+		t.Fatalf("no SMS while the uplink is down: %v (routes %v)", err, e.fileRoutes(id))
+	}
+	if m := sim.Messages(); m[0].Text != "Sin internet: aviso por SMS" || m[0].Dest != dest {
+		t.Errorf("modem sent %+v", m)
+	}
+	if n := len(e.api.Messages()); n != 0 {
+		t.Fatalf("Cloud API accepted %d messages while down", n)
+	}
+	if err := e.api.SetDown(cloudapitest.Up); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.gw.WaitJob(t, id, 30*time.Second); got != "delivered" {
+		t.Fatalf("job = %s (%v), want delivered", got, e.fileRoutes(id))
+	}
+	r := e.fileRoutes(id)
+	if len(r) != 2 || !strings.HasPrefix(r[0], "body:sms/modem1:") || !strings.HasPrefix(r[1], "snap:wpp1/sales:") {
+		t.Errorf("file routes = %v, want body by sms, snap by wpp1", r)
+	}
+	if m := e.api.Messages(); len(m) != 1 || m[0].Type != "image" {
+		t.Errorf("Cloud API messages = %+v, want the image only", m)
+	}
+	if n := len(sim.Messages()); n != 1 {
+		t.Errorf("modem sent %d SMS, want 1", n)
 	}
 }
