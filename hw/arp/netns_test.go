@@ -559,3 +559,33 @@ func TestNetnsInterfaceDownUp(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSyncIdle is what Table.Sync adds to every request on a quiet LAN: one non-blocking
+// recv on the real socket.
+func BenchmarkSyncIdle(b *testing.B) {
+	lan := nslan.New(b)
+	gw := lan.Add(b, "gw", "02:77:00:00:00:01", netip.MustParseAddr("10.77.0.1"))
+	var (
+		conn *arp.PacketConn
+		ifi  *net.Interface
+	)
+	if err := gw.Do(func() error {
+		var err error
+		if ifi, err = net.InterfaceByName(gw.Link); err != nil {
+			return err
+		}
+		conn, err = arp.Dial(ifi)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	tb, err := arp.New(context.Background(), arp.Options{}, ifi, conn, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tb.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		tb.Sync()
+	}
+}
