@@ -30,41 +30,17 @@ import (
 
 const adminPassword = "e2e-admin-password"
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// multimsgBinary builds the binary once per test run, as CI builds it (no cgo).
-func multimsgBinary(t *testing.T) string {
+// buildMultimsg builds the binary into dir, as CI builds it (no cgo).
+func buildMultimsg(t *testing.T, dir string) string {
 	t.Helper()
 	goBin := peertest.Binary(t, "go")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "multimsg-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "multimsg")
-		cmd := exec.Command(goBin, "build", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin := filepath.Join(dir, "multimsg")
+	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return binPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
+	return bin
 }
 
 // server is a multimsg serve process in a namespace.
@@ -77,9 +53,8 @@ type server struct {
 }
 
 // startServer runs multimsg serve in gw's namespace with the given top-level config lines.
-func startServer(t *testing.T, gw *nslan.Host, cfg string) *server {
+func startServer(t *testing.T, bin string, gw *nslan.Host, cfg string) *server {
 	t.Helper()
-	bin := multimsgBinary(t)
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.MinCost)
 	if err != nil {
@@ -276,13 +251,26 @@ func newLAN(t *testing.T) (*nslan.LAN, *nslan.Host, *nslan.Host, *nslan.Host) {
 	return lan, gw, a, b
 }
 
-// TestE2EDevicesByMAC: jobs belong to the MAC that uploaded them; another device's requests on
+// TestE2EDeviceIdentity runs the issue's end-to-end checks, each on a LAN of its own.
+func TestE2EDeviceIdentity(t *testing.T) {
+	peertest.Root(t, "network namespaces need root")
+	peertest.Binary(t, "ip")
+	peertest.Binary(t, "curl")
+	bin := buildMultimsg(t, t.TempDir())
+	t.Run("DevicesByMAC", func(t *testing.T) { testDevicesByMAC(t, bin) })
+	t.Run("AllowMACs", func(t *testing.T) { testAllowMACs(t, bin) })
+	for _, mode := range []string{"reject", "ip"} {
+		t.Run("UnknownDevice="+mode, func(t *testing.T) { testUnknownDevice(t, bin, mode) })
+	}
+}
+
+// testDevicesByMAC: jobs belong to the MAC that uploaded them; another device's requests on
 // them look exactly like requests on an unknown id; the MACs come from ARP, and a device that
 // takes over an IP is a new device.
-func TestE2EDevicesByMAC(t *testing.T) {
+func testDevicesByMAC(t *testing.T, bin string) {
 	lan, gw, a, b := newLAN(t)
 	gw.FlushNeighbors(t)
-	s := startServer(t, gw, `unknown_device = "reject"`)
+	s := startServer(t, bin, gw, `unknown_device = "reject"`)
 
 	idA := s.upload(t, a, "hello from A")
 
@@ -361,10 +349,10 @@ func TestE2EDevicesByMAC(t *testing.T) {
 	}
 }
 
-// TestE2EAllowMACs: with an allow-list, other devices get 403.
-func TestE2EAllowMACs(t *testing.T) {
+// testAllowMACs: with an allow-list, other devices get 403.
+func testAllowMACs(t *testing.T, bin string) {
 	_, gw, a, b := newLAN(t)
-	s := startServer(t, gw, fmt.Sprintf("unknown_device = \"reject\"\nallow_macs = [%q]", strings.ToUpper(a.MAC)))
+	s := startServer(t, bin, gw, fmt.Sprintf("unknown_device = \"reject\"\nallow_macs = [%q]", strings.ToUpper(a.MAC)))
 	s.upload(t, a, "allowed")
 	f := filepath.Join(t.TempDir(), "note.txt")
 	if err := os.WriteFile(f, []byte("not allowed"), 0o644); err != nil {
@@ -389,43 +377,39 @@ func farHost(t *testing.T, lan *nslan.LAN, gw *nslan.Host) *nslan.Host {
 	return x
 }
 
-// TestE2EUnknownDevice: a device with no ARP entry is rejected (403, saying so) by default, and
+// testUnknownDevice: a device with no ARP entry is rejected (403, saying so) by default, and
 // identified by its IP with unknown_device = "ip".
-func TestE2EUnknownDevice(t *testing.T) {
-	for _, mode := range []string{"reject", "ip"} {
-		t.Run(mode, func(t *testing.T) {
-			lan, gw, a, _ := newLAN(t)
-			x := farHost(t, lan, gw)
-			s := startServer(t, gw, fmt.Sprintf("unknown_device = %q", mode))
-			s.upload(t, a, "on the LAN")
-			f := filepath.Join(t.TempDir(), "note.txt")
-			if err := os.WriteFile(f, []byte("behind a router"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			code, body := curl(t, x, "-F", "text=@"+f, s.url+"/data")
-			if mode == "reject" {
-				if code != 403 || !strings.Contains(body, x.IP.String()) {
-					t.Fatalf("/data from %v (no ARP entry) = %d %q, want 403 saying so", x.IP, code, body)
-				}
-				return
-			}
-			if code != 200 {
-				t.Fatalf("/data from %v with unknown_device=ip = %d %q, want 200", x.IP, code, body)
-			}
-			id := strings.TrimSpace(body)
-			if code, body := s.cons(t, x, id); code != 200 {
-				t.Fatalf("/cons from %v on its job = %d %q", x.IP, code, body)
-			}
-			if code, _ := s.cons(t, a, id); code != 404 {
-				t.Fatalf("/cons from A on the far device's job = %d, want 404", code)
-			}
-			st := s.status(t)
-			if ip, ok := st.device("ip:" + x.IP.String()); !ok || ip != x.IP.String() {
-				t.Fatalf("device ip:%v not in the registry: %+v", x.IP, st.Devices)
-			}
-			if _, ok := st.arp(x.IP); ok {
-				t.Fatalf("ARP table has an entry for the far host %v", x.IP)
-			}
-		})
+func testUnknownDevice(t *testing.T, bin string, mode string) {
+	lan, gw, a, _ := newLAN(t)
+	x := farHost(t, lan, gw)
+	s := startServer(t, bin, gw, fmt.Sprintf("unknown_device = %q", mode))
+	s.upload(t, a, "on the LAN")
+	f := filepath.Join(t.TempDir(), "note.txt")
+	if err := os.WriteFile(f, []byte("behind a router"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body := curl(t, x, "-F", "text=@"+f, s.url+"/data")
+	if mode == "reject" {
+		if code != 403 || !strings.Contains(body, x.IP.String()) {
+			t.Fatalf("/data from %v (no ARP entry) = %d %q, want 403 saying so", x.IP, code, body)
+		}
+		return
+	}
+	if code != 200 {
+		t.Fatalf("/data from %v with unknown_device=ip = %d %q, want 200", x.IP, code, body)
+	}
+	id := strings.TrimSpace(body)
+	if code, body := s.cons(t, x, id); code != 200 {
+		t.Fatalf("/cons from %v on its job = %d %q", x.IP, code, body)
+	}
+	if code, _ := s.cons(t, a, id); code != 404 {
+		t.Fatalf("/cons from A on the far device's job = %d, want 404", code)
+	}
+	st := s.status(t)
+	if ip, ok := st.device("ip:" + x.IP.String()); !ok || ip != x.IP.String() {
+		t.Fatalf("device ip:%v not in the registry: %+v", x.IP, st.Devices)
+	}
+	if _, ok := st.arp(x.IP); ok {
+		t.Fatalf("ARP table has an entry for the far host %v", x.IP)
 	}
 }
