@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -318,7 +319,7 @@ func (s *Server) msg(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if j.State != store.Preprocess {
-		s.fail(ctx, store.ErrState)
+		s.fail(ctx, fmt.Errorf("%w: job %s already has its parameters (it is %s); they can be set once", store.ErrState, id, j.State))
 		return
 	}
 	p, info, err := params(fields, false)
