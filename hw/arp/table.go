@@ -1,6 +1,7 @@
 package arp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -310,24 +311,28 @@ func (t *Table) learn(ip netip.Addr, hw [6]byte, source string) {
 	}
 }
 
-// evictLocked makes room for one entry: expired entries go first, else the least recently seen.
+// evictLocked makes room: expired entries go first, else the least recently seen eighth of the
+// table, so that under a flood of forged senders the O(n) scan is paid once per n/8 new pairs.
 func (t *Table) evictLocked(now time.Duration) {
 	if t.sweepLocked(now) > 0 {
 		return
 	}
-	var oldestIP netip.Addr
-	oldest := time.Duration(1<<63 - 1)
+	type aged struct {
+		ip   netip.Addr
+		seen int64
+	}
+	all := make([]aged, 0, t.n)
 	t.entries.Range(func(k, v any) bool {
-		if s := time.Duration(v.(*entry).seen.Load()); s < oldest {
-			oldest, oldestIP = s, k.(netip.Addr)
-		}
+		all = append(all, aged{k.(netip.Addr), v.(*entry).seen.Load()})
 		return true
 	})
-	if oldestIP.IsValid() {
-		t.entries.Delete(oldestIP)
-		t.n--
-		t.log.Warn("arp: table full, dropped least recently seen entry", "ip", oldestIP, "max_entries", t.o.MaxEntries)
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.seen, b.seen) })
+	drop := all[:min(len(all), max(1, t.o.MaxEntries/8))]
+	for _, a := range drop {
+		t.entries.Delete(a.ip)
 	}
+	t.n -= len(drop)
+	t.log.Warn("arp: table full, dropped the least recently seen entries", "dropped", len(drop), "max_entries", t.o.MaxEntries)
 }
 
 // sweepLocked deletes expired entries and returns how many went.
