@@ -595,3 +595,28 @@ func BenchmarkSyncIdle(b *testing.B) {
 		tb.Sync()
 	}
 }
+
+// TestNetnsInterfaceRecreated checks that capture follows an interface that is removed and
+// created again under the same name (a USB adapter re-plugged: new index, the old socket dead).
+func TestNetnsInterfaceRecreated(t *testing.T) {
+	lan, gw, a, b := newLAN(t)
+	silent := lan.Add(t, "s", "02:77:00:00:00:5e", netip.MustParseAddr("10.77.0.50"))
+	w := startWatcher(t, gw)
+	from := w.mark()
+	a.Run(t, "ping", "-c", "1", "-W", "5", gw.IP.String())
+	w.wait(t, from, "helper: learned", hasIP(a.IP))
+
+	from = w.mark()
+	gw.Replug(t)
+	w.wait(t, from, "arp: interface re-created; capture re-opened", nil)
+	from = w.mark()
+	b.Run(t, "ping", "-c", "1", "-W", "5", gw.IP.String())
+	if m := w.wait(t, from, "helper: learned", hasIP(b.IP)); m["mac"] != b.MAC {
+		t.Fatalf("after re-plug learned %v → %v, want %s", b.IP, m["mac"], b.MAC)
+	}
+	// Who-has goes out on the new socket too.
+	m := w.do(t, "resolve", silent.IP.String(), "helper: resolved")
+	if m["ok"] != true || m["mac"] != silent.MAC {
+		t.Fatalf("Resolve(%v) after re-plug = %v, want %s", silent.IP, m, silent.MAC)
+	}
+}
