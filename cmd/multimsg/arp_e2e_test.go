@@ -28,47 +28,23 @@ import (
 	"multimsg/internal/peertest"
 )
 
-const adminPassword = "e2e-admin-password"
+const e2eAdminPassword = "e2e-admin-password"
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// multimsgBinary builds the binary once per test run, as CI builds it (no cgo).
-func multimsgBinary(t *testing.T) string {
+// buildE2EBinary builds the binary into dir, as CI builds it (no cgo).
+func buildE2EBinary(t *testing.T, dir string) string {
 	t.Helper()
 	goBin := peertest.Binary(t, "go")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "multimsg-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "multimsg")
-		cmd := exec.Command(goBin, "build", "-o", binPath, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin := filepath.Join(dir, "multimsg")
+	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return binPath
+	return bin
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
-// server is a multimsg serve process in a namespace.
-type server struct {
+// e2eServer is a multimsg serve process in a namespace.
+type e2eServer struct {
 	gw    *nslan.Host
 	url   string
 	mu    sync.Mutex
@@ -76,12 +52,11 @@ type server struct {
 	news  chan struct{}
 }
 
-// startServer runs multimsg serve in gw's namespace with the given top-level config lines.
-func startServer(t *testing.T, gw *nslan.Host, cfg string) *server {
+// startE2EServer runs multimsg serve in gw's namespace with the given top-level config lines.
+func startE2EServer(t *testing.T, bin string, gw *nslan.Host, cfg string) *e2eServer {
 	t.Helper()
-	bin := multimsgBinary(t)
 	dir := t.TempDir()
-	hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.MinCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(e2eAdminPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +85,7 @@ from = "gateway@localhost"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{gw: gw, url: "http://" + gw.IP.String() + ":8080", news: make(chan struct{}, 1)}
+	s := &e2eServer{gw: gw, url: "http://" + gw.IP.String() + ":8080", news: make(chan struct{}, 1)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -147,14 +122,14 @@ from = "gateway@localhost"
 	return s
 }
 
-func (s *server) log() string {
+func (s *e2eServer) log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return strings.Join(s.lines, "\n")
 }
 
 // waitLog waits for a log line containing want; done, if not nil, says the process ended.
-func (s *server) waitLog(t *testing.T, want string, done <-chan struct{}) string {
+func (s *e2eServer) waitLog(t *testing.T, want string, done <-chan struct{}) string {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -176,8 +151,8 @@ func (s *server) waitLog(t *testing.T, want string, done <-chan struct{}) string
 	}
 }
 
-// curl runs curl in h's namespace and returns the status code and body.
-func curl(t *testing.T, h *nslan.Host, args ...string) (int, string) {
+// e2eCurl runs curl in h's namespace and returns the status code and body.
+func e2eCurl(t *testing.T, h *nslan.Host, args ...string) (int, string) {
 	t.Helper()
 	args = append([]string{"-sS", "--max-time", "15", "-w", "\n%{http_code}"}, args...)
 	out := h.Run(t, "curl", args...)
@@ -190,70 +165,70 @@ func curl(t *testing.T, h *nslan.Host, args ...string) (int, string) {
 }
 
 // upload posts one text file to /data from h and returns the job id.
-func (s *server) upload(t *testing.T, h *nslan.Host, text string) string {
+func (s *e2eServer) upload(t *testing.T, h *nslan.Host, text string) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "note.txt")
 	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, body := curl(t, h, "-F", "text=@"+f, s.url+"/data")
+	code, body := e2eCurl(t, h, "-F", "text=@"+f, s.url+"/data")
 	if code != 200 {
 		t.Fatalf("/data from %s (%s) = %d %q, want 200", h.NS, h.MAC, code, body)
 	}
 	return strings.TrimSpace(body)
 }
 
-func (s *server) msg(t *testing.T, h *nslan.Host, id string) (int, string) {
+func (s *e2eServer) msg(t *testing.T, h *nslan.Host, id string) (int, string) {
 	t.Helper()
-	return curl(t, h, "--data-urlencode", "id="+id, "--data-urlencode", "serv=mail",
+	return e2eCurl(t, h, "--data-urlencode", "id="+id, "--data-urlencode", "serv=mail",
 		"--data-urlencode", "dest=ops@example.com", "--data-urlencode", `type={"text":"text"}`, s.url+"/msg")
 }
 
-func (s *server) cons(t *testing.T, h *nslan.Host, id string) (int, string) {
+func (s *e2eServer) cons(t *testing.T, h *nslan.Host, id string) (int, string) {
 	t.Helper()
-	return curl(t, h, "--data-urlencode", "id="+id, s.url+"/cons")
+	return e2eCurl(t, h, "--data-urlencode", "id="+id, s.url+"/cons")
 }
 
-type arpEntry struct {
+type e2eARPEntry struct {
 	IP     string `json:"ip"`
 	MAC    string `json:"mac"`
 	Source string `json:"source"`
 }
 
-type status struct {
+type e2eStatus struct {
 	Devices []struct {
 		MAC string `json:"mac"`
 		IP  string `json:"ip"`
 	} `json:"devices"`
 	Extra struct {
-		ARP []arpEntry `json:"arp"`
+		ARP []e2eARPEntry `json:"arp"`
 	} `json:"extra"`
 }
 
 // status fetches /admin/api/status from the box itself (loopback: device "local").
-func (s *server) status(t *testing.T) status {
+func (s *e2eServer) status(t *testing.T) e2eStatus {
 	t.Helper()
-	code, body := curl(t, s.gw, "-u", "admin:"+adminPassword, "http://127.0.0.1:8080/admin/api/status")
+	code, body := e2eCurl(t, s.gw, "-u", "admin:"+e2eAdminPassword, "http://127.0.0.1:8080/admin/api/status")
 	if code != 200 {
 		t.Fatalf("/admin/api/status = %d %q", code, body)
 	}
-	var st status
+	var st e2eStatus
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatalf("/admin/api/status: %v\n%s", err, body)
 	}
 	return st
 }
 
-func (st status) arp(ip netip.Addr) (arpEntry, bool) {
+func (st e2eStatus) arp(ip netip.Addr) (e2eARPEntry, bool) {
 	for _, e := range st.Extra.ARP {
 		if e.IP == ip.String() {
 			return e, true
 		}
 	}
-	return arpEntry{}, false
+	return e2eARPEntry{}, false
 }
 
-func (st status) device(mac string) (string, bool) {
+func (st e2eStatus) device(mac string) (string, bool) {
 	for _, d := range st.Devices {
 		if d.MAC == mac {
 			return d.IP, true
@@ -262,12 +237,12 @@ func (st status) device(mac string) (string, bool) {
 	return "", false
 }
 
-// unknownID is shaped like a real id (same length) but names no job.
-func unknownID(id string) string {
+// e2eUnknownID is shaped like a real id (same length) but names no job.
+func e2eUnknownID(id string) string {
 	return strings.Repeat("A", len(id))
 }
 
-func newLAN(t *testing.T) (*nslan.LAN, *nslan.Host, *nslan.Host, *nslan.Host) {
+func e2eLAN(t *testing.T) (*nslan.LAN, *nslan.Host, *nslan.Host, *nslan.Host) {
 	peertest.Binary(t, "curl")
 	lan := nslan.New(t)
 	gw := lan.Add(t, "gw", "02:77:00:00:00:01", netip.MustParseAddr("10.77.0.1"))
@@ -276,13 +251,26 @@ func newLAN(t *testing.T) (*nslan.LAN, *nslan.Host, *nslan.Host, *nslan.Host) {
 	return lan, gw, a, b
 }
 
-// TestE2EDevicesByMAC: jobs belong to the MAC that uploaded them; another device's requests on
+// TestE2EDeviceIdentity runs the issue's end-to-end checks, each on a LAN of its own.
+func TestE2EDeviceIdentity(t *testing.T) {
+	peertest.Root(t, "network namespaces need root")
+	peertest.Binary(t, "ip")
+	peertest.Binary(t, "curl")
+	bin := buildE2EBinary(t, t.TempDir())
+	t.Run("DevicesByMAC", func(t *testing.T) { e2eDevicesByMAC(t, bin) })
+	t.Run("AllowMACs", func(t *testing.T) { e2eAllowMACs(t, bin) })
+	for _, mode := range []string{"reject", "ip"} {
+		t.Run("UnknownDevice="+mode, func(t *testing.T) { e2eUnknownDevice(t, bin, mode) })
+	}
+}
+
+// e2eDevicesByMAC: jobs belong to the MAC that uploaded them; another device's requests on
 // them look exactly like requests on an unknown id; the MACs come from ARP, and a device that
 // takes over an IP is a new device.
-func TestE2EDevicesByMAC(t *testing.T) {
-	lan, gw, a, b := newLAN(t)
+func e2eDevicesByMAC(t *testing.T, bin string) {
+	lan, gw, a, b := e2eLAN(t)
 	gw.FlushNeighbors(t)
-	s := startServer(t, gw, `unknown_device = "reject"`)
+	s := startE2EServer(t, bin, gw, `unknown_device = "reject"`)
 
 	idA := s.upload(t, a, "hello from A")
 
@@ -292,7 +280,7 @@ func TestE2EDevicesByMAC(t *testing.T) {
 		call func(*testing.T, *nslan.Host, string) (int, string)
 	}{{"/msg", s.msg}, {"/cons", s.cons}} {
 		codeB, bodyB := route.call(t, b, idA)
-		codeU, bodyU := route.call(t, b, unknownID(idA))
+		codeU, bodyU := route.call(t, b, e2eUnknownID(idA))
 		if codeB != 404 || codeB != codeU || bodyB != bodyU {
 			t.Errorf("%s from B on A's id = %d %q; on an unknown id = %d %q; want both the same 404",
 				route.name, codeB, bodyB, codeU, bodyU)
@@ -338,7 +326,7 @@ func TestE2EDevicesByMAC(t *testing.T) {
 	a.IPCmd(t, "addr", "del", a.IP.String()+"/24", "dev", a.Link)
 	c.IPCmd(t, "addr", "add", a.IP.String()+"/24", "dev", c.Link)
 	codeC, bodyC := s.cons(t, c, idA2)
-	codeU, bodyU := s.cons(t, c, unknownID(idA2))
+	codeU, bodyU := s.cons(t, c, e2eUnknownID(idA2))
 	if codeC != 404 || codeC != codeU || bodyC != bodyU {
 		t.Fatalf("/cons from C (took A's IP) on A's id = %d %q, want the unknown-id answer %d %q", codeC, bodyC, codeU, bodyU)
 	}
@@ -361,24 +349,24 @@ func TestE2EDevicesByMAC(t *testing.T) {
 	}
 }
 
-// TestE2EAllowMACs: with an allow-list, other devices get 403.
-func TestE2EAllowMACs(t *testing.T) {
-	_, gw, a, b := newLAN(t)
-	s := startServer(t, gw, fmt.Sprintf("unknown_device = \"reject\"\nallow_macs = [%q]", strings.ToUpper(a.MAC)))
+// e2eAllowMACs: with an allow-list, other devices get 403.
+func e2eAllowMACs(t *testing.T, bin string) {
+	_, gw, a, b := e2eLAN(t)
+	s := startE2EServer(t, bin, gw, fmt.Sprintf("unknown_device = \"reject\"\nallow_macs = [%q]", strings.ToUpper(a.MAC)))
 	s.upload(t, a, "allowed")
 	f := filepath.Join(t.TempDir(), "note.txt")
 	if err := os.WriteFile(f, []byte("not allowed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, body := curl(t, b, "-F", "text=@"+f, s.url+"/data")
+	code, body := e2eCurl(t, b, "-F", "text=@"+f, s.url+"/data")
 	if code != 403 || !strings.Contains(body, b.MAC) {
 		t.Fatalf("/data from %s (not in allow_macs) = %d %q, want 403 naming the MAC", b.MAC, code, body)
 	}
 }
 
-// farHost puts a client behind a router: the box sees its IP but only the router's MAC, so no
+// e2eFarHost puts a client behind a router: the box sees its IP but only the router's MAC, so no
 // ARP entry can ever name it.
-func farHost(t *testing.T, lan *nslan.LAN, gw *nslan.Host) *nslan.Host {
+func e2eFarHost(t *testing.T, lan *nslan.LAN, gw *nslan.Host) *nslan.Host {
 	far := nslan.NewSegment(t, netip.MustParsePrefix("10.77.1.0/24"))
 	r := lan.Add(t, "r", "02:77:00:00:00:fe", netip.MustParseAddr("10.77.0.254"))
 	far.Attach(t, r, "eth1", "02:77:00:01:00:fe", netip.MustParseAddr("10.77.1.254"))
@@ -389,43 +377,39 @@ func farHost(t *testing.T, lan *nslan.LAN, gw *nslan.Host) *nslan.Host {
 	return x
 }
 
-// TestE2EUnknownDevice: a device with no ARP entry is rejected (403, saying so) by default, and
+// e2eUnknownDevice: a device with no ARP entry is rejected (403, saying so) by default, and
 // identified by its IP with unknown_device = "ip".
-func TestE2EUnknownDevice(t *testing.T) {
-	for _, mode := range []string{"reject", "ip"} {
-		t.Run(mode, func(t *testing.T) {
-			lan, gw, a, _ := newLAN(t)
-			x := farHost(t, lan, gw)
-			s := startServer(t, gw, fmt.Sprintf("unknown_device = %q", mode))
-			s.upload(t, a, "on the LAN")
-			f := filepath.Join(t.TempDir(), "note.txt")
-			if err := os.WriteFile(f, []byte("behind a router"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			code, body := curl(t, x, "-F", "text=@"+f, s.url+"/data")
-			if mode == "reject" {
-				if code != 403 || !strings.Contains(body, x.IP.String()) {
-					t.Fatalf("/data from %v (no ARP entry) = %d %q, want 403 saying so", x.IP, code, body)
-				}
-				return
-			}
-			if code != 200 {
-				t.Fatalf("/data from %v with unknown_device=ip = %d %q, want 200", x.IP, code, body)
-			}
-			id := strings.TrimSpace(body)
-			if code, body := s.cons(t, x, id); code != 200 {
-				t.Fatalf("/cons from %v on its job = %d %q", x.IP, code, body)
-			}
-			if code, _ := s.cons(t, a, id); code != 404 {
-				t.Fatalf("/cons from A on the far device's job = %d, want 404", code)
-			}
-			st := s.status(t)
-			if ip, ok := st.device("ip:" + x.IP.String()); !ok || ip != x.IP.String() {
-				t.Fatalf("device ip:%v not in the registry: %+v", x.IP, st.Devices)
-			}
-			if _, ok := st.arp(x.IP); ok {
-				t.Fatalf("ARP table has an entry for the far host %v", x.IP)
-			}
-		})
+func e2eUnknownDevice(t *testing.T, bin string, mode string) {
+	lan, gw, a, _ := e2eLAN(t)
+	x := e2eFarHost(t, lan, gw)
+	s := startE2EServer(t, bin, gw, fmt.Sprintf("unknown_device = %q", mode))
+	s.upload(t, a, "on the LAN")
+	f := filepath.Join(t.TempDir(), "note.txt")
+	if err := os.WriteFile(f, []byte("behind a router"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body := e2eCurl(t, x, "-F", "text=@"+f, s.url+"/data")
+	if mode == "reject" {
+		if code != 403 || !strings.Contains(body, x.IP.String()) {
+			t.Fatalf("/data from %v (no ARP entry) = %d %q, want 403 saying so", x.IP, code, body)
+		}
+		return
+	}
+	if code != 200 {
+		t.Fatalf("/data from %v with unknown_device=ip = %d %q, want 200", x.IP, code, body)
+	}
+	id := strings.TrimSpace(body)
+	if code, body := s.cons(t, x, id); code != 200 {
+		t.Fatalf("/cons from %v on its job = %d %q", x.IP, code, body)
+	}
+	if code, _ := s.cons(t, a, id); code != 404 {
+		t.Fatalf("/cons from A on the far device's job = %d, want 404", code)
+	}
+	st := s.status(t)
+	if ip, ok := st.device("ip:" + x.IP.String()); !ok || ip != x.IP.String() {
+		t.Fatalf("device ip:%v not in the registry: %+v", x.IP, st.Devices)
+	}
+	if _, ok := st.arp(x.IP); ok {
+		t.Fatalf("ARP table has an entry for the far host %v", x.IP)
 	}
 }

@@ -82,15 +82,19 @@ func (c *PacketConn) Wait() error {
 // interface went down, say). It returns false only on EAGAIN, after which the poller waits.
 func (c *PacketConn) peek(fd uintptr) bool {
 	var b [1]byte
-	_, err := recv(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_TRUNC)
-	switch err {
-	case unix.EAGAIN, unix.EINTR:
-		return false
-	case nil:
+	for {
+		_, err := recv(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		case nil:
+			return true
+		}
+		c.peekErr = err
 		return true
 	}
-	c.peekErr = err
-	return true
 }
 
 // Drain passes every queued frame to fn (up to maxDrain) and returns when none is left.

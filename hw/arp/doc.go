@@ -13,7 +13,7 @@
 //
 // Frames are read from an AF_PACKET socket bound to ETH_P_ARP on the interface, opened without
 // cgo through golang.org/x/sys/unix, put in non-blocking mode and wrapped in an *os.File. That
-// hands the descriptor to the Go runtime's poller, so a pending read returns as soon as the file
+// hands the descriptor to the Go runtime's poller, so a pending wait returns as soon as the file
 // is closed: shutdown is prompt and leaks no goroutine. gopacket's pcapgo.EthernetHandle, the
 // other pure-Go option, blocks in recvfrom and cannot be interrupted by Close, and its afpacket
 // and pcap packages need cgo. The kernel filters by protocol, so only ARP frames cross into user
@@ -21,6 +21,12 @@
 // with gopacket's layers after the ARP header has been checked to be Ethernet/IPv4 with 6- and
 // 4-byte addresses (gopacket computes the ARP length in a byte and can be made to slice out of
 // bounds by hostile header lengths).
+//
+// The capture goroutine waits until a frame is queued and then drains the socket; [Table.Sync]
+// drains it too, under the same mutex, so a caller can make the table current before a Lookup.
+// That matters when an address changes hands: the kernel queues the new owner's ARP on our socket
+// before it answers it, but the new owner's first request can reach a handler before the capture
+// goroutine has run.
 //
 // The frame source is the small [FrameConn] interface: [Dial] opens the real socket, and [New]
 // accepts any implementation, which is how the tests feed frames.

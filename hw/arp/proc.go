@@ -3,7 +3,6 @@ package arp
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"io"
 	"net"
 	"net/netip"
@@ -13,28 +12,6 @@ import (
 
 // maxProcSize bounds how much of the kernel table is read (a /16 full of neighbours is ~5 MiB).
 const maxProcSize = 8 << 20
-
-// ProcTable reads the kernel neighbour table at Path (default /proc/net/arp). It is the
-// capture-less fallback; Table uses it when it has not seen a device itself.
-type ProcTable struct {
-	Path string
-}
-
-// Lookup always misses: reading the kernel table is a syscall, kept off the memory-only path.
-func (p *ProcTable) Lookup(netip.Addr) (string, bool) { return "", false }
-
-// Resolve finds ip in the kernel neighbour table.
-func (p *ProcTable) Resolve(_ context.Context, ip netip.Addr) (string, bool) {
-	path := p.Path
-	if path == "" {
-		path = DefaultProcPath
-	}
-	hw, ok := readProc(path, ip, "")
-	if !ok {
-		return "", false
-	}
-	return formatMAC(hw), true
-}
 
 // readProc finds ip in the kernel table at path, on interface dev ("" = any).
 func readProc(path string, ip netip.Addr, dev string) ([6]byte, bool) {

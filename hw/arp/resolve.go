@@ -19,8 +19,8 @@ func (t *Table) Resolve(ctx context.Context, ip netip.Addr) (mac string, ok bool
 	if !ip.Is4() {
 		return "", false
 	}
-	if t.conn != nil && !t.closed.Load() && !t.recentlyFailed(ip) {
-		if mac, ok := t.ask(ctx, ip); ok {
+	if l := t.link.Load(); l != nil && !t.closed.Load() && !t.recentlyFailed(ip) {
+		if mac, ok := t.ask(ctx, l, ip); ok {
 			return mac, true
 		}
 	}
@@ -44,12 +44,12 @@ func (t *Table) recentlyFailed(ip netip.Addr) bool {
 
 // ask broadcasts a who-has for ip and waits for the capture goroutine to learn it. It sends a
 // second request halfway through the wait in case the first was lost.
-func (t *Table) ask(ctx context.Context, ip netip.Addr) (string, bool) {
-	sender, onLink := t.senderFor(ip)
+func (t *Table) ask(ctx context.Context, l *link, ip netip.Addr) (string, bool) {
+	sender, onLink := senderFor(l.ifi, ip)
 	if !onLink {
 		return "", false // off the LAN: nobody would answer
 	}
-	frame, err := whoHas(t.ifi.HardwareAddr, sender, ip)
+	frame, err := whoHas(l.ifi.HardwareAddr, sender, ip)
 	if err != nil {
 		return "", false
 	}
@@ -62,7 +62,7 @@ func (t *Table) ask(ctx context.Context, ip netip.Addr) (string, bool) {
 	if mac, ok := t.Lookup(ip); ok {
 		return mac, true
 	}
-	if err := t.conn.WriteFrame(frame); err != nil {
+	if err := l.conn.WriteFrame(frame); err != nil {
 		t.log.Warn("arp: who-has not sent", "ip", ip, "interface", t.o.Interface, "err", err)
 		return "", false
 	}
@@ -74,7 +74,7 @@ func (t *Table) ask(ctx context.Context, ip netip.Addr) (string, bool) {
 				return mac, true
 			}
 		case <-retry.C:
-			_ = t.conn.WriteFrame(frame)
+			_ = l.conn.WriteFrame(frame)
 		case <-ctx.Done():
 			t.mu.Lock()
 			if len(t.negative) < maxNegative {
@@ -95,8 +95,8 @@ func (t *Table) learnedChan() chan struct{} {
 // senderFor picks the interface address on ip's subnet as the who-has sender. If the interface
 // has no IPv4 address at all it sends a probe (sender 0.0.0.0) and lets the LAN decide; if it has
 // addresses but none on ip's subnet, ip is not on this LAN.
-func (t *Table) senderFor(ip netip.Addr) (netip.Addr, bool) {
-	addrs, err := t.ifi.Addrs()
+func senderFor(ifi *net.Interface, ip netip.Addr) (netip.Addr, bool) {
+	addrs, err := ifi.Addrs()
 	if err != nil {
 		return netip.IPv4Unspecified(), true
 	}

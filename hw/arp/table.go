@@ -1,6 +1,7 @@
 package arp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -95,13 +96,23 @@ type entry struct {
 	seen   atomic.Int64 // monotonic nanoseconds since Table.epoch
 }
 
+// link is a capture socket and the interface it is bound to.
+type link struct {
+	ifi  *net.Interface
+	conn FrameConn
+}
+
 // Table is the IP→MAC table. Lookup is safe for concurrent use with everything else.
 type Table struct {
 	o     Options
 	log   *slog.Logger
-	ifi   *net.Interface // nil without capture
-	conn  FrameConn      // nil without capture
-	epoch time.Time      // carries the monotonic clock reading every entry's seen is relative to
+	epoch time.Time // carries the monotonic clock reading every entry's seen is relative to
+
+	// link is the capture socket and its interface: nil without capture, replaced (by the
+	// capture goroutine, under drainMu) when the interface is re-created.
+	link atomic.Pointer[link]
+	// redial opens a new socket on a re-created interface; nil when the caller gave the conn.
+	redial func(*net.Interface) (FrameConn, error)
 
 	// entries maps netip.Addr → *entry. Readers load without locking; writers hold mu.
 	entries sync.Map
@@ -140,7 +151,13 @@ func Watch(ctx context.Context, o Options, log *slog.Logger) (*Table, error) {
 	if ifi.Flags&net.FlagUp == 0 && log != nil {
 		log.Warn("arp: interface is down; watching anyway", "interface", ifi.Name)
 	}
-	return New(ctx, o, ifi, conn, log)
+	return newTable(ctx, o, ifi, conn, log, func(ifi *net.Interface) (FrameConn, error) {
+		c, err := Dial(ifi)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	})
 }
 
 // interfaceByName is net.InterfaceByName with "not found" told apart from failing to ask (net
@@ -162,6 +179,11 @@ func interfaceByName(name string) (*net.Interface, error) {
 // addresses are used for who-has requests). The Table owns conn and closes it on shutdown. With a
 // nil conn there is no capture.
 func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log *slog.Logger) (*Table, error) {
+	return newTable(ctx, o, ifi, conn, log, nil)
+}
+
+func newTable(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log *slog.Logger,
+	redial func(*net.Interface) (FrameConn, error)) (*Table, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -176,8 +198,7 @@ func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log
 	t := &Table{
 		o:        o,
 		log:      log,
-		ifi:      ifi,
-		conn:     conn,
+		redial:   redial,
 		epoch:    time.Now(),
 		learned:  make(chan struct{}),
 		negative: make(map[netip.Addr]time.Duration),
@@ -188,14 +209,16 @@ func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log
 	t.wg.Add(1)
 	go t.sweep(ctx)
 	if conn != nil {
+		t.link.Store(&link{ifi: ifi, conn: conn})
 		t.wg.Add(2)
 		go t.capture(ctx)
 		go func() {
-			// Closing the socket is what unblocks capture's read.
+			// Closing the socket is what unblocks capture's wait. Set closed first: a
+			// concurrent reopen closes its new socket itself if it sees it.
 			defer t.wg.Done()
 			<-ctx.Done()
 			t.closed.Store(true)
-			conn.Close()
+			t.link.Load().conn.Close()
 		}()
 	}
 	return t, nil
@@ -310,24 +333,28 @@ func (t *Table) learn(ip netip.Addr, hw [6]byte, source string) {
 	}
 }
 
-// evictLocked makes room for one entry: expired entries go first, else the least recently seen.
+// evictLocked makes room: expired entries go first, else the least recently seen eighth of the
+// table, so that under a flood of forged senders the O(n) scan is paid once per n/8 new pairs.
 func (t *Table) evictLocked(now time.Duration) {
 	if t.sweepLocked(now) > 0 {
 		return
 	}
-	var oldestIP netip.Addr
-	oldest := time.Duration(1<<63 - 1)
+	type aged struct {
+		ip   netip.Addr
+		seen int64
+	}
+	all := make([]aged, 0, t.n)
 	t.entries.Range(func(k, v any) bool {
-		if s := time.Duration(v.(*entry).seen.Load()); s < oldest {
-			oldest, oldestIP = s, k.(netip.Addr)
-		}
+		all = append(all, aged{k.(netip.Addr), v.(*entry).seen.Load()})
 		return true
 	})
-	if oldestIP.IsValid() {
-		t.entries.Delete(oldestIP)
-		t.n--
-		t.log.Warn("arp: table full, dropped least recently seen entry", "ip", oldestIP, "max_entries", t.o.MaxEntries)
+	slices.SortFunc(all, func(a, b aged) int { return cmp.Compare(a.seen, b.seen) })
+	drop := all[:min(len(all), max(1, t.o.MaxEntries/8))]
+	for _, a := range drop {
+		t.entries.Delete(a.ip)
 	}
+	t.n -= len(drop)
+	t.log.Warn("arp: table full, dropped the least recently seen entries", "dropped", len(drop), "max_entries", t.o.MaxEntries)
 }
 
 // sweepLocked deletes expired entries and returns how many went.
@@ -373,12 +400,14 @@ func (t *Table) sweep(ctx context.Context) {
 }
 
 // capture waits for ARP frames and drains them until ctx is done. Errors other than shutdown
-// (the interface went down, say) are logged and retried with a capped backoff.
+// are logged and retried with a capped backoff; after one, reopen checks the interface is still
+// the one the socket is bound to.
 func (t *Table) capture(ctx context.Context) {
 	defer t.wg.Done()
 	backoff := 10 * time.Millisecond
 	for {
-		err := t.conn.Wait()
+		l := t.link.Load()
+		err := l.conn.Wait()
 		if err == nil {
 			err = t.drain()
 		}
@@ -386,16 +415,65 @@ func (t *Table) capture(ctx context.Context) {
 			backoff = 10 * time.Millisecond
 			continue
 		}
-		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+		if ctx.Err() != nil || t.closed.Load() {
 			return
 		}
 		t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
+		if !sleepCtx(ctx, backoff) {
 			return
-		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 10*time.Second)
+		if t.redial != nil && !t.reopen(ctx, l) {
+			return
+		}
+	}
+}
+
+// reopen makes sure the socket still belongs to the interface. After the link went down and up
+// it does (same index: the kernel resumes delivery). If the interface was removed — a USB
+// adapter unplugged — the socket is dead: reopen waits for an interface of the same name and
+// opens a new socket on it. It returns false when ctx ends.
+func (t *Table) reopen(ctx context.Context, l *link) bool {
+	backoff := 100 * time.Millisecond
+	reported := false
+	for {
+		ifi, err := interfaceByName(t.o.Interface)
+		switch {
+		case err == nil && ifi.Index == l.ifi.Index:
+			return true
+		case err == nil:
+			conn, err := t.redial(ifi)
+			if err == nil {
+				t.drainMu.Lock()
+				t.link.Store(&link{ifi: ifi, conn: conn})
+				t.drainMu.Unlock()
+				l.conn.Close()
+				if t.closed.Load() {
+					conn.Close()
+				}
+				t.log.Info("arp: interface re-created; capture re-opened", "interface", ifi.Name, "index", ifi.Index)
+				return true
+			}
+			t.log.Warn("arp: re-opening capture failed", "interface", ifi.Name, "err", err, "retry_in", backoff)
+		case !reported:
+			t.log.Warn("arp: interface is gone; capture resumes when it is back", "interface", t.o.Interface, "err", err)
+			reported = true
+		}
+		if !sleepCtx(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
 	}
 }
 
@@ -407,7 +485,7 @@ func (t *Table) capture(ctx context.Context) {
 // When nothing is pending it costs one non-blocking recv (about a microsecond, no allocation).
 // Without capture it does nothing.
 func (t *Table) Sync() {
-	if t.conn == nil || t.closed.Load() {
+	if t.link.Load() == nil || t.closed.Load() {
 		return
 	}
 	if err := t.drain(); err != nil && !errors.Is(err, ErrClosed) {
@@ -420,7 +498,7 @@ func (t *Table) Sync() {
 func (t *Table) drain() error {
 	t.drainMu.Lock()
 	defer t.drainMu.Unlock()
-	return t.conn.Drain(t.observeFn)
+	return t.link.Load().conn.Drain(t.observeFn)
 }
 
 // observe learns from one frame; it runs under drainMu.

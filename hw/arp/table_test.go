@@ -504,3 +504,27 @@ func TestParseProc(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseProc: the kernel table parser never panics, and what it finds is in the text.
+func FuzzParseProc(f *testing.F) {
+	f.Add([]byte(procText), "10.77.0.11", "")
+	f.Add([]byte(procText), "10.77.0.13", "other0")
+	f.Add([]byte("IP address\n10.77.0.11 0x1 0x2 02:00:00:00:00:0B * eth0\n"), "10.77.0.11", "eth0")
+	f.Add([]byte("\n10.77.0.11 0x1 0x2 02-00-00-00-00-0b"), "10.77.0.11", "")
+	f.Fuzz(func(t *testing.T, b []byte, ipText, dev string) {
+		ip, err := netip.ParseAddr(ipText)
+		if err != nil {
+			return
+		}
+		hw, ok := parseProc(b, ip, dev)
+		if !ok {
+			return
+		}
+		if hw == [6]byte{} || hw[0]&1 != 0 {
+			t.Fatalf("parseProc returned unusable MAC %s", formatMAC(hw))
+		}
+		if !bytes.Contains(bytes.ToLower(b), []byte(ip.Unmap().String())) {
+			t.Fatalf("parseProc found %v, which is not in the text", ip)
+		}
+	})
+}

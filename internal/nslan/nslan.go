@@ -60,6 +60,8 @@ type Host struct {
 	MAC  string     // lower-case aa:bb:cc:dd:ee:ff
 	IP   netip.Addr // its address on the LAN (invalid if added without one)
 	lan  *LAN
+	on   *LAN   // the LAN this interface is plugged into (differs from lan for Attach)
+	port string // its bridge port in on's switch namespace
 }
 
 // New creates an empty LAN (a bridge in its own namespace) and removes it when t ends. It skips
@@ -97,7 +99,7 @@ func (l *LAN) Add(t testing.TB, role, mac string, ip netip.Addr) *Host {
 	l.mu.Unlock()
 	l.ip(t, "netns", "add", h.NS)
 	h.IPCmd(t, "link", "set", "lo", "up")
-	l.plug(t, h.NS, h.Link, h.MAC, ip)
+	h.on, h.port = l, l.plug(t, h.NS, h.Link, h.MAC, ip)
 	return h
 }
 
@@ -105,12 +107,21 @@ func (l *LAN) Add(t testing.TB, role, mac string, ip netip.Addr) *Host {
 // valid, address ip — a router's second leg. It returns the host as seen from this LAN.
 func (l *LAN) Attach(t testing.TB, h *Host, link, mac string, ip netip.Addr) *Host {
 	t.Helper()
-	l.plug(t, h.NS, link, mac, ip)
-	return &Host{NS: h.NS, Link: link, MAC: strings.ToLower(mac), IP: ip, lan: h.lan}
+	port := l.plug(t, h.NS, link, mac, ip)
+	return &Host{NS: h.NS, Link: link, MAC: strings.ToLower(mac), IP: ip, lan: h.lan, on: l, port: port}
 }
 
-// plug connects interface link of namespace ns to the bridge through a veth pair.
-func (l *LAN) plug(t testing.TB, ns, link, mac string, ip netip.Addr) {
+// Replug removes the host's interface and creates it again with the same name, MAC and
+// address — a USB adapter unplugged and plugged back: same name, new interface index.
+func (h *Host) Replug(t testing.TB) {
+	t.Helper()
+	h.on.ip(t, "-n", h.on.sw, "link", "del", h.port) // takes the host's end with it
+	h.port = h.on.plug(t, h.NS, h.Link, h.MAC, h.IP)
+}
+
+// plug connects interface link of namespace ns to the bridge through a veth pair and returns
+// the bridge port's name.
+func (l *LAN) plug(t testing.TB, ns, link, mac string, ip netip.Addr) string {
 	t.Helper()
 	if ip.IsValid() && !l.Subnet.Contains(ip) {
 		t.Fatalf("nslan: %v is outside %v", ip, l.Subnet)
@@ -127,6 +138,7 @@ func (l *LAN) plug(t testing.TB, ns, link, mac string, ip netip.Addr) {
 		l.ip(t, "-n", ns, "addr", "add", netip.PrefixFrom(ip, l.Subnet.Bits()).String(), "dev", link)
 	}
 	l.ip(t, "-n", ns, "link", "set", link, "up")
+	return port
 }
 
 // IPCmd runs "ip -n <ns> args..." and returns its output, failing t on error.
