@@ -106,7 +106,7 @@
     for (let i = 0; i < 4; i++) bars.append(s("rect", { class: i < n ? "on" : "off", x: i * 5, y: 12 - i * 4, width: 4, height: 4 + i * 4 }));
     const cls = (v) => (v === undefined || v === null) ? undefined : (truthy(v) ? "ok" : "bad");
     const dl = h("dl", {},
-      h("dt", { text: "signal" }), h("dd", {}, h("span", { class: "sig b" + n, text: n + "/4" }), " " + (has ? Math.round(dbm) + " dBm" : "—")),
+      h("dt", { text: "signal" }), h("dd", {}, (has ? Math.round(dbm) + " dBm" : "—") + " ", h("span", { class: "muted", text: "(" + n + "/4)" })),
       h("dt", { text: "SIM" }), h("dd", { class: cls(facts.sim), text: factText(facts.sim) }),
       h("dt", { text: "registered" }), h("dd", { class: cls(facts.registered), text: factText(facts.registered) }),
       h("dt", { text: "operator" }), h("dd", { text: factText(facts.operator) }),
