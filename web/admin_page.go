@@ -24,17 +24,20 @@ import (
 var uiFS embed.FS
 
 var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"bytes":   humanBytes,
-	"ago":     ago,
-	"short":   func(id string) string { return id[:min(len(id), 8)] },
-	"pct":     func(a, b int64) int64 { return pct(a, b) },
-	"chart":   chartSVG,
-	"facts":   modemFacts,
-	"bars":    barsSVG,
-	"stamp":   func(t time.Time) string { return stamp(t) },
-	"jobs":    func(m map[string]int64, k string) int64 { return m[k] },
-	"states":  func() []string { return stateOrder },
-	"version": func(v string) string { return orDash(v) },
+	"bytes":    humanBytes,
+	"ago":      ago,
+	"short":    func(id string) string { return id[:min(len(id), 8)] },
+	"pct":      func(a, b int64) int64 { return pct(a, b) },
+	"chart":    chartSVG,
+	"facts":    modemFacts,
+	"bars":     barsSVG,
+	"modemKey": modemKey,
+	"fact":     factText,
+	"showFact": showFact,
+	"stamp":    func(t time.Time) string { return stamp(t) },
+	"jobs":     func(m map[string]int64, k string) int64 { return m[k] },
+	"states":   func() []string { return stateOrder },
+	"version":  func(v string) string { return orDash(v) },
 }).ParseFS(uiFS, "ui/*.tmpl"))
 
 var stateOrder = []string{"queued", "delivered", "partial", "failed", "preprocess", "archived"}

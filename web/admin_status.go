@@ -121,6 +121,9 @@ func recentOf(j *store.Job) RecentJob {
 			r.Error, failed = f.LastError, f.State == store.FileFailed
 		}
 	}
+	if j.State == store.Delivered {
+		r.Error = "" // an error from before a successful retry is history, not a problem
+	}
 	if len(r.Error) > maxErrorLen {
 		r.Error = r.Error[:maxErrorLen] + "…"
 	}

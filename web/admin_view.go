@@ -63,7 +63,13 @@ func modemFacts(st dispatch.SenderStatus) modem {
 		return m
 	}
 	f := st.Driver.Facts
-	m.Show = true
+	m.Show = st.Service == "sms"
+	for k := range f {
+		m.Show = m.Show || modemKey(k)
+	}
+	if !m.Show {
+		return m
+	}
 	if v, ok := f["present"]; ok {
 		m.PresentKnown, m.Present = true, truthy(v)
 	}
@@ -95,6 +101,25 @@ func barsSVG(n int) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// modemKey reports whether a Health fact is one of the modem's (shown in the modem block; the
+// other facts are listed as they are).
+func modemKey(k string) bool {
+	switch k {
+	case "present", "sim", "registered", "operator", "signal_dbm", "smsc":
+		return true
+	}
+	return false
+}
+
+// showFact says whether a driver's fact is listed with the sender: not the modem's (they have
+// their block), not an empty one, not a repeat of the sender's last error.
+func showFact(k string, v any, lastError string) bool {
+	if modemKey(k) || v == nil || v == "" {
+		return false
+	}
+	return fmt.Sprint(v) != lastError
 }
 
 // signalBars maps dBm to 0–4 bars, as phones do for GSM (−113 dBm none … −73 dBm or more full).

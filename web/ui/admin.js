@@ -9,7 +9,7 @@
   const csrf = document.querySelector('meta[name="csrf"]').content;
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
-  const STATES = ["queued", "delivered", "partial", "failed", "preprocess", "archived"];
+  const MODEM_KEYS = ["present", "sim", "registered", "operator", "signal_dbm", "smsc"];
 
   function h(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -106,7 +106,7 @@
     for (let i = 0; i < 4; i++) bars.append(s("rect", { class: i < n ? "on" : "off", x: i * 5, y: 12 - i * 4, width: 4, height: 4 + i * 4 }));
     const cls = (v) => (v === undefined || v === null) ? undefined : (truthy(v) ? "ok" : "bad");
     const dl = h("dl", {},
-      h("dt", { text: "signal" }), h("dd", {}, h("span", { class: "sig b" + n, text: n + "/4" }), " " + (has ? Math.round(dbm) + " dBm" : "—")),
+      h("dt", { text: "signal" }), h("dd", {}, (has ? Math.round(dbm) + " dBm" : "—") + " ", h("span", { class: "muted", text: "(" + n + "/4)" })),
       h("dt", { text: "SIM" }), h("dd", { class: cls(facts.sim), text: factText(facts.sim) }),
       h("dt", { text: "registered" }), h("dd", { class: cls(facts.registered), text: factText(facts.registered) }),
       h("dt", { text: "operator" }), h("dd", { text: factText(facts.operator) }),
@@ -125,25 +125,34 @@
           : h("dd", { text: "none" }),
         x.problem ? h("dt", { text: "problem" }) : null, x.problem ? h("dd", { class: "err", text: x.problem }) : null,
         h("dt", { text: "sent / failed" }), h("dd", { text: x.sent + " / " + x.failures }));
+      const drv = x.driver || {};
+      if (drv.detail && drv.detail !== x.last_error) dl.append(h("dt", { text: "driver" }), h("dd", { text: drv.detail }));
+      const facts = drv.facts || {};
+      for (const k of Object.keys(facts).sort()) {
+        const v = facts[k];
+        if (MODEM_KEYS.includes(k) || v === null || v === "" || String(v) === (x.last_error || "")) continue;
+        dl.append(h("dt", { text: k }), h("dd", { text: factText(v) }));
+      }
+      const isModem = x.service === "sms" || Object.keys(facts).some((k) => MODEM_KEYS.includes(k));
       return h("div", { class: "sender " + state },
         h("div", { class: "row" }, h("b", { text: x.service + " / " + x.name }), h("span", { class: "badge", text: state }),
           actForm(x.paused ? "resume" : "pause", { service: x.service, sender: x.name }, x.paused ? "Resume" : "Pause")),
-        dl, x.driver && x.driver.facts ? modem(x.driver.facts) : null);
+        dl, isModem ? modem(facts) : null);
     });
     $("senders").replaceChildren(...(out.length ? out : [h("p", { class: "muted", text: "No sender configured." })]));
   }
 
   function recent(st, now) {
     const rows = st.recent.map((j) => h("tr", { "data-id": j.id, class: "st-" + j.state },
-      h("td", { class: "id", title: j.id, text: j.id.slice(0, 8) }),
-      h("td", { title: j.created, text: ago(j.created, now) }),
-      h("td", { text: j.device }),
-      h("td", { text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
-      h("td", { text: j.dest || "" }),
-      h("td", {}, h("span", { class: "state", text: j.state + (j.archived ? " (archived)" : "") })),
-      h("td", { class: "num", text: j.attempts }),
-      h("td", { class: "err", text: j.error || "" }),
-      h("td", { class: "acts" },
+      h("td", { class: "c-id id", title: j.id, text: j.id.slice(0, 8) }),
+      h("td", { class: "c-when", title: j.created, text: ago(j.created, now) }),
+      h("td", { class: "c-dev", text: j.device }),
+      h("td", { class: "c-svc", text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
+      h("td", { class: "c-dest", text: j.dest || "" }),
+      h("td", { class: "c-state" }, h("span", { class: "state", text: j.state + (j.archived ? " (archived)" : "") })),
+      h("td", { class: "c-tries num", text: j.attempts }),
+      h("td", { class: "c-err err", text: j.error || "" }),
+      h("td", { class: "c-acts acts" },
         j.can_retry ? actForm("retry", { id: j.id }, "Retry") : null,
         j.can_cancel ? actForm("cancel", { id: j.id }, "Cancel", "danger") : null)));
     $("recent").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 9, class: "muted", text: "No jobs yet." }))]));
