@@ -111,9 +111,9 @@ func startServer(t testing.TB, bin, cfg string) *server {
 	case s.addr = <-addr:
 	case <-s.done:
 		t.Fatalf("multimsg serve exited before listening (%v):\n%s", s.err, s.stderr())
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // a million-job store is opened first
 		s.cmd.Process.Kill()
-		t.Fatalf("multimsg serve did not listen within 30s:\n%s", s.stderr())
+		t.Fatalf("multimsg serve did not listen within 2 minutes:\n%s", s.stderr())
 	}
 	t.Cleanup(func() { s.kill() })
 	return s
