@@ -33,7 +33,7 @@ func TestCrashSafety(t *testing.T) {
 	)
 	bin := buildServer(t)
 	dir := t.TempDir()
-	cfg := serverConfig(t, dir)
+	cfg := serverConfig(t, dir, "")
 	outbox := filepath.Join(dir, "outbox")
 	srv := startServer(t, bin, cfg)
 

@@ -46,11 +46,19 @@ func TestLoad(t *testing.T) {
 	out := func(format string, args ...any) { figures = append(figures, fmt.Sprintf(format, args...)) }
 	out("load: figures (%d cores, GOMAXPROCS %d; load average before: %s)", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
 
-	// 1. /send: ~1 KB jobs, accepted durably (each answer follows its fsync'd commit).
-	{
+	// 1. /send: ~1 KB jobs, accepted durably (each answer follows its fsync'd commit). Twice:
+	// with delivery running (each message is a Maildir file, two fsyncs, and a second store
+	// write for the outcome, competing for the same disk and cores), and with delivery held
+	// back (the sender paced to one message every 10 s), which is how much a box absorbs in a
+	// burst before it delivers the backlog.
+	for _, run := range []struct{ name, extra string }{
+		{"delivering", ""},
+		{"delivery held", "rate = 0.1"},
+	} {
 		dir := t.TempDir()
-		srv := startServer(t, bin, serverConfig(t, dir))
+		srv := startServer(t, bin, serverConfig(t, dir, run.extra))
 		tmpl := newSendTemplate(1024)
+		cpu0 := cpuTime(srv.cmd.Process.Pid)
 		res := drive(t, srv.addr, clients, dur, func(c, n int, req *fasthttp.Request) {
 			tmpl.fill(req, srv.addr, c, n)
 		}, func(status int, body []byte) error {
@@ -59,23 +67,25 @@ func TestLoad(t *testing.T) {
 			}
 			return nil
 		})
+		cpu := cpuTime(srv.cmd.Process.Pid) - cpu0
 		delivered := countDir(filepath.Join(dir, "outbox", "new"))
 		rss := vmHWM(t, srv.cmd.Process.Pid)
 		srv.stop(t)
-		out("load: /send %d clients, %d-byte jobs, %s: %d accepted, %d errors", clients, tmpl.size, res.elapsed.Round(time.Millisecond), res.ok, res.errs)
-		out("load: /send accepted durable jobs/s %.0f", float64(res.ok)/res.elapsed.Seconds())
-		out("load: /send latency p50 %s p99 %s max %s", res.pct(50), res.pct(99), res.max())
-		out("load: /send delivered into the Maildir during the run %d (%.0f/s; delivery shares the disk and cores)", delivered, float64(delivered)/res.elapsed.Seconds())
-		out("load: server peak RSS (VmHWM) %s", rss)
+		out("load: /send (%s) %d clients, %d-byte jobs, %s: %d accepted, %d errors, %d delivered into the Maildir (%.0f/s)",
+			run.name, clients, tmpl.size, res.elapsed.Round(time.Millisecond), res.ok, res.errs, delivered, float64(delivered)/res.elapsed.Seconds())
+		out("load: /send (%s) accepted durable jobs/s %.0f, latency p50 %s p99 %s max %s",
+			run.name, float64(res.ok)/res.elapsed.Seconds(), res.pct(50), res.pct(99), res.max())
+		out("load: /send (%s) server CPU %s = %.0f µs per accepted job (%.2f cores), peak RSS (VmHWM) %s",
+			run.name, cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(max(res.ok, 1)), cpu.Seconds()/res.elapsed.Seconds(), rss)
 		if res.errs > 0 {
-			t.Errorf("/send: %d errors, first: %v", res.errs, res.firstErr)
+			t.Errorf("/send (%s): %d errors, first: %v", run.name, res.errs, res.firstErr)
 		}
 	}
 
 	// 2. /cons with few and with many jobs stored: a B+tree lookup, so the two should be close.
 	for _, n := range []int{1000, big} {
 		dir := t.TempDir()
-		cfg := serverConfig(t, dir)
+		cfg := serverConfig(t, dir, "")
 		start := time.Now()
 		ids := prefill(t, filepath.Join(dir, "data"), n)
 		filled := time.Since(start)
@@ -280,6 +290,27 @@ func vmHWM(t testing.TB, pid int) string {
 	}
 	return "unknown"
 }
+
+// cpuTime is the user and system CPU time process pid has used, from /proc/<pid>/stat.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // utime: field 14 of the whole line
+	st, _ := strconv.ParseInt(f[12], 10, 64) // stime: field 15
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux platform
+// Go supports (the kernel fixes it for user space).
+const clockTicks = 100
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 

@@ -37,7 +37,8 @@ func buildServer(t testing.TB) string {
 
 // serverConfig writes a configuration for a server on a free loopback port (the kernel picks
 // it; the server logs it) whose mail sender delivers into dir/outbox, and returns its path.
-func serverConfig(t testing.TB, dir string) string {
+// senderExtra is added to the mail sender's table (e.g. "rate = 0.5").
+func serverConfig(t testing.TB, dir, senderExtra string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen = "127.0.0.1:0"
 data_dir = %q
@@ -51,7 +52,8 @@ ttl = "1h"
 name = "default"
 maildir = %q
 from = "gateway@localhost"
-`, filepath.Join(dir, "data"), filepath.Join(dir, "outbox"))
+%s
+`, filepath.Join(dir, "data"), filepath.Join(dir, "outbox"), senderExtra)
 	path := filepath.Join(dir, "multimsg.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
