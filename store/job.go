@@ -56,6 +56,11 @@ type Job struct {
 	Bytes int64  `json:"bytes"`
 
 	Deadline time.Time `json:"deadline"` // the next retention step, indexed in "deadlines"
+
+	// Seq is the job's place in upload order, given by the store: its files and its entry in
+	// the work list are kept under it, so new jobs are appended rather than scattered (see
+	// the package doc). 0 for jobs stored before it existed. Callers ignore it.
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // File is one file of a job and its delivery state.

@@ -144,13 +144,18 @@ func (w *wtx) create(j *Job, files []NewFile) error {
 		j.ID = newID()
 	}
 	data := w.tx.Bucket(bData)
+	seq, err := data.NextSequence()
+	if err != nil {
+		return err
+	}
+	j.Seq = seq
 	for i, f := range files {
-		if err := data.Put(dataKey(j.ID, i), f.Data); err != nil {
+		if err := data.Put(dataKey(j, i), f.Data); err != nil {
 			return err
 		}
 	}
 	if j.State == Queued {
-		if err := w.tx.Bucket(bActive).Put([]byte(j.ID), nil); err != nil {
+		if err := w.tx.Bucket(bActive).Put(activeKey(j), nil); err != nil {
 			return err
 		}
 	}
@@ -199,7 +204,7 @@ func (s *Store) SetParams(ctx context.Context, id, device string, p Params) (*Jo
 		if err := s.applyParams(j, p, now); err != nil {
 			return err
 		}
-		if err := w.tx.Bucket(bActive).Put([]byte(j.ID), nil); err != nil {
+		if err := w.tx.Bucket(bActive).Put(activeKey(j), nil); err != nil {
 			return err
 		}
 		if err := w.put(j, old); err != nil {
@@ -289,7 +294,7 @@ func (s *Store) Data(id string) ([]NewFile, error) {
 		data := tx.Bucket(bData)
 		out = make([]NewFile, len(j.Files))
 		for i, f := range j.Files {
-			v := data.Get(dataKey(id, i))
+			v := data.Get(dataKey(j, i))
 			out[i] = NewFile{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Data: append([]byte(nil), v...)}
 		}
 		return nil
@@ -303,7 +308,7 @@ func (s *Store) Queued(fn func(*Job) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bActive).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			j, err := getJob(tx, string(k))
+			j, err := getJob(tx, activeID(k))
 			if err != nil {
 				continue
 			}
