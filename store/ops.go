@@ -106,7 +106,7 @@ func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 // newJob builds the job record of an upload (in memory).
 func (s *Store) newJob(n NewJob) (*Job, error) {
 	now := s.o.Now()
-	j := &Job{ID: newID(), Device: n.Device, State: Preprocess, Created: now, Updated: now}
+	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now}
 	j.Files = make([]File, len(n.Files))
 	for i, f := range n.Files {
 		j.Files[i] = File{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Size: int64(len(f.Data))}
@@ -141,14 +141,9 @@ func (w *wtx) create(j *Job, files []NewFile) error {
 	}
 	jobs := w.tx.Bucket(bJobs)
 	for jobs.Get([]byte(j.ID)) != nil { // 128 random bits: never, but never reuse an id
-		j.ID = newID()
+		j.ID = newIDAt(j.Created)
 	}
 	data := w.tx.Bucket(bData)
-	seq, err := data.NextSequence()
-	if err != nil {
-		return err
-	}
-	j.Seq = seq
 	for i, f := range files {
 		if err := data.Put(dataKey(j, i), f.Data); err != nil {
 			return err
@@ -308,7 +303,7 @@ func (s *Store) Queued(fn func(*Job) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bActive).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			j, err := getJob(tx, activeID(k))
+			j, err := getJob(tx, string(k))
 			if err != nil {
 				continue
 			}

@@ -315,47 +315,23 @@ func putInt(b *bolt.Bucket, k string, n int64) error {
 	return b.Put([]byte(k), v[:])
 }
 
-// appendBuckets are filled in key order, mostly at their end: their pages are filled before
-// they are split (bbolt's default splits at half), so a commit writes fewer pages.
-var appendBuckets = [][]byte{bData, bActive, bDeadlines}
+// appendBuckets are filled in key order, mostly at their end (ids begin with their creation
+// time, deadlines with theirs): their pages are filled before they are split (bbolt's
+// default splits at half, right for random keys), so a commit writes fewer pages.
+var appendBuckets = [][]byte{bJobs, bData, bActive, bDeadlines}
 
 const appendFill = 0.9
 
-// dataKey is the key of file i of job j in "data": seq ‖ index (8 + 2 bytes, big endian), so
-// the files of new jobs go at the end of the bucket; a job from before Seq existed keeps
-// id ‖ index.
+// dataKey is the key of file i of job j in "data": id ‖ index (2 bytes, big endian).
 func dataKey(j *Job, i int) []byte {
-	if j.Seq == 0 {
-		k := make([]byte, len(j.ID)+2)
-		copy(k, j.ID)
-		binary.BigEndian.PutUint16(k[len(j.ID):], uint16(i))
-		return k
-	}
-	var k [10]byte
-	binary.BigEndian.PutUint64(k[:], j.Seq)
-	binary.BigEndian.PutUint16(k[8:], uint16(i))
-	return k[:]
-}
-
-// activeKey is the key of a queued job in "active": seq ‖ id (the work list in upload
-// order), or the id alone for a job from before Seq existed.
-func activeKey(j *Job) []byte {
-	if j.Seq == 0 {
-		return []byte(j.ID)
-	}
-	k := make([]byte, 8+len(j.ID))
-	binary.BigEndian.PutUint64(k, j.Seq)
-	copy(k[8:], j.ID)
+	k := make([]byte, len(j.ID)+2)
+	copy(k, j.ID)
+	binary.BigEndian.PutUint16(k[len(j.ID):], uint16(i))
 	return k
 }
 
-// activeID is the job id in an "active" key.
-func activeID(k []byte) string {
-	if len(k) > 8 && !ValidID(string(k)) {
-		return string(k[8:])
-	}
-	return string(k)
-}
+// activeKey is the key of a queued job in "active": its id.
+func activeKey(j *Job) []byte { return []byte(j.ID) }
 
 func deadlineKey(t time.Time, id string) []byte {
 	k := make([]byte, 8+len(id))
