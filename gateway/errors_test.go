@@ -13,6 +13,7 @@ import (
 	"multimsg/client"
 	"multimsg/envelope"
 	"multimsg/gateway/gatewaytest"
+	"multimsg/store"
 )
 
 // part is one multipart part: a file unless field is set.
@@ -72,7 +73,7 @@ maildir = "outbox2"
 `)
 	body, ct := multipartBody(part{name: "report", filename: "r.txt", data: []byte("hello")}, part{name: "photo", filename: "p.jpg", data: []byte("jpeg")})
 	code, id := post(t, g, "/data", ct, body, false)
-	if code != 200 || len(id) != 22 {
+	if code != 200 || !store.ValidID(id) {
 		t.Fatalf("/data = %d %q", code, id)
 	}
 	other := strings.Repeat("A", 22)
