@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,7 +108,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	}
 	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
 	// with the gateway (Close, among the closers), not with a request's context.
-	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
+	// every MAC the watcher learns (or sees move to another IP) enters the device registry
+	learn := func(ip netip.Addr, mac string) { g.Store.TouchDevice(mac, ip.String(), time.Now()) }
+	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface, OnLearn: learn}, o.Log)
 	if err != nil {
 		return nil, err
 	}
