@@ -324,20 +324,24 @@ func storeParams(typed []provider.File, snd *provider.Sender, p provider.Params,
 	return &store.Params{Service: p.Service, Sender: snd.Name, Dest: p.Dest, Info: info, Types: types}
 }
 
+// jobRequest reads the requester and the fields of /msg or /cons, which name a job by id.
+func (s *Server) jobRequest(ctx *fasthttp.RequestCtx) (dev, id string, fields map[string]string, err error) {
+	if dev, _, err = s.who(ctx); err != nil {
+		return "", "", nil, err
+	}
+	if fields, err = s.msgFields(ctx); err != nil {
+		return "", "", nil, err
+	}
+	if id = strings.TrimSpace(fields["id"]); id == "" {
+		return "", "", nil, badRequest("id: missing; give the id that /data answered")
+	}
+	return dev, id, fields, nil
+}
+
 func (s *Server) msg(ctx *fasthttp.RequestCtx) {
-	dev, _, err := s.who(ctx)
+	dev, id, fields, err := s.jobRequest(ctx)
 	if err != nil {
 		s.fail(ctx, err)
-		return
-	}
-	fields, err := s.msgFields(ctx)
-	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	id := strings.TrimSpace(fields["id"])
-	if id == "" {
-		s.fail(ctx, badRequest("id: missing; give the id that /data answered"))
 		return
 	}
 	j, err := s.o.Store.View(id, dev)
@@ -429,19 +433,9 @@ func viewOf(j *store.Job) JobView {
 }
 
 func (s *Server) cons(ctx *fasthttp.RequestCtx) {
-	dev, _, err := s.who(ctx)
+	dev, id, _, err := s.jobRequest(ctx)
 	if err != nil {
 		s.fail(ctx, err)
-		return
-	}
-	fields, err := s.msgFields(ctx)
-	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	id := strings.TrimSpace(fields["id"])
-	if id == "" {
-		s.fail(ctx, badRequest("id: missing; give the id that /data answered"))
 		return
 	}
 	j, err := s.o.Store.Consult(ctx, id, dev)
