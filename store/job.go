@@ -92,7 +92,7 @@ type Attempt struct {
 // MaxHistory is how many attempts are kept per file.
 const MaxHistory = 16
 
-// newID returns a new job id: 8 characters of creation time then 128 random bits, 30
+// newID returns a new job id: 7 characters of creation time then 128 random bits, 29
 // URL-safe characters in all. The random part makes ids unguessable (SPEC §1); the time part
 // makes ids sort in creation order, so the jobs of one group commit sit side by side in the
 // B+tree and a commit rewrites a few pages rather than two (leaf and branch) per job. A wrong
@@ -114,8 +114,8 @@ func newIDAt(now time.Time) string {
 }
 
 const (
-	idTimeLen = 8  // 48 bits of Unix milliseconds: until the year 10889
-	idLen     = 30 // idTimeLen + 22 (128 bits in unpadded base64)
+	idTimeLen = 7  // 42 bits of Unix milliseconds: until 2109 (8 would make every id start with '-')
+	idLen     = 29 // idTimeLen + 22 (128 bits in unpadded base64)
 	oldIDLen  = 22 // ids made before the time prefix: 128 random bits only
 )
 
