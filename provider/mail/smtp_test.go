@@ -613,3 +613,13 @@ func TestNoAuthMechanismIsSenderDown(t *testing.T) {
 		t.Fatalf("Send = %v, want sender-down ErrNoAuthMech", err)
 	}
 }
+
+func TestImplicitTLSAgainstPlainPortIsSenderDown(t *testing.T) {
+	s := smtptest.New(t, smtptest.Options{}) // plain SMTP
+	d := newDriver(t, s, "tls", nil)
+	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
+	var pe *provider.Error
+	if !errors.As(err, &pe) || pe.Class != provider.Down || pe.Code != "config" {
+		t.Fatalf("Send with tls = \"tls\" to a plain port = %v, want sender-down config", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log"
@@ -34,6 +35,7 @@ type Server struct {
 	ln       net.Listener
 	addr     *net.TCPAddr
 	certPool *x509.CertPool
+	certDER  []byte
 	conns    atomic.Int32
 
 	mu       sync.Mutex
@@ -99,6 +101,7 @@ func New(t testing.TB, o Options) *Server {
 	t.Helper()
 	cert, pool := SelfSigned(t)
 	s := &Server{
+		certDER:  cert.Certificate[0],
 		t:        t,
 		certPool: pool,
 		users:    o.Users,
@@ -423,3 +426,8 @@ func (s *Server) Count(cmd string) int { return s.wire.count(cmd) }
 
 // Received gets one value per accepted message.
 func (s *Server) Received() <-chan struct{} { return s.received }
+
+// CertPEM is the server's self-signed certificate, PEM-encoded (a ca_file for configs).
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.certDER})
+}

@@ -1,0 +1,180 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"multimsg/internal/peertest"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// artifactsDir is where the browser test leaves its screenshots: $MULTIMSG_ARTIFACTS/<test>,
+// or a fresh directory under the system temp dir that outlives the test (printed).
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	var dir string
+	if base := os.Getenv("MULTIMSG_ARTIFACTS"); base != "" {
+		dir = filepath.Join(base, t.Name())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		var err error
+		if dir, err = os.MkdirTemp("", "multimsg-"+t.Name()+"-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("ARTIFACTS: screenshots in %s", dir)
+	return dir
+}
+
+// browser starts headless Chromium with a fresh profile and returns a tab's context.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		peertest.Missing(t, "chromium", chromiumPath+" not installed (apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("no-first-run", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil { // start the browser now: a failure here is the peer's
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	return ctx
+}
+
+// waitJS waits until the JavaScript expression is truthy in the page (the page refreshes
+// itself from /admin/api/status; this is the condition the admin would see). A navigation
+// (a form post, a redirect) destroys the page the poll runs in; the poll starts again in the
+// new one.
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond),
+			chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			t.Fatalf("waiting in the browser for %s (%s): %v", what, expr, err)
+		}
+	}
+}
+
+func shot(t *testing.T, ctx context.Context, dir, name string, width, height int64, mobile bool) {
+	t.Helper()
+	vp := []chromedp.EmulateViewportOption{}
+	if mobile {
+		vp = append(vp, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height, vp...)); err != nil {
+		t.Fatal(err)
+	}
+	// let the layout settle on the new width: wait for a frame to be painted at it
+	waitJS(t, ctx, "the new viewport", fmt.Sprintf("window.innerWidth === %d", width))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d px wide)", p, width)
+}
+
+func TestAdminPageInBrowser(t *testing.T) {
+	b := startBox(t, "")
+	ctx := browser(t)
+	dir := artifactsDir(t)
+	b.relay.refuse.Store(true)
+
+	// Not logged in: the page sends the browser to the login form.
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/admin")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the login form", `location.pathname === "/admin/login" && !!document.querySelector("#password")`)
+	// A wrong password first: the form says so.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), "wrong one"), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the wrong-password message", `!!document.querySelector("p.error") && document.querySelector("p.error").textContent.includes("Wrong password")`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), testPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the status page", `location.pathname === "/admin" && !!document.querySelector("#counts")`)
+	delivered := `document.querySelector('#counts b[data-k="delivered"]').textContent`
+	waitJS(t, ctx, "0 delivered", delivered+` === "0"`)
+
+	// A job sent now shows up without a reload: the count moves, the job is listed.
+	id := b.send("", "5491112345678@example.com", "boiler 3: pressure high")
+	waitJS(t, ctx, "the delivered count to reach 1", delivered+` === "1"`)
+	waitJS(t, ctx, "the job in the recent list", fmt.Sprintf(`!!document.querySelector('#recent tr[data-id="%s"].st-delivered')`, id))
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/admin")); err != nil { // the load was not a reload: prove the count survives one too
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "1 delivered after a reload", delivered+` === "1"`)
+
+	// A job the relay refuses (550) fails; the admin retries it once the relay accepts again.
+	bad := b.send("relay", "ops@example.com", "disk almost full")
+	row := fmt.Sprintf(`#recent tr[data-id="%s"]`, bad)
+	waitJS(t, ctx, "the refused job to show as failed with a Retry button",
+		fmt.Sprintf(`!!document.querySelector('%s.st-failed form[action="/admin/api/retry"] button')`, row))
+	waitJS(t, ctx, "the relay's error on the sender", `[...document.querySelectorAll("#senders .sender")].some(s => s.textContent.includes("relay") && s.textContent.includes("550"))`)
+	// some history for the chart, and a queued job that waits on a paused sender
+	b.send("", "ops@example.com", "second")
+	b.send("", "ops@example.com", "third")
+	waitJS(t, ctx, "3 delivered", delivered+` === "3"`)
+	shot(t, ctx, dir, "admin-desktop-1280.png", 1280, 900, false)
+	shot(t, ctx, dir, "admin-phone-360.png", 360, 740, true)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
+
+	b.relay.refuse.Store(false)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` form[action="/admin/api/retry"] button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the retried job to be delivered", fmt.Sprintf(`!!document.querySelector('%s.st-delivered')`, row))
+	waitJS(t, ctx, "the action's confirmation", `!document.querySelector("#toast").hidden && !document.querySelector("#toast").classList.contains("error")`)
+	if got := b.relay.got.Load(); got != 1 {
+		t.Errorf("relay received %d messages after the retry, want 1", got)
+	}
+
+	// Pause a sender from the page: the button flips to Resume.
+	pause := `#senders .sender:first-child form[action="/admin/api/pause"] button`
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(pause))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the sender to show paused", `!!document.querySelector('#senders .sender.paused form[action="/admin/api/resume"]')`)
+	shot(t, ctx, dir, "admin-desktop-1280-after.png", 1280, 900, false)
+
+	// Logging out ends the session: the page is the login form again.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header .logout button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the login form after logout", `location.pathname === "/admin/login"`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/admin")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the login form for the old session", `location.pathname === "/admin/login"`)
+	shot(t, ctx, dir, "login-phone-360.png", 360, 740, true)
+}

@@ -1,0 +1,291 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"multimsg/store"
+)
+
+// The admin page: templates and assets embedded in the binary, parsed once, rendered into a
+// buffer before anything is written (a template error is a clean 500, never half a page).
+
+//go:embed ui
+var uiFS embed.FS
+
+var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"bytes":    humanBytes,
+	"ago":      ago,
+	"short":    func(id string) string { return id[:min(len(id), 8)] },
+	"pct":      func(a, b int64) int64 { return pct(a, b) },
+	"chart":    chartSVG,
+	"facts":    modemFacts,
+	"bars":     barsSVG,
+	"modemKey": modemKey,
+	"fact":     factText,
+	"showFact": showFact,
+	"stamp":    func(t time.Time) string { return stamp(t) },
+	"jobs":     func(m map[string]int64, k string) int64 { return m[k] },
+	"states":   func() []string { return stateOrder },
+	"version":  func(v string) string { return orDash(v) },
+}).ParseFS(uiFS, "ui/*.tmpl"))
+
+var stateOrder = []string{"queued", "delivered", "partial", "failed", "preprocess", "archived"}
+
+// adminHeaders keep the admin pages to themselves: no framing, no inline script, no caching.
+func adminHeaders(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+// admin routes /admin, /admin/… and /metrics.
+func (s *Server) admin(ctx *fasthttp.RequestCtx) {
+	p := string(ctx.Path())
+	get, post := ctx.IsGet() || ctx.IsHead(), ctx.IsPost()
+	switch {
+	case p == "/metrics" && get:
+		s.metricsHandler(ctx)
+	case strings.HasPrefix(p, "/admin/static/") && get:
+		s.static(ctx, strings.TrimPrefix(p, "/admin/static/"))
+	case (p == "/admin" || p == "/admin/") && get:
+		s.page(ctx)
+	case p == "/admin/login" && get:
+		s.loginForm(ctx, http.StatusOK, "")
+	case p == "/admin/login" && post:
+		s.login(ctx)
+	case p == "/admin/logout" && post:
+		s.logout(ctx)
+	case p == "/admin/api/status" && get:
+		if s.authorized(ctx) {
+			ctx.Request.Header.Set("Accept", "application/json")
+			ctx.Response.Header.Set("Cache-Control", "no-store")
+			reply(ctx, 200, "", s.Snapshot())
+		}
+	case (p == "/admin/api/retry" || p == "/admin/api/cancel" || p == "/admin/api/pause" || p == "/admin/api/resume") && post:
+		s.action(ctx, strings.TrimPrefix(p, "/admin/api/"))
+	case p == "/metrics" || p == "/admin" || p == "/admin/login" || p == "/admin/logout" || strings.HasPrefix(p, "/admin/api/"):
+		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
+	default:
+		s.fail(ctx, &reqError{http.StatusNotFound, "no such admin route: " + p + " (see docs/ADMIN.md)"})
+	}
+}
+
+func (s *Server) static(ctx *fasthttp.RequestCtx, name string) {
+	if name == "" || strings.Contains(name, "/") || strings.HasSuffix(name, ".tmpl") {
+		s.fail(ctx, &reqError{http.StatusNotFound, "no such file"})
+		return
+	}
+	b, err := fs.ReadFile(uiFS, "ui/"+name)
+	if err != nil {
+		s.fail(ctx, &reqError{http.StatusNotFound, "no such file"})
+		return
+	}
+	ctx.SetContentType(mime.TypeByExtension(path.Ext(name)))
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.SetBody(b)
+}
+
+// render executes a template into a buffer, then answers.
+func (s *Server) render(ctx *fasthttp.RequestCtx, status int, name string, data any) {
+	var b bytes.Buffer
+	if err := pageTmpl.ExecuteTemplate(&b, name, data); err != nil {
+		s.fail(ctx, fmt.Errorf("admin page: %w", err))
+		return
+	}
+	adminHeaders(ctx)
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetBody(b.Bytes())
+}
+
+type pageData struct {
+	Status
+	CSRF string
+}
+
+func (s *Server) page(ctx *fasthttp.RequestCtx) {
+	ss := s.adminSession(ctx)
+	if ss == nil {
+		if wantsJSON(ctx) {
+			s.authorized(ctx) // 401 with the reason
+			return
+		}
+		seeOther(ctx, "/admin/login")
+		return
+	}
+	s.render(ctx, http.StatusOK, "admin.html.tmpl", pageData{Status: s.Snapshot(), CSRF: ss.csrf})
+}
+
+type loginData struct {
+	Version string
+	Error   string
+}
+
+func (s *Server) loginForm(ctx *fasthttp.RequestCtx, status int, msg string) {
+	if status == http.StatusOK && s.adminSession(ctx) != nil {
+		seeOther(ctx, "/admin")
+		return
+	}
+	s.render(ctx, status, "login.html.tmpl", loginData{Version: s.o.Version, Error: msg})
+}
+
+func (s *Server) login(ctx *fasthttp.RequestCtx) {
+	if !sameOrigin(ctx) {
+		s.loginForm(ctx, http.StatusForbidden, "This login came from another site; open the admin page directly.")
+		return
+	}
+	pass := string(ctx.PostArgs().Peek("password"))
+	switch code, wait := s.checkPassword(ctx, pass); code {
+	case 0:
+	case http.StatusTooManyRequests:
+		secs := int((wait + time.Second - 1) / time.Second)
+		ctx.Response.Header.Set("Retry-After", fmt.Sprint(secs))
+		s.loginForm(ctx, code, fmt.Sprintf("Too many failed logins from this address: wait %d s and try again.", secs))
+		return
+	default:
+		s.loginForm(ctx, code, "Wrong password.")
+		return
+	}
+	id, _ := s.adm.newSession()
+	setSessionCookie(ctx, id)
+	s.log.Info("web: admin logged in", "ip", ctx.RemoteIP().String())
+	seeOther(ctx, "/admin")
+}
+
+func (s *Server) logout(ctx *fasthttp.RequestCtx) {
+	ss := s.adminSession(ctx)
+	if ss != nil && csrfOK(ctx, ss) {
+		s.adm.endSession(ctx.Request.Header.Cookie(sessionCookie))
+	} else if ss != nil {
+		reply(ctx, http.StatusForbidden, "bad or missing CSRF token", map[string]string{"error": "bad or missing CSRF token"})
+		return
+	}
+	setSessionCookie(ctx, "")
+	seeOther(ctx, "/admin/login")
+}
+
+// action runs an admin action: retry or cancel a job, pause or resume a sender. It takes a
+// session and its CSRF token (Basic auth is for reading only: a browser would send it
+// cross-site by itself). It answers JSON to the page's script, or sends a form back to /admin.
+func (s *Server) action(ctx *fasthttp.RequestCtx, what string) {
+	ss := s.adminSession(ctx)
+	if ss == nil {
+		msg := "admin session required: log in at /admin/login"
+		reply(ctx, http.StatusUnauthorized, msg, map[string]string{"error": msg})
+		return
+	}
+	if !csrfOK(ctx, ss) {
+		msg := "bad or missing CSRF token (reload the admin page)"
+		reply(ctx, http.StatusForbidden, msg, map[string]string{"error": msg})
+		return
+	}
+	args := ctx.PostArgs()
+	var out map[string]string
+	switch what {
+	case "retry", "cancel":
+		id := strings.TrimSpace(string(args.Peek("id")))
+		var j *store.Job
+		var err error
+		if what == "retry" {
+			j, err = s.o.Store.Retry(ctx, id)
+		} else {
+			if j, err = s.o.Store.Cancel(ctx, id, "cancelled by an admin"); err == nil {
+				s.hist.add(histFailed, time.Now(), 1)
+			}
+		}
+		if err != nil {
+			s.fail(ctx, err)
+			return
+		}
+		s.log.Info("web: admin action", "action", what, "job", id, "state", j.State)
+		out = map[string]string{"id": j.ID, "state": string(j.State)}
+	default: // pause, resume
+		svc, snd := string(args.Peek("service")), string(args.Peek("sender"))
+		if s.o.Dispatcher == nil || !s.o.Dispatcher.Pause(svc, snd, what == "pause") {
+			s.fail(ctx, &reqError{http.StatusNotFound, "no sender " + svc + "/" + snd})
+			return
+		}
+		s.log.Info("web: admin action", "action", what, "service", svc, "sender", snd)
+		out = map[string]string{"service": svc, "sender": snd, "state": map[bool]string{true: "paused", false: "running"}[what == "pause"]}
+	}
+	if wantsJSON(ctx) {
+		reply(ctx, 200, "", out)
+		return
+	}
+	seeOther(ctx, "/admin")
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+func pct(a, b int64) int64 {
+	if b <= 0 {
+		return 0
+	}
+	return min(100, a*100/b)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// ago is a time as "3 min ago" (relative to the snapshot's clock).
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 5*time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s ago", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// seeOther answers 303 with a relative Location (fasthttp's Redirect makes it absolute from
+// the Host header, which a client chooses).
+func seeOther(ctx *fasthttp.RequestCtx, path string) {
+	ctx.Response.Header.Set("Location", path)
+	ctx.SetStatusCode(http.StatusSeeOther)
+}

@@ -1,0 +1,163 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+
+	"multimsg/dispatch"
+)
+
+// chartSVG draws the 24-hour chart as inline SVG: per hour, three bars (accepted, delivered,
+// failed). The page's script redraws the same picture from /admin/api/status (admin.js, chart).
+func chartSVG(hours []Hour) template.HTML {
+	const w, h, top, bottom = 480.0, 150.0, 8.0, 18.0
+	var peak int64 = 1
+	for _, x := range hours {
+		peak = max(peak, x.Accepted, x.Delivered, x.Failed)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="jobs accepted, delivered and failed per hour over the last 24 hours">`, w, h)
+	fmt.Fprintf(&b, `<line class="axis" x1="0" y1="%g" x2="%g" y2="%g"/>`, h-bottom, w, h-bottom)
+	fmt.Fprintf(&b, `<text class="peak" x="2" y="%g">%d</text>`, top+2, peak)
+	slot := w / float64(max(len(hours), 1))
+	plot := h - bottom - top
+	for i, x := range hours {
+		x0 := float64(i) * slot
+		fmt.Fprintf(&b, `<g><title>%s UTC: %d accepted, %d delivered, %d failed</title>`, x.Start.Format("15:04"), x.Accepted, x.Delivered, x.Failed)
+		fmt.Fprintf(&b, `<rect class="hit" x="%g" y="0" width="%g" height="%g"/>`, x0, slot, h-bottom)
+		for k, v := range []int64{x.Accepted, x.Delivered, x.Failed} {
+			bh := plot * float64(v) / float64(peak)
+			if v > 0 && bh < 1.5 {
+				bh = 1.5
+			}
+			fmt.Fprintf(&b, `<rect class="s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, k, x0+slot*(0.1+0.27*float64(k)), h-bottom-bh, slot*0.25, bh)
+		}
+		b.WriteString(`</g>`)
+		if x.Start.Hour()%6 == 0 {
+			fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%g">%02dh</text>`, x0+slot/2, h-4, x.Start.Hour())
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // every value above is a number or a formatted time
+}
+
+// modem is what the page shows of an SMS sender's modem (its driver's Health facts).
+type modem struct {
+	Show                        bool
+	SIM, Registered, Operator   string
+	SMSC                        string
+	DBm                         float64
+	HasDBm                      bool
+	Bars                        int
+	Present                     bool
+	PresentKnown                bool
+	SignalText, RegisteredClass string
+	SIMClass                    string
+	Unknown                     bool
+}
+
+func modemFacts(st dispatch.SenderStatus) modem {
+	var m modem
+	if st.Driver == nil || len(st.Driver.Facts) == 0 {
+		return m
+	}
+	f := st.Driver.Facts
+	m.Show = st.Service == "sms"
+	for k := range f {
+		m.Show = m.Show || modemKey(k)
+	}
+	if !m.Show {
+		return m
+	}
+	if v, ok := f["present"]; ok {
+		m.PresentKnown, m.Present = true, truthy(v)
+	}
+	m.SIM = factText(f["sim"])
+	m.Registered = factText(f["registered"])
+	m.Operator = factText(f["operator"])
+	m.SMSC = factText(f["smsc"])
+	m.SIMClass = okClass(f["sim"])
+	m.RegisteredClass = okClass(f["registered"])
+	if v, ok := number(f["signal_dbm"]); ok {
+		m.DBm, m.HasDBm, m.Bars = v, true, signalBars(v)
+		m.SignalText = fmt.Sprintf("%.0f dBm", v)
+	} else {
+		m.SignalText = "—"
+	}
+	return m
+}
+
+// barsSVG draws n of 4 signal bars.
+func barsSVG(n int) template.HTML {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="bars" viewBox="0 0 20 16" role="img" aria-label="%d of 4 bars">`, n)
+	for i := range 4 {
+		cls := "off"
+		if i < n {
+			cls = "on"
+		}
+		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="%d" width="4" height="%d"/>`, cls, i*5, 12-i*4, 4+i*4)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// modemKey reports whether a Health fact is one of the modem's (shown in the modem block; the
+// other facts are listed as they are).
+func modemKey(k string) bool {
+	switch k {
+	case "present", "sim", "registered", "operator", "signal_dbm", "smsc":
+		return true
+	}
+	return false
+}
+
+// showFact says whether a driver's fact is listed with the sender: not the modem's (they have
+// their block), not an empty one, not a repeat of the sender's last error.
+func showFact(k string, v any, lastError string) bool {
+	if modemKey(k) || v == nil || v == "" {
+		return false
+	}
+	return fmt.Sprint(v) != lastError
+}
+
+// signalBars maps dBm to 0–4 bars, as phones do for GSM (−113 dBm none … −73 dBm or more full).
+func signalBars(dbm float64) int {
+	switch {
+	case dbm >= -73:
+		return 4
+	case dbm >= -83:
+		return 3
+	case dbm >= -93:
+		return 2
+	case dbm >= -105:
+		return 1
+	}
+	return 0
+}
+
+func factText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "—"
+	case bool:
+		if x {
+			return "yes"
+		}
+		return "no"
+	case string:
+		return orDash(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func okClass(v any) string {
+	if v == nil {
+		return ""
+	}
+	if truthy(v) {
+		return "ok"
+	}
+	return "bad"
+}

@@ -1,0 +1,253 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/valyala/fasthttp"
+
+	"multimsg/dispatch"
+	"multimsg/store"
+)
+
+// Prometheus metrics, kept in a metrics.Set of this server (not the library's global set, so
+// several servers in one process — tests — do not mix their numbers). Gauges that mirror
+// state (jobs by state, store bytes, queue depth, senders, the modem) are read when scraped;
+// counters and histograms are fed by the dispatcher's Observe hook and by the HTTP handler.
+type serverMetrics struct {
+	set *metrics.Set
+
+	mu   sync.Mutex // guards the lazily made per-label series below
+	http map[httpKey]*metrics.Counter
+	del  map[sndKey]*deliveryMetrics
+	acc  map[string]*metrics.Counter
+}
+
+type httpKey struct {
+	route string
+	code  int
+}
+
+type sndKey struct{ service, sender string }
+
+type deliveryMetrics struct {
+	delivered, failed, retries *metrics.Counter
+	latency, sendTime          *metrics.PrometheusHistogram
+}
+
+// Latency buckets (seconds): a LAN relay answers in milliseconds, an SMS in seconds, a retried
+// job in minutes to hours.
+var latencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600}
+
+// routes are the label values of multimsg_http_requests_total: the known routes, so a client
+// asking for random paths cannot make series without bound.
+var routes = map[string]string{
+	"/key": "/key", "/data": "/data", "/msg": "/msg", "/cons": "/cons", "/send": "/send", "/healthz": "/healthz",
+	"/metrics": "/metrics", "/admin": "/admin", "/admin/": "/admin", "/admin/login": "/admin/login", "/admin/logout": "/admin/logout",
+	"/admin/api/status": "/admin/api/status", "/admin/api/retry": "/admin/api/retry", "/admin/api/cancel": "/admin/api/cancel",
+	"/admin/api/pause": "/admin/api/pause", "/admin/api/resume": "/admin/api/resume",
+}
+
+func routeOf(path []byte) string {
+	if r, ok := routes[string(path)]; ok { // no allocation: the compiler special-cases map[string(b)]
+		return r
+	}
+	if bytes.HasPrefix(path, []byte("/admin/static/")) {
+		return "/admin/static/"
+	}
+	return "other"
+}
+
+// label quotes a label value the Prometheus way.
+func label(v string) string {
+	v = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+	return `"` + v + `"`
+}
+
+func (s *Server) initMetrics() {
+	m := &serverMetrics{set: metrics.NewSet(), http: map[httpKey]*metrics.Counter{},
+		del: map[sndKey]*deliveryMetrics{}, acc: map[string]*metrics.Counter{}}
+	s.met = m
+	for _, st := range append(append([]store.State{}, store.States...), "archived") {
+		st := st
+		m.set.NewGauge(`multimsg_jobs{state=`+label(string(st))+`}`, func() float64 {
+			counts, archived := s.o.Store.Counts()
+			if st == "archived" {
+				return float64(archived)
+			}
+			return float64(counts[st])
+		})
+	}
+	m.set.NewGauge("multimsg_store_bytes", func() float64 { u, _ := s.o.Store.Bytes(); return float64(u) })
+	m.set.NewGauge("multimsg_store_quota_bytes", func() float64 { _, q := s.o.Store.Bytes(); return float64(q) })
+	m.set.NewGauge("multimsg_store_file_bytes", func() float64 { return float64(s.o.Store.FileSize()) })
+	m.set.NewGauge("multimsg_uptime_seconds", func() float64 { return time.Since(s.started).Seconds() })
+	if s.o.Dispatcher != nil {
+		m.set.NewGauge("multimsg_queue_depth", func() float64 { return float64(s.o.Dispatcher.QueueDepth()) })
+	}
+	m.set.RegisterMetricsWriter(s.writeDynamicMetrics)
+}
+
+// writeDynamicMetrics writes the series read at scrape time whose label sets are only known
+// then: senders' health and the modems' facts, and the free disk.
+func (s *Server) writeDynamicMetrics(w io.Writer) {
+	if d := diskStatus(s.o.DataDir); d != nil {
+		metrics.WriteGaugeUint64(w, "multimsg_disk_free_bytes", uint64(max(d.Free, 0)))
+	}
+	if s.o.Dispatcher == nil {
+		return
+	}
+	for _, st := range s.o.Dispatcher.Senders() {
+		l := `{service=` + label(st.Service) + `,sender=` + label(st.Name) + `}`
+		metrics.WriteGaugeUint64(w, "multimsg_sender_healthy"+l, b2u(st.Healthy))
+		metrics.WriteGaugeUint64(w, "multimsg_sender_paused"+l, b2u(st.Paused))
+		if st.Driver == nil || st.Driver.Facts == nil {
+			continue
+		}
+		f := st.Driver.Facts
+		if v, ok := number(f["signal_dbm"]); ok {
+			metrics.WriteGaugeFloat64(w, "multimsg_modem_signal_dbm"+l, v)
+		}
+		if v, ok := f["registered"]; ok {
+			metrics.WriteGaugeUint64(w, "multimsg_modem_registered"+l, b2u(truthy(v)))
+		}
+		if v, ok := f["sim"]; ok {
+			metrics.WriteGaugeUint64(w, "multimsg_modem_sim_ready"+l, b2u(truthy(v)))
+		}
+		if v, ok := f["present"]; ok {
+			metrics.WriteGaugeUint64(w, "multimsg_modem_present"+l, b2u(truthy(v)))
+		}
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// number reads a numeric fact, whatever type the driver used.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// truthy reads a yes/no fact: a bool, or a string such as "ready", "home", "roaming".
+func truthy(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		switch strings.ToLower(b) {
+		case "", "0", "false", "no", "none", "absent", "missing", "not registered", "denied", "searching", "unknown":
+			return false
+		}
+		return true
+	}
+	n, ok := number(v)
+	return ok && n != 0
+}
+
+func (m *serverMetrics) delivery(service, sender string) *deliveryMetrics {
+	k := sndKey{service, sender}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d := m.del[k]; d != nil {
+		return d
+	}
+	l := `{service=` + label(service) + `,sender=` + label(sender) + `}`
+	d := &deliveryMetrics{
+		delivered: m.set.GetOrCreateCounter("multimsg_delivered_total" + l),
+		failed:    m.set.GetOrCreateCounter("multimsg_failed_total" + l),
+		retries:   m.set.GetOrCreateCounter("multimsg_retries_total" + l),
+		latency:   m.set.GetOrCreatePrometheusHistogramExt("multimsg_delivery_latency_seconds"+l, latencyBuckets),
+		sendTime:  m.set.GetOrCreatePrometheusHistogramExt("multimsg_send_duration_seconds"+l, latencyBuckets),
+	}
+	m.del[k] = d
+	return d
+}
+
+// Observe takes the dispatcher's report of one attempt (wire it as dispatch.Options.Observe).
+func (s *Server) Observe(e dispatch.Event) {
+	d := s.met.delivery(e.Service, e.Sender)
+	now := time.Now()
+	switch {
+	case e.OK:
+		d.delivered.Inc()
+		d.latency.Update(e.Latency.Seconds())
+		d.sendTime.Update(e.SendTime.Seconds())
+		s.hist.add(histDelivered, now, 1)
+	case e.Final:
+		d.failed.Inc()
+		s.hist.add(histFailed, now, 1)
+	case e.Retry:
+		d.retries.Inc()
+	}
+}
+
+// countRequest runs after every request: requests by route and code, and jobs accepted.
+func (s *Server) countRequest(ctx *fasthttp.RequestCtx) {
+	code := ctx.Response.StatusCode()
+	k := httpKey{routeOf(ctx.Path()), code}
+	m := s.met
+	m.mu.Lock()
+	c := m.http[k]
+	if c == nil {
+		c = m.set.GetOrCreateCounter(`multimsg_http_requests_total{route=` + label(k.route) + `,code="` + strconv.Itoa(code) + `"}`)
+		m.http[k] = c
+	}
+	var acc *metrics.Counter
+	if code == 200 && (k.route == "/send" || k.route == "/msg") {
+		if acc = m.acc[k.route]; acc == nil {
+			acc = m.set.GetOrCreateCounter(`multimsg_jobs_accepted_total{route=` + label(k.route) + `}`)
+			m.acc[k.route] = acc
+		}
+	}
+	m.mu.Unlock()
+	c.Inc()
+	if acc != nil {
+		acc.Inc()
+		s.hist.add(histAccepted, time.Now(), 1)
+	}
+}
+
+// instrument wraps the router: every answer is counted.
+func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		h(ctx)
+		s.countRequest(ctx)
+	}
+}
+
+// metricsHandler answers GET /metrics in the Prometheus text format.
+func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
+	if !s.o.MetricsPublic && !s.authorized(ctx) {
+		return
+	}
+	var b bytes.Buffer
+	s.met.set.WritePrometheus(&b)
+	metrics.WriteProcessMetrics(&b)
+	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBody(b.Bytes())
+}
