@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,7 +59,7 @@ func TestLoad(t *testing.T) {
 		dir := t.TempDir()
 		srv := startServer(t, bin, serverConfig(t, dir, run.extra))
 		tmpl := newSendTemplate(1024)
-		cpu0 := cpuTime(srv.cmd.Process.Pid)
+		cpu0, self0 := cpuTime(srv.cmd.Process.Pid), selfCPU()
 		res := drive(t, srv.addr, clients, dur, func(c, n int, req *fasthttp.Request) {
 			tmpl.fill(req, srv.addr, c, n)
 		}, func(status int, body []byte) error {
@@ -67,7 +68,7 @@ func TestLoad(t *testing.T) {
 			}
 			return nil
 		})
-		cpu := cpuTime(srv.cmd.Process.Pid) - cpu0
+		cpu, self := cpuTime(srv.cmd.Process.Pid)-cpu0, selfCPU()-self0
 		delivered := countDir(filepath.Join(dir, "outbox", "new"))
 		rss := vmHWM(t, srv.cmd.Process.Pid)
 		srv.stop(t)
@@ -75,8 +76,9 @@ func TestLoad(t *testing.T) {
 			run.name, clients, tmpl.size, res.elapsed.Round(time.Millisecond), res.ok, res.errs, delivered, float64(delivered)/res.elapsed.Seconds())
 		out("load: /send (%s) accepted durable jobs/s %.0f, latency p50 %s p99 %s max %s",
 			run.name, float64(res.ok)/res.elapsed.Seconds(), res.pct(50), res.pct(99), res.max())
-		out("load: /send (%s) server CPU %s = %.0f µs per accepted job (%.2f cores), peak RSS (VmHWM) %s",
-			run.name, cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(max(res.ok, 1)), cpu.Seconds()/res.elapsed.Seconds(), rss)
+		out("load: /send (%s) server CPU %s = %.0f µs per accepted job (%.2f cores), peak RSS (VmHWM) %s; load generator %.0f µs per request",
+			run.name, cpu.Round(time.Millisecond), float64(cpu.Microseconds())/float64(max(res.ok, 1)), cpu.Seconds()/res.elapsed.Seconds(), rss,
+			float64(self.Microseconds())/float64(max(res.ok, 1)))
 		if res.errs > 0 {
 			t.Errorf("/send (%s): %d errors, first: %v", run.name, res.errs, res.firstErr)
 		}
@@ -89,7 +91,9 @@ func TestLoad(t *testing.T) {
 		start := time.Now()
 		ids := prefill(t, filepath.Join(dir, "data"), n)
 		filled := time.Since(start)
+		t0 := time.Now()
 		srv := startServer(t, bin, cfg)
+		up := time.Since(t0)
 		res := drive(t, srv.addr, clients, min(dur, 6*time.Second), func(c, k int, req *fasthttp.Request) {
 			req.Header.SetMethod(fasthttp.MethodPost)
 			req.SetRequestURI("http://" + srv.addr + "/cons")
@@ -103,8 +107,8 @@ func TestLoad(t *testing.T) {
 		})
 		rss := vmHWM(t, srv.cmd.Process.Pid)
 		srv.stop(t)
-		out("load: /cons with %d jobs stored (filled in %s, db %s): %.0f lookups/s, p50 %s p99 %s max %s, server RSS %s",
-			n, filled.Round(time.Millisecond), mib(fileSize(filepath.Join(dir, "data", "multimsg.db"))),
+		out("load: /cons with %d jobs stored (filled in %s, db %s, server up in %s): %.0f lookups/s, p50 %s p99 %s max %s, server RSS %s",
+			n, filled.Round(time.Millisecond), mib(fileSize(filepath.Join(dir, "data", "multimsg.db"))), up.Round(time.Millisecond),
 			float64(res.ok)/res.elapsed.Seconds(), res.pct(50), res.pct(99), res.max(), rss)
 		if res.errs > 0 {
 			t.Errorf("/cons: %d errors, first: %v", res.errs, res.firstErr)
@@ -306,6 +310,13 @@ func cpuTime(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64) // utime: field 14 of the whole line
 	st, _ := strconv.ParseInt(f[12], 10, 64) // stime: field 15
 	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// selfCPU is the CPU time (user and system) the test process, the load generator, has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux platform

@@ -108,3 +108,4 @@ func fill(b *testing.B, s *Store, n int) []string {
 	}
 	return ids
 }
+
