@@ -108,4 +108,3 @@ func fill(b *testing.B, s *Store, n int) []string {
 	}
 	return ids
 }
-
