@@ -153,8 +153,8 @@ func TestAdminPageInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` form[action="/admin/api/retry"] button`))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "the retried job to be delivered", fmt.Sprintf(`!!document.querySelector('%s.st-delivered')`, row))
 	waitJS(t, ctx, "the action's confirmation", `!document.querySelector("#toast").hidden && !document.querySelector("#toast").classList.contains("error")`)
+	waitJS(t, ctx, "the retried job to be delivered", fmt.Sprintf(`!!document.querySelector('%s.st-delivered')`, row))
 	if got := b.relay.got.Load(); got != 1 {
 		t.Errorf("relay received %d messages after the retry, want 1", got)
 	}

@@ -205,6 +205,8 @@
     t.textContent = msg;
     t.className = "toast" + (bad ? " error" : "");
     t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, 10000);
   }
 
   // Actions: the forms work without script (the server answers with a redirect); with it, they
