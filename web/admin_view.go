@@ -34,7 +34,7 @@ func chartSVG(hours []Hour) template.HTML {
 			fmt.Fprintf(&b, `<rect class="s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, k, x0+slot*(0.1+0.27*float64(k)), h-bottom-bh, slot*0.25, bh)
 		}
 		b.WriteString(`</g>`)
-		if x.Start.Hour()%6 == 0 {
+		if x.Start.Hour()%6 == 0 && i > 0 && i < len(hours)-1 { // not at the edges, where it would be cut
 			fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%g">%02dh</text>`, x0+slot/2, h-4, x.Start.Hour())
 		}
 	}

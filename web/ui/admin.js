@@ -78,7 +78,7 @@
           y: (ht - bottom - bh).toFixed(1), width: (slot * 0.25).toFixed(1), height: bh.toFixed(1) }));
       });
       svg.append(g);
-      if (hour % 6 === 0) {
+      if (hour % 6 === 0 && i > 0 && i < hours.length - 1) {
         const t = s("text", { class: "tick", x: (x0 + slot / 2).toFixed(1), y: ht - 4 });
         t.textContent = String(hour).padStart(2, "0") + "h";
         svg.append(t);
