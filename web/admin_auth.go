@@ -123,6 +123,10 @@ func (a *adminState) blocked(ip string) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f := a.failures[ip]
+	if f == nil && len(a.failures) >= maxLimited {
+		ip = "*" // the table is full: newcomers share one bucket (see failed)
+		f = a.failures[ip]
+	}
 	if f == nil {
 		return 0
 	}
