@@ -31,6 +31,13 @@ cross: ## static, stripped, version-stamped binaries for linux/arm (GOARM=7), ar
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-amd64 ./cmd/multimsg
 	@ls -l bin/multimsg-linux-*
 
+qemu-test: ## boot the arm64 build under qemu (Debian kernel + busybox), send a job, power-cycle, check it survived
+	buildroot/scripts/qemu-test
+
+image: ## build the firmware image with Buildroot: make image BR=<buildroot checkout> [DEFCONFIG=...] (needs internet)
+	@test -n "$(BR)" || { echo 'usage: make image BR=<path to a Buildroot checkout> [DEFCONFIG=multimsg_raspberrypi4_64_defconfig]'; exit 2; }
+	buildroot/scripts/image $(BR) $(DEFCONFIG)
+
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 
@@ -49,4 +56,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove build outputs and the run directory
 	rm -rf bin run
 
-.PHONY: help build run test bench cross fmt check fuzz clean
+.PHONY: help build run test bench cross fmt check fuzz clean qemu-test image

@@ -99,6 +99,7 @@ type MailSender struct {
 	Username    string   `toml:"username"`
 	Password    string   `toml:"password"`
 	From        string   `toml:"from"`
+	CAFile      string   `toml:"ca_file"` // PEM CA certificates to trust for tls/starttls (a relay with a private CA)
 	Maildir     string   `toml:"maildir"`
 	Subject     string   `toml:"subject"` // default subject; {device} is replaced by the device
 	Concurrency int      `toml:"concurrency"`

@@ -53,8 +53,9 @@ type Dispatcher struct {
 
 	senders map[string]*senderState // key service/sender; built in New, read-only after
 
-	mu       sync.Mutex // guards queue, state, heartbeat
+	mu       sync.Mutex // guards queue, items, state, heartbeat
 	queue    dueHeap
+	items    map[string]*item // the heap's entries by job id
 	state    map[string]jobMark
 	wake     chan struct{}
 	beat     time.Time
@@ -90,7 +91,7 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
-		senders: map[string]*senderState{}, state: map[string]jobMark{}, wake: make(chan struct{}, 1)}
+		senders: map[string]*senderState{}, state: map[string]jobMark{}, items: map[string]*item{}, wake: make(chan struct{}, 1), beat: o.Now()}
 	for _, name := range reg.Names() {
 		svc, _ := reg.Service(name)
 		for i := range svc.Senders {
@@ -111,10 +112,12 @@ func (d *Dispatcher) schedule(id string, at time.Time) {
 	case m&markRunning != 0:
 		d.state[id] = m | markAgain
 	case m&markQueued != 0:
-		d.queue.update(id, at)
+		d.queue.update(d.items[id], at)
 	default:
 		d.state[id] = m | markQueued
-		heap.Push(&d.queue, &item{id: id, at: at})
+		it := &item{id: id, at: at}
+		d.items[id] = it
+		heap.Push(&d.queue, it)
 	}
 	d.mu.Unlock()
 	select {
@@ -154,10 +157,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		var ready []string
 		for d.queue.Len() > 0 && !d.queue[0].at.After(now) && len(ready) < cap(slots) {
 			it := heap.Pop(&d.queue).(*item)
+			delete(d.items, it.id)
 			d.state[it.id] = markRunning
 			ready = append(ready, it.id)
 		}
-		wait := time.Minute
+		wait := heartbeat // wake up at least this often, so Alive can tell a wedged loop
 		if d.queue.Len() > 0 && len(ready) == 0 {
 			wait = min(wait, d.queue[0].at.Sub(now))
 		}
@@ -194,11 +198,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// Alive reports whether the scheduling loop ran within the last d (the watchdog's question).
+// heartbeat is the longest the scheduling loop sleeps.
+const heartbeat = 5 * time.Second
+
+// Alive reports whether the scheduling loop ran within the last within (at least its
+// heartbeat): the watchdog's question.
 func (d *Dispatcher) Alive(within time.Duration) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.o.Now().Sub(d.beat) < within+time.Minute
+	return !d.beat.IsZero() && d.o.Now().Sub(d.beat) < max(within, 2*heartbeat)
 }
 
 // QueueDepth is the number of queued jobs waiting for a worker or their next attempt.

@@ -34,15 +34,10 @@ func (h *dueHeap) Pop() any {
 	return it
 }
 
-// update moves id earlier if at is before its current due time.
-func (h *dueHeap) update(id string, at time.Time) {
-	for _, it := range *h { // rare (a wake for a job already waiting): a scan is fine
-		if it.id == id {
-			if at.Before(it.at) {
-				it.at = at
-				heap.Fix(h, it.index)
-			}
-			return
-		}
+// update moves it earlier if at is before its current due time.
+func (h *dueHeap) update(it *item, at time.Time) {
+	if at.Before(it.at) {
+		it.at = at
+		heap.Fix(h, it.index)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"multimsg/provider"
+	"multimsg/store"
 )
 
 // senderState is one sender's slots, pacing and health.
@@ -167,6 +168,13 @@ func (d *Dispatcher) Pause(service, sender string, pause bool) bool {
 	s.mu.Lock()
 	s.paused = pause
 	s.mu.Unlock()
+	if !pause {
+		// work held back while paused waits up to a minute; look at it now instead
+		_ = d.st.Queued(func(j *store.Job) bool {
+			d.Enqueue(j.ID)
+			return true
+		})
+	}
 	return true
 }
 

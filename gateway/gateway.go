@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"multimsg/dispatch"
 	"multimsg/envelope"
 	"multimsg/hw/arp"
+	"multimsg/hw/watchdog"
 	"multimsg/provider"
 	"multimsg/store"
 	"multimsg/web"
@@ -103,9 +106,19 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	for _, m := range cfg.AllowMACs {
 		allow[m] = true
 	}
+	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
+	// with the gateway (Close, among the closers), not with a request's context.
+	// every MAC the watcher learns (or sees move to another IP) enters the device registry
+	learn := func(ip netip.Addr, mac string) { g.Store.TouchDevice(mac, ip.String(), time.Now()) }
+	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface, OnLearn: learn}, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, neigh.Close)
 	g.Web = web.New(web.Options{
 		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
-		Identity: &web.Identity{Neighbors: &arp.ProcTable{}, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
+		Identity: &web.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
+		Status:   func() map[string]any { return map[string]any{"arp": neigh.Entries()} },
 		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
 		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
@@ -160,12 +173,44 @@ func (g *Gateway) Run(ctx context.Context) error {
 		stopDispatch()
 		return err
 	})
+	if g.cfg.Watchdog != "" {
+		g.runWatchdog(ectx, eg)
+	}
 	err := eg.Wait()
 	g.log.Info("multimsg: stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// runWatchdog pets the hardware watchdog while the store is writable and the dispatcher's loop
+// runs; on a clean stop it disarms it (magic close). A box without the device runs without it.
+func (g *Gateway) runWatchdog(ctx context.Context, eg *errgroup.Group) {
+	const interval = 5 * time.Second // well under the usual 15 s or more of SoC watchdogs
+	dog, err := watchdog.Open(g.cfg.Watchdog, watchdog.Options{Logger: g.log})
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			g.log.Warn("no watchdog device; running without it", "path", g.cfg.Watchdog)
+		} else {
+			g.log.Error("watchdog unusable; running without it", "err", err)
+		}
+		return
+	}
+	g.log.Info("watchdog armed", "path", g.cfg.Watchdog, "interval", interval)
+	eg.Go(func() error {
+		err := dog.Run(ctx, interval, func(ctx context.Context) error {
+			if !g.Disp.Alive(3 * interval) {
+				return errors.New("dispatcher loop is not running")
+			}
+			return g.Store.Ping(ctx)
+		})
+		if err != nil {
+			return err // the device refused a pet: exit non-zero so the supervisor restarts us
+		}
+		// a clean stop: disarm, so the board does not reset while the service is down on purpose
+		return dog.Close()
+	})
 }
 
 func (g *Gateway) close() {

@@ -1,10 +1,17 @@
 package gateway
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"multimsg/provider"
 	"multimsg/provider/mail"
+	"multimsg/provider/sms"
+	"multimsg/provider/whatsapp"
 )
 
 // services builds every service from the config; a service with no sender is registered
@@ -12,19 +19,64 @@ import (
 func (g *Gateway) services() ([]*provider.Service, error) {
 	c := g.cfg
 	var mailSenders []provider.Sender
-	for _, s := range c.Mail.Sender {
+	for i, s := range c.Mail.Sender {
+		var tlsConf *tls.Config
+		if s.CAFile != "" {
+			pem, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("mail.sender[%d].ca_file: %w", i, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("mail.sender[%d].ca_file: %s holds no PEM certificate", i, s.CAFile)
+			}
+			tlsConf = &tls.Config{RootCAs: pool, ServerName: s.Host}
+		}
 		d, err := mail.New(mail.Options{
 			Name: s.Name, Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: s.Password,
-			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(),
+			From: s.From, Maildir: s.Maildir, DefaultSubject: s.Subject, Timeout: s.Timeout.D(), TLSConfig: tlsConf,
 		}, g.log)
 		if err != nil {
 			return nil, err
 		}
 		g.closers = append(g.closers, d.Close)
-		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, 4), Rate: s.Rate})
+		// SMTP: the driver keeps one reused connection, so one send at a time; a Maildir takes more.
+		conc := 1
+		if s.Maildir != "" {
+			conc = 4
+		}
+		mailSenders = append(mailSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: or(s.Concurrency, conc), Rate: s.Rate})
+	}
+	var smsSenders []provider.Sender
+	for _, s := range c.SMS.Sender {
+		d, err := sms.New(sms.Options{
+			Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
+			CommandTimeout: s.Timeout.D(), StateDir: filepath.Join(c.DataDir, "sms", s.Name),
+		}, g.log.With("service", "sms", "sender", s.Name))
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, d.Close)
+		// One modem sends one message at a time.
+		smsSenders = append(smsSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: 1})
+	}
+	smsService := sms.Service(smsSenders)
+	smsService.Fallback, smsService.FallbackAfter = c.SMS.Fallback, c.SMS.FallbackAfter.D()
+	var wppSenders []provider.Sender
+	for _, s := range c.Wpp1.Sender {
+		d, err := whatsapp.New(whatsapp.Options{
+			Name: s.Name, APIURL: s.APIURL, PhoneNumberID: s.PhoneNumberID, Token: s.Token,
+			PerRecipientGap: s.PerRecipientGap.D(), Timeout: s.Timeout.D(), Rate: s.Rate, Concurrency: s.Concurrency,
+		}, g.log)
+		if err != nil {
+			return nil, err
+		}
+		wppSenders = append(wppSenders, d.Sender())
 	}
 	return []*provider.Service{
 		mail.Service(mailSenders, c.Mail.Fallback, c.Mail.FallbackAfter.D()),
+		whatsapp.Service(wppSenders, c.Wpp1.Fallback, c.Wpp1.FallbackAfter.D()),
+		smsService,
 	}, nil
 }
 

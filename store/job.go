@@ -92,16 +92,40 @@ type Attempt struct {
 // MaxHistory is how many attempts are kept per file.
 const MaxHistory = 16
 
-// newID returns 128 random bits, URL-safe base64 without padding (22 characters).
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics if the kernel can't provide)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// newID returns a new job id: 7 characters of creation time then 128 random bits, 29
+// URL-safe characters in all. The random part makes ids unguessable (SPEC §1); the time part
+// makes ids sort in creation order, so the jobs of one group commit sit side by side in the
+// B+tree and a commit rewrites a few pages rather than two (leaf and branch) per job. A wrong
+// clock costs only that locality: uniqueness comes from the random part.
+func newID() string { return newIDAt(time.Now()) }
+
+// newIDAt is newID for a job created at now (the store's clock).
+func newIDAt(now time.Time) string {
+	var b [idLen]byte
+	ms := uint64(now.UnixMilli())
+	for i := idTimeLen - 1; i >= 0; i-- {
+		b[i] = sortable[ms&63]
+		ms >>= 6
+	}
+	var r [16]byte
+	_, _ = rand.Read(r[:]) // never fails (crypto/rand panics if the kernel can't provide)
+	base64.RawURLEncoding.Encode(b[idTimeLen:], r[:])
+	return string(b[:])
 }
+
+const (
+	idTimeLen = 7  // 42 bits of Unix milliseconds: until 2109 (8 would make every id start with '-')
+	idLen     = 29 // idTimeLen + 22 (128 bits in unpadded base64)
+	oldIDLen  = 22 // ids made before the time prefix: 128 random bits only
+)
+
+// sortable is the URL-safe base64 alphabet in ASCII order, so that the time prefix sorts as
+// the time does.
+const sortable = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 
 // ValidID reports whether s could be an id this store made, so garbage never reaches bbolt.
 func ValidID(s string) bool {
-	if len(s) != 22 {
+	if len(s) != idLen && len(s) != oldIDLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

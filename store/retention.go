@@ -151,7 +151,7 @@ func (s *Store) Retry(ctx context.Context, id string) (*Job, error) {
 		}
 		j.Deadline = j.Expires
 		w.transition(j, from)
-		if err := w.tx.Bucket(bActive).Put([]byte(id), nil); err != nil {
+		if err := w.tx.Bucket(bActive).Put(activeKey(j), nil); err != nil {
 			return err
 		}
 		out = j

@@ -16,6 +16,14 @@ type Neighbors interface {
 	Resolve(ctx context.Context, ip netip.Addr) (mac string, ok bool)
 }
 
+// Syncer is implemented by Neighbors that learn in the background (hw/arp's Table): Sync makes
+// the next Lookup reflect every ARP frame the box has received so far. Identify calls it first,
+// so that a device which has just taken over an address is not looked up as the previous owner
+// before the capture goroutine has run (the device's ARP always arrives before its request).
+type Syncer interface {
+	Sync()
+}
+
 // Identity turns a request's source address into the device that owns its jobs (SPEC §3).
 type Identity struct {
 	Neighbors      Neighbors
@@ -35,6 +43,9 @@ func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error)
 	}
 	mac, ok := "", false
 	if id.Neighbors != nil {
+		if s, isSyncer := id.Neighbors.(Syncer); isSyncer {
+			s.Sync()
+		}
 		if mac, ok = id.Neighbors.Lookup(ip); !ok {
 			t := id.ResolveTimeout
 			if t <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -93,8 +94,13 @@ func New(o Options) *Server {
 		MaxRequestBodySize: o.Limits.MaxBody + 64<<10, // room for the multipart framing
 		Concurrency:        4096,
 		ErrorHandler:       s.transportError,
+		ExpectHandler:      s.expect,
 		Logger:             fasthttpLogger{o.Log},
 		CloseOnShutdown:    true,
+		// The handlers parse multipart bodies themselves (parseMultipart, with our limits).
+		// Left on, fasthttp would parse every multipart body into a form first, and
+		// PostBody would then marshal that form back into a body: twice the work per upload.
+		DisablePreParseMultipartForm: true,
 	}
 	return s
 }
@@ -172,6 +178,16 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 		}
 	}
 	reply(ctx, status, msg, map[string]string{"error": msg})
+}
+
+// expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
+// is refused before the client sends it, so it gets the 413 rather than a reset connection.
+func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if n := ctx.Request.Header.ContentLength(); n > s.srv.MaxRequestBodySize {
+		s.transportError(ctx, fasthttp.ErrBodyTooLarge)
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusContinue
 }
 
 // who identifies the requester and records it in the device registry.
@@ -308,20 +324,24 @@ func storeParams(typed []provider.File, snd *provider.Sender, p provider.Params,
 	return &store.Params{Service: p.Service, Sender: snd.Name, Dest: p.Dest, Info: info, Types: types}
 }
 
+// jobRequest reads the requester and the fields of /msg or /cons, which name a job by id.
+func (s *Server) jobRequest(ctx *fasthttp.RequestCtx) (dev, id string, fields map[string]string, err error) {
+	if dev, _, err = s.who(ctx); err != nil {
+		return "", "", nil, err
+	}
+	if fields, err = s.msgFields(ctx); err != nil {
+		return "", "", nil, err
+	}
+	if id = strings.TrimSpace(fields["id"]); id == "" {
+		return "", "", nil, badRequest("id: missing; give the id that /data answered")
+	}
+	return dev, id, fields, nil
+}
+
 func (s *Server) msg(ctx *fasthttp.RequestCtx) {
-	dev, _, err := s.who(ctx)
+	dev, id, fields, err := s.jobRequest(ctx)
 	if err != nil {
 		s.fail(ctx, err)
-		return
-	}
-	fields, err := s.msgFields(ctx)
-	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	id := strings.TrimSpace(fields["id"])
-	if id == "" {
-		s.fail(ctx, badRequest("id: missing; give the id that /data answered"))
 		return
 	}
 	j, err := s.o.Store.View(id, dev)
@@ -330,7 +350,7 @@ func (s *Server) msg(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if j.State != store.Preprocess {
-		s.fail(ctx, store.ErrState)
+		s.fail(ctx, fmt.Errorf("%w: job %s already has its parameters (it is %s); they can be set once", store.ErrState, id, j.State))
 		return
 	}
 	p, info, err := params(fields, false)
@@ -413,19 +433,9 @@ func viewOf(j *store.Job) JobView {
 }
 
 func (s *Server) cons(ctx *fasthttp.RequestCtx) {
-	dev, _, err := s.who(ctx)
+	dev, id, _, err := s.jobRequest(ctx)
 	if err != nil {
 		s.fail(ctx, err)
-		return
-	}
-	fields, err := s.msgFields(ctx)
-	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	id := strings.TrimSpace(fields["id"])
-	if id == "" {
-		s.fail(ctx, badRequest("id: missing; give the id that /data answered"))
 		return
 	}
 	j, err := s.o.Store.Consult(ctx, id, dev)

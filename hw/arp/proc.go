@@ -3,31 +3,28 @@ package arp
 import (
 	"bufio"
 	"bytes"
-	"context"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
 )
 
-// ProcTable reads the kernel neighbour table at Path (default /proc/net/arp).
-type ProcTable struct {
-	Path string
-}
+// maxProcSize bounds how much of the kernel table is read (a /16 full of neighbours is ~5 MiB).
+const maxProcSize = 8 << 20
 
-// Lookup always misses: reading the kernel table is a syscall, kept off the memory-only path.
-func (p *ProcTable) Lookup(netip.Addr) (string, bool) { return "", false }
-
-// Resolve finds ip in the kernel neighbour table.
-func (p *ProcTable) Resolve(_ context.Context, ip netip.Addr) (string, bool) {
-	path := p.Path
-	if path == "" {
-		path = "/proc/net/arp"
-	}
-	b, err := os.ReadFile(path)
+// readProc finds ip in the kernel table at path, on interface dev ("" = any).
+func readProc(path string, ip netip.Addr, dev string) ([6]byte, bool) {
+	f, err := os.Open(path)
 	if err != nil {
-		return "", false
+		return [6]byte{}, false
 	}
-	return parseProc(b, ip)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxProcSize))
+	if err != nil {
+		return [6]byte{}, false
+	}
+	return parseProc(b, ip, dev)
 }
 
 // parseProc finds ip in the text of /proc/net/arp:
@@ -35,8 +32,10 @@ func (p *ProcTable) Resolve(_ context.Context, ip netip.Addr) (string, bool) {
 //	IP address       HW type     Flags       HW address            Mask     Device
 //	192.0.2.1        0x1         0x2         52:54:00:12:34:56     *        eth0
 //
-// Incomplete entries (flags 0x0, MAC all zero) do not count.
-func parseProc(b []byte, ip netip.Addr) (string, bool) {
+// Incomplete entries (flags 0x0, MAC all zero) and non-Ethernet hardware do not count. With dev
+// set, only entries on that device do.
+func parseProc(b []byte, ip netip.Addr, dev string) ([6]byte, bool) {
+	ip = ip.Unmap()
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	first := true
 	for sc.Scan() {
@@ -49,13 +48,24 @@ func parseProc(b []byte, ip netip.Addr) (string, bool) {
 			continue
 		}
 		a, err := netip.ParseAddr(f[0])
-		if err != nil || a != ip.Unmap() {
+		if err != nil || a != ip {
 			continue
 		}
-		if f[2] == "0x0" || f[3] == "00:00:00:00:00:00" {
+		if dev != "" && (len(f) < 6 || f[5] != dev) {
 			continue
 		}
-		return strings.ToLower(f[3]), true
+		if f[2] == "0x0" {
+			continue
+		}
+		hw, err := net.ParseMAC(f[3])
+		if err != nil || len(hw) != 6 {
+			continue
+		}
+		m := [6]byte(hw)
+		if m == [6]byte{} || m[0]&1 != 0 {
+			continue
+		}
+		return m, true
 	}
-	return "", false
+	return [6]byte{}, false
 }

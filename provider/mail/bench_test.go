@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"multimsg/provider/mail/smtptest"
 	"testing"
 
 	"multimsg/provider"
@@ -54,8 +55,8 @@ func BenchmarkMaildirDelivery(b *testing.B) {
 // BenchmarkSMTPReused: Send over the pooled connection to the in-process server (loopback,
 // no TLS): the per-message cost of NOOP, MAIL, RCPT, DATA.
 func BenchmarkSMTPReused(b *testing.B) {
-	s := newTestServer(b, serverOpts{})
-	d, err := New(Options{Host: "127.0.0.1", Port: s.addr.Port, From: "gw@box.test", Hostname: "box.test"}, nil)
+	s := smtptest.New(b, smtptest.Options{})
+	d, err := New(Options{Host: "127.0.0.1", Port: s.Addr().Port, From: "gw@box.test", Hostname: "box.test"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,6 +67,6 @@ func BenchmarkSMTPReused(b *testing.B) {
 		if _, err := d.Send(context.Background(), dl); err != nil {
 			b.Fatal(err)
 		}
-		<-s.received
+		<-s.Received()
 	}
 }

@@ -60,16 +60,19 @@ func decodeInfo(in provider.Info) (info, error) {
 		if i := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }); i >= 0 {
 			return out, provider.Checkf("info", "subject contains control character %q at byte %d", s[i], i)
 		}
-		out.Subject = &s
+		if strings.TrimSpace(s) != "" {
+			out.Subject = &s
+		}
 	}
-	if len(cc) > 0 {
-		list, err := parseAddressList(strings.Join(cc, ","), "info", "cc")
+	// An empty cc, reply_to or subject is taken as absent: clients fill forms with "".
+	if joined := strings.Join(cc, ","); strings.Trim(joined, " \t,") != "" {
+		list, err := parseAddressList(joined, "info", "cc")
 		if err != nil {
 			return out, err
 		}
 		out.Cc = list
 	}
-	if replyTo != nil {
+	if replyTo != nil && strings.TrimSpace(*replyTo) != "" {
 		list, err := parseAddressList(*replyTo, "info", "reply_to")
 		if err != nil {
 			return out, err

@@ -33,6 +33,8 @@ func TestCheck(t *testing.T) {
 		{"cc as array", "a@x.test", map[string]any{"cc": []string{"c@x.test", "d@x.test"}}, text, "", ""},
 		{"html and file only", "a@x.test", nil, []provider.File{{Name: "h", Type: "html", Data: []byte("<p>")}, {Name: "f", Type: "file", Data: []byte{0xff, 0}}}, "", ""},
 		{"empty dest", "  ", nil, text, "dest", "no address"},
+		{"empty info values are absent", "a@x.test", map[string]any{"subject": "", "cc": "", "reply_to": " "}, text, "", ""},
+		{"empty cc array", "a@x.test", map[string]any{"cc": []string{}}, text, "", ""},
 		{"bad address named", "a@x.test, nope", nil, text, "dest", `"nope" is not an e-mail address`},
 		{"empty list element is skipped (obs-addr-list)", "a@x.test,,b@x.test", nil, text, "", ""},
 		{"only commas", ",,", nil, text, "dest", ""},
@@ -87,5 +89,13 @@ func TestServiceInRegistry(t *testing.T) {
 	var ce *provider.CheckError
 	if !errors.As(err, &ce) || ce.Field != "dest" {
 		t.Fatalf("Resolve(bad dest) = %v, want a dest CheckError", err)
+	}
+}
+
+func TestEmptySubjectTakesDefault(t *testing.T) {
+	in := infoOf(t, map[string]any{"subject": "  ", "cc": ""})
+	got, err := decodeInfo(in)
+	if err != nil || got.Subject != nil || got.Cc != nil {
+		t.Fatalf("decodeInfo(empty subject and cc) = %+v, %v; want both absent", got, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/mail"
 	"net/textproto"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -99,23 +100,22 @@ func build(h *header, files []provider.File) ([]byte, error) {
 // writeBodyPart writes the text/html body as one part of a multipart/mixed.
 func writeBodyPart(mw *multipart.Writer, texts, htmls []provider.File) error {
 	hdr := textproto.MIMEHeader{}
-	var sub *multipart.Writer
-	if len(texts) > 0 && len(htmls) > 0 {
-		sub = multipart.NewWriter(nil)
-		sub.SetBoundary(boundary("a"))
-		hdr.Set("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": sub.Boundary()}))
-	} else {
+	if len(texts) == 0 || len(htmls) == 0 {
 		setTextHeaders(hdr, len(htmls) > 0)
+		w, err := mw.CreatePart(hdr)
+		if err != nil {
+			return err
+		}
+		return writeQP(w, pick(texts, htmls))
 	}
+	bound := boundary("a")
+	hdr.Set("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": bound}))
 	w, err := mw.CreatePart(hdr)
 	if err != nil {
 		return err
 	}
-	if sub == nil {
-		return writeQP(w, pick(texts, htmls))
-	}
 	alt := multipart.NewWriter(w)
-	alt.SetBoundary(sub.Boundary())
+	alt.SetBoundary(bound)
 	return writeAlternative(alt, texts, htmls)
 }
 
@@ -242,8 +242,8 @@ func (l *lfWriter) Write(p []byte) (int, error) {
 func writeAttachment(mw *multipart.Writer, f provider.File) error {
 	name := attachmentName(f)
 	hdr := textproto.MIMEHeader{}
-	hdr.Set("Content-Type", attachmentType(f, name))
-	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	hdr.Set("Content-Type", attachmentType(f)+";"+nameParam("name", name))
+	hdr.Set("Content-Disposition", "attachment;"+nameParam("filename", name))
 	hdr.Set("Content-Transfer-Encoding", "base64")
 	w, err := mw.CreatePart(hdr)
 	if err != nil {
@@ -265,7 +265,11 @@ func writeAttachment(mw *multipart.Writer, f provider.File) error {
 	return nil
 }
 
-// attachmentName is the uploaded file name (its last path element), else the form field name.
+// maxNameBytes bounds an attachment's name; longer names are cut, keeping the extension.
+const maxNameBytes = 255
+
+// attachmentName is the uploaded file name (its last path element), else the form field name,
+// else "attachment"; at most maxNameBytes, cut at a character boundary before the extension.
 func attachmentName(f provider.File) string {
 	name := f.Filename
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
@@ -277,28 +281,117 @@ func attachmentName(f provider.File) string {
 	if name == "" {
 		name = "attachment"
 	}
-	return name
+	if len(name) <= maxNameBytes {
+		return name
+	}
+	ext := path.Ext(name)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	stem := name[:maxNameBytes-len(ext)]
+	for len(stem) > 0 && !utf8.RuneStart(name[len(stem)]) {
+		stem = stem[:len(stem)-1] // do not split a character
+	}
+	return stem + ext
 }
 
-// attachmentType is the Content-Type from the name's extension, else the uploaded part's
-// Content-Type, else application/octet-stream; with the name as a parameter for old clients.
-func attachmentType(f provider.File, name string) string {
+// nameParam renders a file name parameter (filename, name) for a part header, with its leading
+// space: `filename="a.pdf"` for short plain names, else RFC 2231 percent-encoded UTF-8 in
+// continuations of at most 50 characters (filename*0*=utf-8 then two single quotes, then
+// %C3%9Cber; filename*1*=...),
+// folded onto their own lines, so no header line exceeds 78 characters and CR, LF or quotes in a
+// name can never escape the parameter.
+func nameParam(attr, name string) string {
+	plain := len(name) <= 50
+	for i := 0; i < len(name) && plain; i++ {
+		c := name[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
+	}
+	if plain && len(name) <= 20 {
+		return " " + attr + `="` + name + `"`
+	}
+	if plain {
+		return "\r\n " + attr + `="` + name + `"`
+	}
+	var b strings.Builder
+	seg, n := 0, 0
+	start := func() {
+		if seg > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString("\r\n ")
+		b.WriteString(attr)
+		b.WriteByte('*')
+		b.WriteString(strconv.Itoa(seg))
+		b.WriteString("*=")
+		if seg == 0 {
+			b.WriteString("utf-8''")
+		}
+		seg++
+		n = 0
+	}
+	start()
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		w := 3
+		if attrChar(c) {
+			w = 1
+		}
+		if n+w > 50 {
+			start()
+		}
+		if w == 1 {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte("0123456789ABCDEF"[c>>4])
+			b.WriteByte("0123456789ABCDEF"[c&15])
+		}
+		n += w
+	}
+	return b.String()
+}
+
+// attrChar: RFC 2231/5987 attr-char, which needs no percent-encoding.
+func attrChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}
+
+// commonTypes are looked up before mime.TypeByExtension, whose answer depends on the machine's
+// /etc/mime.types (a Buildroot image may have none; Go's own table lacks .txt, .csv, .zip).
+var commonTypes = map[string]string{
+	".txt": "text/plain", ".log": "text/plain", ".csv": "text/csv", ".json": "application/json",
+	".xml": "application/xml", ".pdf": "application/pdf", ".zip": "application/zip",
+	".gz": "application/gzip", ".tar": "application/x-tar", ".png": "image/png",
+	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+	".svg": "image/svg+xml", ".bmp": "image/bmp", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+	".ogg": "audio/ogg", ".mp4": "video/mp4", ".html": "text/html", ".htm": "text/html",
+	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+// attachmentType is the media type from the name's extension, else the uploaded part's
+// Content-Type, else application/octet-stream; with its charset, if any.
+func attachmentType(f provider.File) string {
+	name := attachmentName(f)
 	mt := ""
-	if ext := path.Ext(name); ext != "" {
-		mt = mime.TypeByExtension(ext)
+	if ext := strings.ToLower(path.Ext(name)); ext != "" {
+		if mt = commonTypes[ext]; mt == "" {
+			mt = mime.TypeByExtension(ext)
+		}
 	}
 	if mt == "" {
 		mt = f.MIME
 	}
 	t, params, err := mime.ParseMediaType(mt)
 	if err != nil || t == "" || !strings.Contains(t, "/") || strings.HasPrefix(t, "multipart/") {
-		t, params = "application/octet-stream", nil
+		return "application/octet-stream"
 	}
-	keep := map[string]string{"name": name}
-	if cs, ok := params["charset"]; ok {
+	keep := map[string]string{}
+	if cs, ok := params["charset"]; ok && len(cs) < 40 {
 		keep["charset"] = cs
 	}
-	if s := mime.FormatMediaType(t, keep); s != "" {
+	if s := mime.FormatMediaType(t, keep); s != "" && len(s) < 200 {
 		return s
 	}
 	return "application/octet-stream"

@@ -124,6 +124,11 @@ func TestAttachmentNames(t *testing.T) {
 		{"", "fieldname", "fieldname"},
 		{"dir/", "", "attachment"},
 		{strings.Repeat("ü", 120) + ".txt", "f", strings.Repeat("ü", 120) + ".txt"},
+		{strings.Repeat("ü", 200) + ".txt", "f", strings.Repeat("ü", 125) + ".txt"},
+		{strings.Repeat("x", 300), "f", strings.Repeat("x", 255)},
+		{"tab\there.txt", "f", "tab\there.txt"},
+		{strings.Repeat("y", 50), "f", strings.Repeat("y", 50)},
+		{"Quarterly report of the north-east sensor array 2026.pdf", "f", "Quarterly report of the north-east sensor array 2026.pdf"},
 	} {
 		data := []byte("data of " + c.filename)
 		raw, err := build(testHeader("s"), []provider.File{{Name: c.name, Filename: c.filename, Type: "file", Data: data}})
@@ -131,6 +136,11 @@ func TestAttachmentNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkLines(t, raw)
+		for _, line := range strings.Split(string(raw), "\r\n") {
+			if len(line) > 78 {
+				t.Errorf("attachment %.20q: line of %d bytes: %q", c.filename, len(line), line)
+			}
+		}
 		_, leaves := parseMessage(t, raw)
 		if len(leaves) != 1 || leaves[0].filename != c.want || !bytes.Equal(leaves[0].body, data) {
 			t.Errorf("attachment %q: parts %+v, want filename %q", c.filename, leaves, c.want)
@@ -192,6 +202,11 @@ func FuzzBuild(f *testing.F) {
 			t.Fatal(err)
 		}
 		checkLines(t, raw)
+		for _, line := range bytes.Split(raw, []byte("\r\n")) {
+			if len(line) > 78 {
+				t.Fatalf("line of %d bytes: %q", len(line), line)
+			}
+		}
 		m, leaves := parseMessage(t, raw)
 		if got := decodeSubject(t, m); got != subject {
 			t.Fatalf("subject %q came back as %q", subject, got)
@@ -266,4 +281,20 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAttachmentType(t *testing.T) {
+	for _, c := range []struct{ name, uploaded, want string }{
+		{"a.PDF", "", "application/pdf"},
+		{"log.txt", "", "text/plain"},
+		{"data.csv", "application/octet-stream", "text/csv"},
+		{"blob.unknownext", "application/x-custom; charset=latin1", "application/x-custom; charset=latin1"},
+		{"blob", "", "application/octet-stream"},
+		{"blob", "not a type", "application/octet-stream"},
+		{"nested", "multipart/mixed; boundary=x", "application/octet-stream"},
+	} {
+		if got := attachmentType(provider.File{Filename: c.name, MIME: c.uploaded, Type: "file"}); got != c.want {
+			t.Errorf("attachmentType(%q, %q) = %q, want %q", c.name, c.uploaded, got, c.want)
+		}
+	}
 }

@@ -81,7 +81,9 @@ func (d *Driver) sendSMTP(ctx context.Context, log *slog.Logger, rcpts []string,
 		var err error
 		if s, err = d.dial(ctx); err != nil {
 			err = d.classify(ctx, err)
-			d.setHealth(provider.ClassOf(err) != provider.Down, err.Error(), map[string]any{"last_error": err.Error()})
+			if !provider.IsContext(err) {
+				d.setHealth(false, err.Error(), map[string]any{"last_error": err.Error()})
+			}
 			return err
 		}
 		log.Debug("SMTP connected", "host", d.o.Host, "port", d.o.Port, "tls", s.tls)
@@ -385,6 +387,10 @@ func (d *Driver) classify(ctx context.Context, err error) error {
 		return provider.SenderDown("config", err)
 	case isCertError(err):
 		return provider.SenderDown("tls-cert", err)
+	case isPlaintextPeer(err):
+		// tls = "tls" against a port that speaks plain SMTP (a "220 …" greeting where a TLS
+		// record should be): a configuration error, not a passing fault.
+		return provider.SenderDown("config", fmt.Errorf("%w (is the port right for tls = %q?)", err, d.o.TLS))
 	case errors.Is(err, ErrReplyTooLong):
 		return provider.Temp("protocol", err)
 	}
@@ -414,4 +420,9 @@ func isCertError(err error) bool {
 	var he x509.HostnameError
 	var ci x509.CertificateInvalidError
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
+}
+
+func isPlaintextPeer(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh)
 }

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"multimsg/provider/mail/smtptest"
 	"net/mail"
 	"os"
 	"strings"
@@ -32,16 +33,16 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newDriver(t *testing.T, s *testServer, tlsMode string, mod func(*Options)) *Driver {
+func newDriver(t *testing.T, s *smtptest.Server, tlsMode string, mod func(*Options)) *Driver {
 	t.Helper()
 	o := Options{
 		Name:      "test",
 		Host:      "127.0.0.1",
-		Port:      s.addr.Port,
+		Port:      s.Addr().Port,
 		TLS:       tlsMode,
 		From:      "Gateway <gw@example.com>",
 		Timeout:   5 * time.Second,
-		TLSConfig: &tls.Config{RootCAs: s.certPool},
+		TLSConfig: &tls.Config{RootCAs: s.CertPool()},
 		Hostname:  "box.test",
 	}
 	if mod != nil {
@@ -155,7 +156,7 @@ func randomBytes(t testing.TB, n int) []byte {
 }
 
 func TestSendSTARTTLSAuthPlainFullMessage(t *testing.T) {
-	s := newTestServer(t, serverOpts{startTLS: true, users: map[string]string{"user": "secret"}})
+	s := smtptest.New(t, smtptest.Options{StartTLS: true, Users: map[string]string{"user": "secret"}})
 	d := newDriver(t, s, "starttls", func(o *Options) { o.Username, o.Password = "user", "secret" })
 
 	pdf := randomBytes(t, 100_000)
@@ -172,7 +173,7 @@ func TestSendSTARTTLSAuthPlainFullMessage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := s.wait(t, 1)
+	got := s.Wait(t, 1)
 	if got.From != "gw@example.com" {
 		t.Errorf("MAIL FROM = %q, want gw@example.com", got.From)
 	}
@@ -242,12 +243,12 @@ func TestSendSTARTTLSAuthPlainFullMessage(t *testing.T) {
 }
 
 func TestSendImplicitTLSAuthLogin(t *testing.T) {
-	s := newTestServer(t, serverOpts{implicitTLS: true, users: map[string]string{"u@x": "pw"}, mechs: []string{"LOGIN"}})
+	s := smtptest.New(t, smtptest.Options{ImplicitTLS: true, Users: map[string]string{"u@x": "pw"}, Mechs: []string{"LOGIN"}})
 	d := newDriver(t, s, "tls", func(o *Options) { o.Username, o.Password = "u@x", "pw" })
 	if _, err := d.Send(context.Background(), delivery("j1", "a@x.test", nil, textFile("t", "hi"))); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := s.wait(t, 1)
+	got := s.Wait(t, 1)
 	if !got.TLS || got.User != "u@x" {
 		t.Errorf("TLS = %v, user = %q", got.TLS, got.User)
 	}
@@ -261,12 +262,12 @@ func TestSendImplicitTLSAuthLogin(t *testing.T) {
 }
 
 func TestSendPlainNoTLSLoopbackAuth(t *testing.T) {
-	s := newTestServer(t, serverOpts{users: map[string]string{"user": "secret"}})
+	s := smtptest.New(t, smtptest.Options{Users: map[string]string{"user": "secret"}})
 	d := newDriver(t, s, "none", func(o *Options) { o.Username, o.Password = "user", "secret" })
 	if _, err := d.Send(context.Background(), delivery("j1", "a@x.test", nil, provider.File{Name: "h", Type: "html", Data: []byte("<i>x</i>")})); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := s.wait(t, 1)
+	got := s.Wait(t, 1)
 	if got.TLS || got.User != "user" {
 		t.Errorf("TLS = %v, user = %q", got.TLS, got.User)
 	}
@@ -307,7 +308,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestConnectionReuse(t *testing.T) {
-	s := newTestServer(t, serverOpts{startTLS: true})
+	s := smtptest.New(t, smtptest.Options{StartTLS: true})
 	d := newDriver(t, s, "starttls", nil)
 	const n = 5
 	for i := range n {
@@ -333,45 +334,45 @@ func TestConnectionReuse(t *testing.T) {
 			t.Errorf("concurrent Send: %v", err)
 		}
 	}
-	s.wait(t, 2*n)
-	if c := s.conns.Load(); c != 1 {
+	s.Wait(t, 2*n)
+	if c := s.Conns(); c != 1 {
 		t.Errorf("%d messages over %d connections, want 1", 2*n, c)
 	}
-	if c := s.wire.count("NOOP"); c != 2*n-1 {
+	if c := s.Count("NOOP"); c != 2*n-1 {
 		t.Errorf("%d NOOPs, want %d (one before each reuse)", c, 2*n-1)
 	}
-	if c := s.wire.count("EHLO box.test"); c != 2 {
+	if c := s.Count("EHLO box.test"); c != 2 {
 		t.Errorf("%d EHLO box.test, want 2 (before and after STARTTLS)", c)
 	}
 }
 
 func TestRedialWhenPooledConnectionDied(t *testing.T) {
-	s := newTestServer(t, serverOpts{readTimeout: 200 * time.Millisecond}) // drops idle clients quickly
+	s := smtptest.New(t, smtptest.Options{ReadTimeout: 200 * time.Millisecond}) // drops idle clients quickly
 	d := newDriver(t, s, "none", nil)
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "1"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the server to drop the idle connection", func() bool { return s.closed.Load() == 1 })
+	waitFor(t, "the server to drop the idle connection", func() bool { return s.Closed() == 1 })
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "2"))); err != nil {
 		t.Fatalf("Send after the server dropped the pooled connection: %v", err)
 	}
-	s.wait(t, 2)
-	if c := s.conns.Load(); c != 2 {
+	s.Wait(t, 2)
+	if c := s.Conns(); c != 2 {
 		t.Errorf("connections = %d, want 2 (one redial)", c)
 	}
 }
 
 func TestIdleTimeoutClosesConnection(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "none", func(o *Options) { o.IdleTimeout = 50 * time.Millisecond })
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "1"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the idle connection to be closed", func() bool { return s.closed.Load() == 1 })
+	waitFor(t, "the idle connection to be closed", func() bool { return s.Closed() == 1 })
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "2"))); err != nil {
 		t.Fatal(err)
 	}
-	if c := s.conns.Load(); c != 2 {
+	if c := s.Conns(); c != 2 {
 		t.Errorf("connections = %d, want 2", c)
 	}
 }
@@ -389,18 +390,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestServerDownThenUp(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "none", nil)
-	s.down()
+	s.Down()
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 	if provider.ClassOf(err) != provider.Temporary || err == nil {
 		t.Fatalf("Send to a closed port = %v (%v), want temporary", err, provider.ClassOf(err))
 	}
-	s.up(t)
+	s.Up(t)
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x"))); err != nil {
 		t.Fatalf("Send after the server came back: %v", err)
 	}
-	s.wait(t, 1)
+	s.Wait(t, 1)
 }
 
 func TestClassification(t *testing.T) {
@@ -411,24 +412,24 @@ func TestClassification(t *testing.T) {
 		class    provider.Class
 		code     string
 		contains string
-		conns    int32 // connections after the refusal and one good message
+		conns    int // connections after the refusal and one good message
 	}{
-		{"MAIL 550", "MAIL", smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender rejected by policy"), provider.Permanent, "550", "Sender rejected by policy", 1},
-		{"MAIL 451", "MAIL", smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Local error"), provider.Temporary, "451", "Local error", 1},
-		{"MAIL 421", "MAIL", smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "Shutting down"), provider.Temporary, "421", "Shutting down", 2},
-		{"MAIL 530", "MAIL", smtpErr(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required"), provider.Down, "530", "authentication failed", 1},
-		{"RCPT 550", "RCPT", smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "No such user"), provider.Permanent, "550", "5.1.1 No such user", 1},
-		{"RCPT 450", "RCPT", smtpErr(450, smtp.EnhancedCode{4, 2, 0}, "Greylisted"), provider.Temporary, "450", "Greylisted", 1},
-		{"DATA 554", "DATA", smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "Content rejected"), provider.Permanent, "554", "Content rejected", 1},
-		{"DATA 452", "DATA", smtpErr(452, smtp.EnhancedCode{4, 3, 1}, "Out of storage"), provider.Temporary, "452", "Out of storage", 1},
-		{"AUTH 535", "AUTH", smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Bad credentials"), provider.Down, "535", "SMTP 535 authentication failed: 5.7.8 Bad credentials", 2},
-		{"AUTH 454", "AUTH", smtpErr(454, smtp.EnhancedCode{4, 7, 0}, "Try later"), provider.Temporary, "454", "Try later", 2},
+		{"MAIL 550", "MAIL", smtptest.Reply(550, smtp.EnhancedCode{5, 7, 1}, "Sender rejected by policy"), provider.Permanent, "550", "Sender rejected by policy", 1},
+		{"MAIL 451", "MAIL", smtptest.Reply(451, smtp.EnhancedCode{4, 3, 0}, "Local error"), provider.Temporary, "451", "Local error", 1},
+		{"MAIL 421", "MAIL", smtptest.Reply(421, smtp.EnhancedCode{4, 3, 2}, "Shutting down"), provider.Temporary, "421", "Shutting down", 2},
+		{"MAIL 530", "MAIL", smtptest.Reply(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required"), provider.Down, "530", "authentication failed", 1},
+		{"RCPT 550", "RCPT", smtptest.Reply(550, smtp.EnhancedCode{5, 1, 1}, "No such user"), provider.Permanent, "550", "5.1.1 No such user", 1},
+		{"RCPT 450", "RCPT", smtptest.Reply(450, smtp.EnhancedCode{4, 2, 0}, "Greylisted"), provider.Temporary, "450", "Greylisted", 1},
+		{"DATA 554", "DATA", smtptest.Reply(554, smtp.EnhancedCode{5, 6, 0}, "Content rejected"), provider.Permanent, "554", "Content rejected", 1},
+		{"DATA 452", "DATA", smtptest.Reply(452, smtp.EnhancedCode{4, 3, 1}, "Out of storage"), provider.Temporary, "452", "Out of storage", 1},
+		{"AUTH 535", "AUTH", smtptest.Reply(535, smtp.EnhancedCode{5, 7, 8}, "Bad credentials"), provider.Down, "535", "SMTP 535 authentication failed: 5.7.8 Bad credentials", 2},
+		{"AUTH 454", "AUTH", smtptest.Reply(454, smtp.EnhancedCode{4, 7, 0}, "Try later"), provider.Temporary, "454", "Try later", 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newTestServer(t, serverOpts{users: map[string]string{"u": "p"}})
+			s := smtptest.New(t, smtptest.Options{Users: map[string]string{"u": "p"}})
 			d := newDriver(t, s, "none", func(o *Options) { o.Username, o.Password = "u", "p" })
-			s.setFail(c.step, c.reply)
+			s.SetFail(c.step, c.reply)
 			_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 			var pe *provider.Error
 			if !errors.As(err, &pe) {
@@ -443,14 +444,14 @@ func TestClassification(t *testing.T) {
 			}
 			// The connection survives a clean refusal (except 421 and AUTH): the next message
 			// goes through once the server stops refusing.
-			s.setFail(c.step, nil)
+			s.SetFail(c.step, nil)
 			if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "y"))); err != nil {
 				t.Fatalf("Send after the refusal was lifted: %v", err)
 			}
-			if got := s.wait(t, 1); !strings.Contains(string(got.Data), "\r\n\r\ny") {
+			if got := s.Wait(t, 1); !strings.Contains(string(got.Data), "\r\n\r\ny") {
 				t.Errorf("the delivered message is not the second one:\n%s", got.Data)
 			}
-			if n := s.conns.Load(); n != c.conns {
+			if n := s.Conns(); n != c.conns {
 				t.Errorf("%d connections, want %d", n, c.conns)
 			}
 		})
@@ -458,15 +459,15 @@ func TestClassification(t *testing.T) {
 }
 
 func TestPartialRecipients(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "none", nil)
-	s.setFail("RCPT:bad@x.test", smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "No such user"))
+	s.SetFail("RCPT:bad@x.test", smtptest.Reply(550, smtp.EnhancedCode{5, 1, 1}, "No such user"))
 
 	// some refused for good: the others get it, Send succeeds, Health tells
 	if _, err := d.Send(context.Background(), delivery("j", "good@x.test, bad@x.test", nil, textFile("t", "x"))); err != nil {
 		t.Fatalf("Send = %v, want success for the accepted recipient", err)
 	}
-	if got := s.wait(t, 1); strings.Join(got.To, ",") != "good@x.test" {
+	if got := s.Wait(t, 1); strings.Join(got.To, ",") != "good@x.test" {
 		t.Errorf("RCPT = %v, want only good@x.test", got.To)
 	}
 	if f := d.Health().Facts["last_rejected_recipients"]; !strings.Contains(f.(string), "bad@x.test") {
@@ -481,18 +482,18 @@ func TestPartialRecipients(t *testing.T) {
 	}
 
 	// one refused temporarily: nothing is sent, Temp
-	s.setFail("RCPT:grey@x.test", smtpErr(450, smtp.EnhancedCode{4, 2, 0}, "Greylisted"))
+	s.SetFail("RCPT:grey@x.test", smtptest.Reply(450, smtp.EnhancedCode{4, 2, 0}, "Greylisted"))
 	_, err = d.Send(context.Background(), delivery("j", "good@x.test, grey@x.test", nil, textFile("t", "x")))
 	if provider.ClassOf(err) != provider.Temporary || err == nil {
 		t.Errorf("Send(one greylisted) = %v, want temporary", err)
 	}
-	if n := len(s.messages()); n != 1 {
+	if n := len(s.Messages()); n != 1 {
 		t.Errorf("%d messages delivered, want still 1", n)
 	}
-	if c := s.wire.count("RSET"); c < 1 {
+	if c := s.Count("RSET"); c < 1 {
 		t.Errorf("no RSET after a refused transaction")
 	}
-	if c := s.conns.Load(); c != 1 {
+	if c := s.Conns(); c != 1 {
 		t.Errorf("%d connections, want 1: refusals keep the connection", c)
 	}
 }
@@ -500,10 +501,10 @@ func TestPartialRecipients(t *testing.T) {
 func TestStalledServerTimesOut(t *testing.T) {
 	for _, step := range []string{"MAIL", "DATA"} {
 		t.Run(step, func(t *testing.T) {
-			s := newTestServer(t, serverOpts{})
+			s := smtptest.New(t, smtptest.Options{})
 			const timeout = 300 * time.Millisecond
 			d := newDriver(t, s, "none", func(o *Options) { o.Timeout = timeout })
-			s.setStall(step)
+			s.SetStall(step)
 			start := time.Now()
 			_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 			el := time.Since(start)
@@ -519,12 +520,12 @@ func TestStalledServerTimesOut(t *testing.T) {
 }
 
 func TestContextCancelStopsSend(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "none", func(o *Options) { o.Timeout = time.Minute })
-	s.setStall("DATA")
+	s.SetStall("DATA")
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-s.stalled
+		<-s.Stalled()
 		cancel()
 	}()
 	_, err := d.Send(ctx, delivery("j", "a@x.test", nil, textFile("t", "x")))
@@ -534,7 +535,7 @@ func TestContextCancelStopsSend(t *testing.T) {
 }
 
 func TestCertificateErrorIsSenderDown(t *testing.T) {
-	s := newTestServer(t, serverOpts{startTLS: true})
+	s := smtptest.New(t, smtptest.Options{StartTLS: true})
 	d := newDriver(t, s, "starttls", func(o *Options) { o.TLSConfig = &tls.Config{} }) // system roots: the test CA is unknown
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 	var pe *provider.Error
@@ -545,8 +546,8 @@ func TestCertificateErrorIsSenderDown(t *testing.T) {
 		t.Errorf("Health OK after a certificate error")
 	}
 
-	s2 := newTestServer(t, serverOpts{implicitTLS: true})
-	d2 := newDriver(t, s2, "tls", func(o *Options) { o.TLSConfig = &tls.Config{RootCAs: s2.certPool, ServerName: "mail.example.com"} })
+	s2 := smtptest.New(t, smtptest.Options{ImplicitTLS: true})
+	d2 := newDriver(t, s2, "tls", func(o *Options) { o.TLSConfig = &tls.Config{RootCAs: s2.CertPool(), ServerName: "mail.example.com"} })
 	_, err = d2.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 	if !errors.As(err, &pe) || pe.Class != provider.Down || pe.Code != "tls-cert" {
 		t.Fatalf("Send with a certificate for another name = %v, want sender-down tls-cert", err)
@@ -554,7 +555,7 @@ func TestCertificateErrorIsSenderDown(t *testing.T) {
 }
 
 func TestNoSTARTTLSIsSenderDown(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "starttls", nil)
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 	if provider.ClassOf(err) != provider.Down || !errors.Is(err, ErrNoSTARTTLS) {
@@ -563,7 +564,7 @@ func TestNoSTARTTLSIsSenderDown(t *testing.T) {
 }
 
 func TestSendAfterClose(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "none", nil)
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x"))); err != nil {
 		t.Fatal(err)
@@ -571,18 +572,18 @@ func TestSendAfterClose(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "QUIT to close the connection", func() bool { return s.closed.Load() == 1 })
+	waitFor(t, "QUIT to close the connection", func() bool { return s.Closed() == 1 })
 	if _, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x"))); !errors.Is(err, ErrClosed) || provider.ClassOf(err) != provider.Temporary {
 		t.Errorf("Send after Close = %v, want temporary ErrClosed", err)
 	}
 }
 
 func TestCloseCutsSendInProgress(t *testing.T) {
-	s := newTestServer(t, serverOpts{})
+	s := smtptest.New(t, smtptest.Options{})
 	d := newDriver(t, s, "none", func(o *Options) { o.Timeout = time.Minute })
-	s.setStall("DATA")
+	s.SetStall("DATA")
 	go func() {
-		<-s.stalled
+		<-s.Stalled()
 		d.Close()
 	}()
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
@@ -592,7 +593,7 @@ func TestCloseCutsSendInProgress(t *testing.T) {
 }
 
 func TestMessageLargerThanServerSIZE(t *testing.T) {
-	s := newTestServer(t, serverOpts{maxBytes: 1000})
+	s := smtptest.New(t, smtptest.Options{MaxBytes: 1000})
 	d := newDriver(t, s, "none", nil)
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", strings.Repeat("x", 2000))))
 	var pe *provider.Error
@@ -605,10 +606,20 @@ func TestMessageLargerThanServerSIZE(t *testing.T) {
 }
 
 func TestNoAuthMechanismIsSenderDown(t *testing.T) {
-	s := newTestServer(t, serverOpts{}) // offers no AUTH
+	s := smtptest.New(t, smtptest.Options{}) // offers no AUTH
 	d := newDriver(t, s, "none", func(o *Options) { o.Username, o.Password = "u", "p" })
 	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
 	if provider.ClassOf(err) != provider.Down || !errors.Is(err, ErrNoAuthMech) {
 		t.Fatalf("Send = %v, want sender-down ErrNoAuthMech", err)
+	}
+}
+
+func TestImplicitTLSAgainstPlainPortIsSenderDown(t *testing.T) {
+	s := smtptest.New(t, smtptest.Options{}) // plain SMTP
+	d := newDriver(t, s, "tls", nil)
+	_, err := d.Send(context.Background(), delivery("j", "a@x.test", nil, textFile("t", "x")))
+	var pe *provider.Error
+	if !errors.As(err, &pe) || pe.Class != provider.Down || pe.Code != "config" {
+		t.Fatalf("Send with tls = \"tls\" to a plain port = %v, want sender-down config", err)
 	}
 }

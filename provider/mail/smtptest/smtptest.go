@@ -1,4 +1,8 @@
-package mail
+// Package smtptest runs a real SMTP server (github.com/emersion/go-smtp) on 127.0.0.1 for
+// tests: STARTTLS or implicit TLS with a self-signed certificate, AUTH PLAIN and LOGIN, a backend
+// that records every message, and knobs to refuse (4xx/5xx/535) or stall at a step, or to go
+// down and come back. It is a peer for tests of the mail driver and of the whole gateway.
+package smtptest
 
 import (
 	"crypto/ecdsa"
@@ -7,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log"
@@ -22,18 +27,19 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// testServer is a real SMTP server (emersion/go-smtp) on 127.0.0.1 whose backend records what
+// Server is a real SMTP server (emersion/go-smtp) on 127.0.0.1 whose backend records what
 // it receives and can be told to refuse or stall at a step.
-type testServer struct {
+type Server struct {
 	t        testing.TB
 	srv      *smtp.Server
 	ln       net.Listener
 	addr     *net.TCPAddr
 	certPool *x509.CertPool
+	certDER  []byte
 	conns    atomic.Int32
 
 	mu       sync.Mutex
-	msgs     []received
+	msgs     []Message
 	users    map[string]string // username → password; nil: AUTH not offered
 	failAt   map[string]error  // "MAIL", "RCPT", "DATA", "RCPT:<addr>" → the reply to give
 	stallAt  string            // step at which to block until released
@@ -45,7 +51,7 @@ type testServer struct {
 	wire     syncBuffer // the server's Debug transcript: every command and reply
 }
 
-type received struct {
+type Message struct {
 	From string
 	To   []string
 	Data []byte
@@ -54,13 +60,13 @@ type received struct {
 	Helo string
 }
 
-type serverOpts struct {
-	implicitTLS bool
-	startTLS    bool
-	users       map[string]string
-	mechs       []string      // AUTH mechanisms offered; default PLAIN and LOGIN
-	readTimeout time.Duration // how long the server waits for a command; default 10 s
-	maxBytes    int64         // SIZE; default 64 MiB
+type Options struct {
+	ImplicitTLS bool
+	StartTLS    bool
+	Users       map[string]string // username → password; nil: AUTH not offered
+	Mechs       []string          // AUTH mechanisms offered; default PLAIN and LOGIN
+	ReadTimeout time.Duration     // how long the server waits for a command; default 10 s
+	MaxBytes    int64             // SIZE; default 64 MiB
 }
 
 // countingListener counts accepted connections: N messages over one reused connection → 1.
@@ -91,14 +97,15 @@ func (c *countingConn) Close() error {
 	return c.Conn.Close()
 }
 
-func newTestServer(t testing.TB, o serverOpts) *testServer {
+func New(t testing.TB, o Options) *Server {
 	t.Helper()
-	cert, pool := selfSigned(t)
-	s := &testServer{
+	cert, pool := SelfSigned(t)
+	s := &Server{
+		certDER:  cert.Certificate[0],
 		t:        t,
 		certPool: pool,
-		users:    o.users,
-		mechs:    o.mechs,
+		users:    o.Users,
+		mechs:    o.Mechs,
 		failAt:   map[string]error{},
 		stall:    make(chan struct{}),
 		stalled:  make(chan string, 16),
@@ -113,16 +120,16 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 	s.srv.ErrorLog = log.New(io.Discard, "", 0) // client hang-ups are expected in these tests
 	s.srv.AllowInsecureAuth = true              // loopback only; our own policy is what is under test
 	s.srv.MaxMessageBytes = 64 << 20
-	if o.maxBytes > 0 {
-		s.srv.MaxMessageBytes = o.maxBytes
+	if o.MaxBytes > 0 {
+		s.srv.MaxMessageBytes = o.MaxBytes
 	}
 	s.srv.ReadTimeout = 10 * time.Second
-	if o.readTimeout > 0 {
-		s.srv.ReadTimeout = o.readTimeout
+	if o.ReadTimeout > 0 {
+		s.srv.ReadTimeout = o.ReadTimeout
 	}
 	s.srv.WriteTimeout = 10 * time.Second
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}}
-	if o.startTLS {
+	if o.StartTLS {
 		s.srv.TLSConfig = tlsConf
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -130,7 +137,7 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 		t.Fatal(err)
 	}
 	s.addr = ln.Addr().(*net.TCPAddr)
-	s.start(ln, o.implicitTLS, tlsConf)
+	s.start(ln, o.ImplicitTLS, tlsConf)
 	t.Cleanup(func() {
 		close(s.stall)
 		s.srv.Close()
@@ -138,9 +145,9 @@ func newTestServer(t testing.TB, o serverOpts) *testServer {
 	return s
 }
 
-func (s *testServer) start(ln net.Listener, implicitTLS bool, tlsConf *tls.Config) {
+func (s *Server) start(ln net.Listener, ImplicitTLS bool, tlsConf *tls.Config) {
 	var l net.Listener = countingListener{ln, &s.conns, &s.closed}
-	if implicitTLS {
+	if ImplicitTLS {
 		l = tls.NewListener(l, tlsConf)
 	}
 	s.ln = ln
@@ -148,11 +155,11 @@ func (s *testServer) start(ln net.Listener, implicitTLS bool, tlsConf *tls.Confi
 }
 
 // down closes the listener (connections are refused); up listens again on the same port.
-func (s *testServer) down() {
+func (s *Server) Down() {
 	s.ln.Close()
 }
 
-func (s *testServer) up(t testing.TB) {
+func (s *Server) Up(t testing.TB) {
 	ln, err := net.Listen("tcp", s.addr.String())
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +167,7 @@ func (s *testServer) up(t testing.TB) {
 	s.start(ln, false, nil)
 }
 
-func (s *testServer) setFail(step string, err error) {
+func (s *Server) SetFail(step string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
@@ -170,19 +177,19 @@ func (s *testServer) setFail(step string, err error) {
 	}
 }
 
-func (s *testServer) setStall(step string) {
+func (s *Server) SetStall(step string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stallAt = step
 }
 
-func (s *testServer) fail(step string) error {
+func (s *Server) fail(step string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.failAt[step]
 }
 
-func (s *testServer) maybeStall(step string) {
+func (s *Server) maybeStall(step string) {
 	s.mu.Lock()
 	st := s.stallAt
 	s.mu.Unlock()
@@ -192,18 +199,18 @@ func (s *testServer) maybeStall(step string) {
 	}
 }
 
-func (s *testServer) messages() []received {
+func (s *Server) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
+	return append([]Message(nil), s.msgs...)
 }
 
 // wait returns the n-th message (1-based) once it has arrived.
-func (s *testServer) wait(t *testing.T, n int) received {
+func (s *Server) Wait(t testing.TB, n int) Message {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
-		if m := s.messages(); len(m) >= n {
+		if m := s.Messages(); len(m) >= n {
 			return m[n-1]
 		}
 		select {
@@ -215,7 +222,7 @@ func (s *testServer) wait(t *testing.T, n int) received {
 }
 
 type session2 struct {
-	s    *testServer
+	s    *Server
 	helo string
 	tls  bool
 	user string
@@ -317,7 +324,7 @@ func (x *session2) Data(r io.Reader) error {
 		return err
 	}
 	x.s.mu.Lock()
-	x.s.msgs = append(x.s.msgs, received{From: x.from, To: append([]string(nil), x.to...), Data: b, User: x.user, TLS: x.tls, Helo: x.helo})
+	x.s.msgs = append(x.s.msgs, Message{From: x.from, To: append([]string(nil), x.to...), Data: b, User: x.user, TLS: x.tls, Helo: x.helo})
 	x.s.mu.Unlock()
 	x.s.received <- struct{}{}
 	return nil
@@ -331,7 +338,7 @@ func (x *session2) Reset() {
 func (x *session2) Logout() error { return nil }
 
 // selfSigned makes a certificate for 127.0.0.1 and localhost, and a pool that trusts it.
-func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+func SelfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -362,7 +369,7 @@ func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-func smtpErr(code int, enh smtp.EnhancedCode, msg string) *smtp.SMTPError {
+func Reply(code int, enh smtp.EnhancedCode, msg string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: msg}
 }
 
@@ -391,4 +398,36 @@ func (s *syncBuffer) count(cmd string) int {
 		}
 	}
 	return n
+}
+
+// Addr is the server's address.
+func (s *Server) Addr() *net.TCPAddr { return s.addr }
+
+// Host and Port split Addr for a sender's config.
+func (s *Server) Host() string { return s.addr.IP.String() }
+
+// Port is the server's TCP port.
+func (s *Server) Port() int { return s.addr.Port }
+
+// CertPool trusts the server's certificate.
+func (s *Server) CertPool() *x509.CertPool { return s.certPool }
+
+// Conns is how many connections were accepted.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
+
+// Closed is how many accepted connections were closed.
+func (s *Server) Closed() int { return int(s.closed.Load()) }
+
+// Stalled receives the step each time a stall begins.
+func (s *Server) Stalled() <-chan string { return s.stalled }
+
+// Count is how many client commands in the transcript start with cmd.
+func (s *Server) Count(cmd string) int { return s.wire.count(cmd) }
+
+// Received gets one value per accepted message.
+func (s *Server) Received() <-chan struct{} { return s.received }
+
+// CertPEM is the server's self-signed certificate, PEM-encoded (a ca_file for configs).
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.certDER})
 }

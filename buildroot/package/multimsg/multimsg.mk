@@ -1,0 +1,56 @@
+################################################################################
+#
+# multimsg
+#
+################################################################################
+
+# Built from the repository this br2-external tree is part of. The local
+# site method never runs "go mod vendor" (only downloads do), so vendor/
+# must be in the source tree already: buildroot/scripts/image prepares a
+# vendored copy and points MULTIMSG_OVERRIDE_SRCDIR at it (in local.mk).
+MULTIMSG_SITE = $(BR2_EXTERNAL_MULTIMSG_PATH)/..
+MULTIMSG_SITE_METHOD = local
+MULTIMSG_LICENSE = Proprietary
+MULTIMSG_GOMOD = multimsg
+MULTIMSG_BUILD_TARGETS = cmd/multimsg
+# Pure Go: the same static binary as "make cross", whatever the toolchain.
+MULTIMSG_GO_ENV = CGO_ENABLED=0
+MULTIMSG_LDFLAGS = -s -w
+
+# Keep the build tree to the Go source: not this br2-external tree (which
+# may hold a Buildroot output directory), nor build outputs.
+MULTIMSG_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
+	--exclude=/buildroot \
+	--exclude=/bin \
+	--exclude=/dist \
+	--exclude=/out \
+	--exclude=/run \
+	--exclude='*.test'
+
+define MULTIMSG_CHECK_VENDOR
+	@if [ ! -f $(@D)/vendor/modules.txt ]; then \
+		echo "multimsg: no vendor/ in $(MULTIMSG_SITE);" \
+			"run buildroot/scripts/image (or go mod vendor) first"; \
+		exit 1; \
+	fi
+endef
+MULTIMSG_PRE_BUILD_HOOKS += MULTIMSG_CHECK_VENDOR
+
+# The mount point of the data partition (see board/multimsg/post-build.sh).
+define MULTIMSG_INSTALL_DATA_DIR
+	mkdir -p $(TARGET_DIR)/var/lib/multimsg
+	chmod 0700 $(TARGET_DIR)/var/lib/multimsg
+endef
+MULTIMSG_POST_INSTALL_TARGET_HOOKS += MULTIMSG_INSTALL_DATA_DIR
+
+define MULTIMSG_INSTALL_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(MULTIMSG_PKGDIR)/S95multimsg \
+		$(TARGET_DIR)/etc/init.d/S95multimsg
+endef
+
+define MULTIMSG_INSTALL_INIT_SYSTEMD
+	$(INSTALL) -D -m 0644 $(MULTIMSG_PKGDIR)/multimsg.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/multimsg.service
+endef
+
+$(eval $(golang-package))

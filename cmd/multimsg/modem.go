@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"multimsg/hw/serial"
+	"multimsg/modem"
+)
+
+// Exit codes of `multimsg modem`.
+const (
+	modemExitReady    = 0 // the modem can send
+	modemExitNotReady = 1 // it answers, but cannot send now (SIM, registration): see the output
+	modemExitUsage    = 2
+	modemExitAbsent   = 3 // the port does not open, or the modem does not answer
+)
+
+// RunModem is `multimsg modem -device PATH [-baud N] [-pin PIN] [-timeout D] [-json]`: it
+// probes a modem and prints its health, the field technician's first tool. The PIN is entered
+// at most once, and only when the SIM asks for it.
+func RunModem(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("modem", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	device := fs.String("device", "", "serial device of the modem (prefer /dev/serial/by-id/...)")
+	baud := fs.Int("baud", 115200, "baud rate")
+	pin := fs.String("pin", "", "SIM PIN, entered once if the SIM asks for it")
+	timeout := fs.Duration("timeout", 5*time.Second, "timeout of each AT command")
+	asJSON := fs.Bool("json", false, "print the health as JSON")
+	verbose := fs.Bool("v", false, "log the AT exchange to stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: multimsg modem -device PATH [-baud N] [-pin PIN] [-timeout D] [-json] [-v]")
+		fmt.Fprintln(stderr, "Probes a GSM modem and prints its health: SIM, registration, operator, signal, SMSC.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return modemExitReady
+		}
+		return modemExitUsage
+	}
+	if *device == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return modemExitUsage
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	port, err := serial.Open(*device, *baud, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "multimsg modem: %v\n", err)
+		return modemExitAbsent
+	}
+	defer port.Close()
+	var rw io.ReadWriter = port
+	if *verbose {
+		rw = &traced{rw: port, log: log}
+	}
+	h, perr := modem.Probe(ctx, rw, *pin, *timeout, log)
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		facts := h.Facts()
+		facts["device"] = *device
+		facts["ready"] = perr == nil
+		if err := enc.Encode(facts); err != nil {
+			return modemExitUsage
+		}
+	} else {
+		printHealth(stdout, *device, h, perr)
+	}
+	switch {
+	case perr == nil:
+		return modemExitReady
+	case !h.Present:
+		return modemExitAbsent
+	}
+	return modemExitNotReady
+}
+
+func printHealth(w io.Writer, device string, h modem.Health, perr error) {
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	orDash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	fmt.Fprintf(w, "device:      %s\n", device)
+	fmt.Fprintf(w, "present:     %s\n", yes(h.Present))
+	fmt.Fprintf(w, "model:       %s\n", orDash(h.Model))
+	fmt.Fprintf(w, "sim:         %s\n", orDash(h.SIM))
+	reg := yes(h.Registered)
+	if h.RegStatus != "" {
+		reg += " (" + h.RegStatus + ")"
+	}
+	fmt.Fprintf(w, "registered:  %s\n", reg)
+	fmt.Fprintf(w, "operator:    %s\n", orDash(h.Operator))
+	if h.HasSignal {
+		fmt.Fprintf(w, "signal:      %d dBm\n", h.SignalDBM)
+	} else {
+		fmt.Fprintf(w, "signal:      unknown\n")
+	}
+	fmt.Fprintf(w, "smsc:        %s\n", orDash(h.SMSC))
+	if perr == nil {
+		fmt.Fprintf(w, "ready:       yes\n")
+		return
+	}
+	fmt.Fprintf(w, "ready:       no: %v\n", perr)
+}
+
+// traced logs the wire for -v.
+type traced struct {
+	rw  io.ReadWriter
+	log *slog.Logger
+}
+
+func (t *traced) Read(b []byte) (int, error) {
+	n, err := t.rw.Read(b)
+	if n > 0 {
+		t.log.Debug("rx", "data", string(b[:n]))
+	}
+	return n, err
+}
+
+func (t *traced) Write(b []byte) (int, error) {
+	t.log.Debug("tx", "data", string(b))
+	return t.rw.Write(b)
+}

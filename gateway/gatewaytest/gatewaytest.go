@@ -1,0 +1,203 @@
+// Package gatewaytest starts a whole multimsg gateway in-process for end-to-end tests: the
+// same wiring as `multimsg serve` (gateway.New), listening on a loopback port, with a fresh
+// data directory and a configuration given as TOML.
+package gatewaytest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"multimsg/client"
+	"multimsg/config"
+	"multimsg/envelope"
+	"multimsg/gateway"
+)
+
+// AdminPassword is the admin password of every test gateway.
+const AdminPassword = "test-admin-password"
+
+// adminHash is bcrypt(AdminPassword) at cost 4, so tests don't pay bcrypt's default cost.
+const adminHash = "$2a$04$ZiwiKVSClPpUrLEvpMOSx.b083AGzhzrxiIUNbh3l/6obeARVI6ae"
+
+// Gateway is a running test gateway.
+type Gateway struct {
+	*gateway.Gateway
+	URL     string         // http://127.0.0.1:port
+	DataDir string         // its data directory
+	Client  *client.Client // a device client (the test process is the device "local")
+	Config  config.Config
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+var (
+	keyOnce sync.Once
+	keyPEM  []byte
+	keyErr  error
+)
+
+// seedKey puts one process-wide box key into dir, so each test gateway does not spend a
+// second or two generating its own RSA-3072 key.
+func seedKey(t testing.TB, dir string) {
+	t.Helper()
+	keyOnce.Do(func() {
+		tmp, err := os.MkdirTemp("", "multimsg-key")
+		if err != nil {
+			keyErr = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		k, err := envelope.LoadOrCreate(tmp)
+		if err != nil {
+			keyErr = err
+			return
+		}
+		keyPEM, keyErr = os.ReadFile(k.Path())
+	})
+	if keyErr != nil {
+		t.Fatalf("test key: %v", keyErr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "box.key")); err == nil {
+		return // a restart keeps its key
+	}
+	if err := os.WriteFile(filepath.Join(dir, "box.key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Start runs a gateway configured by toml (data_dir and listen are set for you; anything
+// else, e.g. [[mail.sender]] tables, comes from toml). It stops when the test ends.
+func Start(t testing.TB, toml string) *Gateway {
+	t.Helper()
+	dir := t.TempDir()
+	return StartIn(t, dir, toml)
+}
+
+// StartIn is Start on an existing data directory (a restart).
+func StartIn(t testing.TB, dir, toml string) *Gateway {
+	t.Helper()
+	seedKey(t, dir)
+	text := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n%s\n", dir, toml)
+	if !strings.Contains(toml, "[admin]") {
+		text += fmt.Sprintf("[admin]\npassword_hash = %q\n", adminHash)
+	}
+	cfg, err := config.Parse(text, t.Name())
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	var out io.Writer = io.Discard
+	if testing.Verbose() || os.Getenv("MULTIMSG_TEST_LOG") != "" {
+		out = os.Stderr
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: "test", Console: io.Discard})
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tg := &Gateway{Gateway: g, URL: "http://" + g.Addr().String(), DataDir: dir, Config: cfg, cancel: cancel, done: make(chan error, 1)}
+	tg.Client = client.New(tg.URL, &http.Client{Timeout: 30 * time.Second})
+	go func() { tg.done <- g.Run(ctx) }()
+	t.Cleanup(func() { tg.Stop(t) })
+	return tg
+}
+
+// Stop shuts the gateway down cleanly and waits for it (idempotent).
+func (g *Gateway) Stop(t testing.TB) {
+	if g.cancel == nil {
+		return
+	}
+	g.cancel()
+	g.cancel = nil
+	select {
+	case err := <-g.done:
+		if err != nil {
+			t.Errorf("gateway.Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("gateway did not stop within 30s")
+	}
+}
+
+// Post sends a form (urlencoded) and returns the status and body.
+func (g *Gateway) Post(t testing.TB, path string, form url.Values, accept string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	return Do(t, req)
+}
+
+var httpClient = &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}, Timeout: time.Minute}
+
+// Get fetches url and returns the status and body.
+func Get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return Do(t, req)
+}
+
+// Do runs req and returns the status and body.
+func Do(t testing.TB, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// WaitState consults id until it reaches a finished state (or want), polling every 20 ms for
+// at most timeout, and returns the last state. A finished answer archives the job.
+func (g *Gateway) WaitState(t testing.TB, id string, timeout time.Duration) client.State {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := g.Client.Consult(context.Background(), id)
+		if err != nil {
+			t.Fatalf("Consult(%s): %v", id, err)
+		}
+		if st.Finished() || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// WaitJob waits (polling the store, not /cons, so nothing gets archived) until job id is
+// finished, and returns its state.
+func (g *Gateway) WaitJob(t testing.TB, id string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j, err := g.Store.Get(id)
+		if err != nil {
+			t.Fatalf("Store.Get(%s): %v", id, err)
+		}
+		if j.State.Finished() || time.Now().After(deadline) {
+			return string(j.State)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// Maildir lists the files delivered into a Maildir under the data dir (e.g. "outbox").
+func (g *Gateway) Maildir(t testing.TB, name string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(g.DataDir, name, "new", "*"))
+	return m
+}

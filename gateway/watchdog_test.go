@@ -1,0 +1,46 @@
+package gateway_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"multimsg/gateway/gatewaytest"
+)
+
+// TestWatchdogWiring: with watchdog set, the gateway pets the device while healthy and writes
+// the magic 'V' on a clean stop. A plain file stands in for /dev/watchdog (no ioctls apply).
+func TestWatchdogWiring(t *testing.T) {
+	dev := filepath.Join(t.TempDir(), "watchdog")
+	if err := os.WriteFile(dev, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := gatewaytest.Start(t, fmt.Sprintf("watchdog = %q\n[[mail.sender]]\nname = \"o\"\nmaildir = \"outbox\"\n", dev))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(dev)
+		if len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway never petted the watchdog")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
+	g.Stop(t)
+	b, _ := os.ReadFile(dev)
+	if !bytes.HasSuffix(b, []byte("V")) || bytes.Count(b, []byte("V")) != 1 {
+		t.Fatalf("watchdog writes = %q, want pets then one magic 'V' at the clean stop", b)
+	}
+}
+
+// TestWatchdogMissing: a box without the device runs anyway.
+func TestWatchdogMissing(t *testing.T) {
+	g := gatewaytest.Start(t, "watchdog = \"/nonexistent/watchdog\"\n[[mail.sender]]\nname = \"o\"\nmaildir = \"outbox\"\n")
+	if code, body := gatewaytest.Get(t, g.URL+"/healthz"); code != 200 {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+}

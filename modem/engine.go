@@ -1,0 +1,470 @@
+package modem
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// URC is an unsolicited result code (+CMTI, +CDS, RING, +CREG: ...). For +CMT, +CDS and +CBM,
+// PDU is the hex line that followed.
+type URC struct {
+	Line Line
+	PDU  string
+}
+
+// EngineOptions tune an Engine. Zero values take the defaults.
+type EngineOptions struct {
+	// OnURC is called for every unsolicited line, in the goroutine that owns the port: it must
+	// not block. Nil drops them (after logging at debug level).
+	OnURC func(URC)
+	// Trace logs every line in and out at debug level.
+	Trace bool
+}
+
+// maxReplyLines bounds the information lines kept for one command (a babbling modem).
+const maxReplyLines = 64
+
+// Reply is what a command answered before its final result code.
+type Reply struct {
+	Lines []Line // information lines (echo removed)
+}
+
+// Find returns the body of the first line with prefix ("+CSQ"), and whether there was one.
+func (r Reply) Find(prefix string) (string, bool) {
+	for _, l := range r.Lines {
+		if l.Prefix == prefix {
+			return l.Body, true
+		}
+	}
+	return "", false
+}
+
+// Engine runs AT commands over an io.ReadWriter. One goroutine owns the port: it writes
+// commands, takes replies and peels off unsolicited lines; callers hand it requests over a
+// channel, so commands are serialised. A second goroutine only reads bytes and cuts them into
+// lines, because a Read cannot be selected on.
+//
+// The reader goroutine ends when a Read fails (io.EOF or another error, which closes the
+// engine with ErrPort) or, after Close, at the next Read that returns. A reader that returns
+// (0, nil) periodically (hw/serial does, on its read timeout) lets it end promptly; for a
+// blocking reader, close the port after Close.
+type Engine struct {
+	rw   io.ReadWriter
+	log  *slog.Logger
+	opts EngineOptions
+
+	reqs   chan *request
+	events chan event
+	quit   chan struct{}
+	done   chan struct{} // closed when the owner goroutine has returned
+
+	closeOnce sync.Once
+	errMu     sync.Mutex
+	err       error // why the engine stopped
+}
+
+type event struct {
+	line   string
+	prompt bool
+	err    error
+}
+
+type request struct {
+	ctx     context.Context
+	cmd     string
+	pdu     string // for AT+CMGS: the hex PDU sent at the "> " prompt
+	timeout time.Duration
+	reply   chan result
+}
+
+type result struct {
+	reply Reply
+	err   error
+}
+
+// NewEngine starts an engine on rw. Close stops it; it does not close rw.
+func NewEngine(rw io.ReadWriter, log *slog.Logger, opts EngineOptions) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		rw:     rw,
+		log:    log,
+		opts:   opts,
+		reqs:   make(chan *request),
+		events: make(chan event, 16),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go e.read()
+	go e.own()
+	return e
+}
+
+// Close stops the engine; commands in flight fail with ErrClosed. It does not close the port.
+func (e *Engine) Close() error {
+	e.stop(ErrClosed)
+	<-e.done
+	return nil
+}
+
+// Done is closed once the engine has stopped (Close, or the port failed: see Err).
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Err is why the engine stopped: ErrClosed, or an error wrapping ErrPort. Nil while it runs.
+func (e *Engine) Err() error {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	return e.err
+}
+
+func (e *Engine) stop(err error) {
+	e.closeOnce.Do(func() {
+		e.errMu.Lock()
+		e.err = err
+		e.errMu.Unlock()
+		close(e.quit)
+	})
+}
+
+// Command runs one AT command ("AT+CSQ") and waits for its final result code, at most
+// timeout. A failed final result is an error wrapping *CMEError, *CMSError or ErrError; no
+// answer in time is ErrTimeout.
+func (e *Engine) Command(ctx context.Context, cmd string, timeout time.Duration) (Reply, error) {
+	return e.do(&request{ctx: ctx, cmd: cmd, timeout: timeout})
+}
+
+// SubmitPDU sends one SMS-SUBMIT: AT+CMGS=<tpduLen>, waits for the "> " prompt, sends the hex
+// PDU (SMSC part included) and Ctrl-Z, and returns the message reference from "+CMGS: <mr>".
+func (e *Engine) SubmitPDU(ctx context.Context, tpduLen int, pduHex string, timeout time.Duration) (int, error) {
+	cmd := fmt.Sprintf("AT+CMGS=%d", tpduLen)
+	r, err := e.do(&request{ctx: ctx, cmd: cmd, pdu: pduHex, timeout: timeout})
+	if err != nil {
+		return 0, err
+	}
+	body, ok := r.Find("+CMGS")
+	if !ok {
+		return 0, &CommandError{Cmd: cmd, Err: fmt.Errorf("%w: OK without +CMGS", ErrBadReply)}
+	}
+	mr := IntField(Fields(body), 0, -1)
+	if mr < 0 {
+		return 0, &CommandError{Cmd: cmd, Err: fmt.Errorf("%w: +CMGS: %q", ErrBadReply, body)}
+	}
+	return mr, nil
+}
+
+func (e *Engine) do(r *request) (Reply, error) {
+	r.reply = make(chan result, 1)
+	if r.timeout <= 0 {
+		r.timeout = 10 * time.Second
+	}
+	select {
+	case e.reqs <- r:
+	case <-r.ctx.Done():
+		return Reply{}, &CommandError{Cmd: r.cmd, Err: r.ctx.Err()}
+	case <-e.done:
+		return Reply{}, &CommandError{Cmd: r.cmd, Err: e.Err()}
+	}
+	res := <-r.reply // the owner always answers
+	return res.reply, res.err
+}
+
+// read cuts the byte stream into lines and prompts and hands them to the owner.
+func (e *Engine) read() {
+	buf := make([]byte, 512)
+	var acc []byte
+	send := func(ev event) bool {
+		select {
+		case e.events <- ev:
+			return true
+		case <-e.quit:
+			return false
+		}
+	}
+	for {
+		n, err := e.rw.Read(buf)
+		if n > 0 && e.opts.Trace {
+			e.log.Debug("modem rx", "bytes", string(buf[:n]))
+		}
+		acc = append(acc, buf[:n]...)
+		for {
+			i := bytes.IndexAny(acc, "\r\n")
+			if i < 0 {
+				break
+			}
+			line := string(acc[:i])
+			acc = acc[i+1:]
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if !send(event{line: strings.TrimSpace(line)}) {
+				return
+			}
+		}
+		if len(acc) > 0 && acc[0] == '>' && len(bytes.TrimSpace(acc[1:])) == 0 {
+			acc = acc[:0]
+			if !send(event{prompt: true}) {
+				return
+			}
+		}
+		if len(acc) > maxLine {
+			// A runaway line without an ending: keep the bound, drop the excess.
+			if !send(event{line: string(acc[:maxLine])}) {
+				return
+			}
+			acc = acc[:0]
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: end of file (port closed or hung up)", ErrPort)
+			} else {
+				err = fmt.Errorf("%w: %v", ErrPort, err)
+			}
+			send(event{err: err})
+			return
+		}
+		select {
+		case <-e.quit:
+			return
+		default:
+		}
+	}
+}
+
+// own is the goroutine that owns the port: the only writer, and the only reader of events.
+func (e *Engine) own() {
+	defer close(e.done)
+	var pending *URC // a +CMT/+CDS header whose PDU line comes next
+	for {
+		select {
+		case <-e.quit:
+			e.drainRequests()
+			return
+		case ev := <-e.events:
+			if ev.err != nil {
+				e.fail(ev.err)
+				continue
+			}
+			if ev.prompt {
+				continue
+			}
+			pending = e.idleLine(ev.line, pending)
+		case r := <-e.reqs:
+			pending = nil
+			res, settle := e.exec(r)
+			r.reply <- res
+			if settle != nil {
+				// The caller gave up; wait out the command's final result (or its timeout)
+				// so a late "OK" is not taken as the next command's.
+				e.settle(settle)
+				settle.Stop()
+			}
+		}
+	}
+}
+
+func (e *Engine) fail(err error) {
+	e.log.Warn("modem port failed", "err", err)
+	e.stop(err)
+}
+
+func (e *Engine) drainRequests() {
+	for {
+		select {
+		case r := <-e.reqs:
+			r.reply <- result{err: &CommandError{Cmd: r.cmd, Err: e.Err()}}
+		default:
+			return
+		}
+	}
+}
+
+// idleLine handles a line that arrived while no command runs: it is unsolicited.
+func (e *Engine) idleLine(s string, pending *URC) *URC {
+	if pending != nil {
+		pending.PDU = s
+		e.urc(*pending)
+		return nil
+	}
+	l := ParseLine(s)
+	if pduURCs[l.Prefix] {
+		return &URC{Line: l}
+	}
+	e.urc(URC{Line: l})
+	return nil
+}
+
+func (e *Engine) urc(u URC) {
+	if e.opts.OnURC != nil {
+		e.opts.OnURC(u)
+		return
+	}
+	e.log.Debug("modem unsolicited", "line", u.Line.Text)
+}
+
+func (e *Engine) write(s string) error {
+	if e.opts.Trace {
+		e.log.Debug("modem tx", "bytes", s)
+	}
+	if _, err := io.WriteString(e.rw, s); err != nil {
+		err = fmt.Errorf("%w: write: %v", ErrPort, err)
+		e.fail(err)
+		return err
+	}
+	return nil
+}
+
+// exec runs one request to its final result code. It is the only place commands are written.
+// When the caller gave up before the final result, it returns the command's timer for settle.
+func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
+	fail := func(err error) result { return result{err: &CommandError{Cmd: r.cmd, Err: err}} }
+	if err := r.ctx.Err(); err != nil {
+		return fail(err), nil
+	}
+	e.discardStale()
+	if err := e.write(r.cmd + "\r"); err != nil {
+		return fail(err), nil
+	}
+	timer := time.NewTimer(r.timeout)
+	defer func() {
+		if settle == nil {
+			timer.Stop()
+		}
+	}()
+	var reply Reply
+	cmdPrefix := commandPrefix(r.cmd)
+	sentPDU := false
+	var pending *URC
+	for {
+		select {
+		case <-e.quit:
+			return fail(e.Err()), nil
+		case <-r.ctx.Done():
+			if r.pdu != "" && !sentPDU {
+				_ = e.write("\x1b") // leave the "> " prompt without sending
+			}
+			return fail(r.ctx.Err()), timer
+		case <-timer.C:
+			if r.pdu != "" && !sentPDU {
+				_ = e.write("\x1b")
+			}
+			return fail(fmt.Errorf("%w (%s)", ErrTimeout, r.timeout)), nil
+		case ev := <-e.events:
+			if ev.err != nil {
+				e.fail(ev.err)
+				return fail(ev.err), nil
+			}
+			if ev.prompt {
+				if r.pdu != "" && !sentPDU {
+					sentPDU = true
+					if err := e.write(r.pdu + "\x1a"); err != nil {
+						return fail(err), nil
+					}
+				}
+				continue
+			}
+			if pending != nil {
+				pending.PDU = ev.line
+				e.urc(*pending)
+				pending = nil
+				continue
+			}
+			l := ParseLine(ev.line)
+			switch {
+			case l.Kind == OK:
+				if r.pdu != "" && !sentPDU {
+					return fail(ErrNoPrompt), nil
+				}
+				return result{reply: reply}, nil
+			case l.Kind == Fail:
+				return fail(l.Err), nil
+			case strings.EqualFold(l.Text, r.cmd) || (sentPDU && strings.Contains(l.Text, r.pdu)):
+				// echo (ATE1, or before ATE0 took effect), or the PDU echoed back
+			case l.Prefix != "" && l.Prefix == cmdPrefix:
+				if len(reply.Lines) < maxReplyLines {
+					reply.Lines = append(reply.Lines, l)
+				}
+			case IsUnsolicited(l):
+				if pduURCs[l.Prefix] {
+					pending = &URC{Line: l}
+					continue
+				}
+				e.urc(URC{Line: l})
+			default:
+				if len(reply.Lines) < maxReplyLines {
+					reply.Lines = append(reply.Lines, l)
+				}
+			}
+		}
+	}
+}
+
+// settle keeps reading, after its caller gave up on a command, until the command's final
+// result arrives or its timeout ends, so that a late "OK" is not taken as the next command's.
+func (e *Engine) settle(timer *time.Timer) {
+	for {
+		select {
+		case <-e.quit:
+			return
+		case <-timer.C:
+			return
+		case ev := <-e.events:
+			if ev.err != nil {
+				e.fail(ev.err)
+				return
+			}
+			if ev.prompt {
+				continue
+			}
+			if l := ParseLine(ev.line); l.Kind != Info {
+				return
+			} else if IsUnsolicited(l) {
+				e.urc(URC{Line: l})
+			}
+		}
+	}
+}
+
+// discardStale hands on lines that arrived before a command is written (unsolicited ones,
+// or leftovers of a command abandoned on timeout), so they are not taken as its reply.
+func (e *Engine) discardStale() {
+	for {
+		select {
+		case ev := <-e.events:
+			if ev.err != nil {
+				e.fail(ev.err)
+				return
+			}
+			if ev.line != "" {
+				if l := ParseLine(ev.line); IsUnsolicited(l) {
+					e.urc(URC{Line: l})
+				} else {
+					e.log.Debug("modem stale line dropped", "line", ev.line)
+				}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// commandPrefix is the reply prefix of cmd: "AT+CSQ" → "+CSQ", "AT+CREG?" → "+CREG".
+func commandPrefix(cmd string) string {
+	c := strings.ToUpper(cmd)
+	c = strings.TrimPrefix(c, "AT")
+	if len(c) == 0 || (c[0] != '+' && c[0] != '^') {
+		return ""
+	}
+	end := strings.IndexAny(c, "=?")
+	if end < 0 {
+		end = len(c)
+	}
+	return c[:end]
+}

@@ -1,0 +1,155 @@
+package modem
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Sentinels. Each is matched with errors.Is, never by its text.
+var (
+	// ErrError: the modem answered a plain ERROR (no code: AT+CMEE is off or unsupported).
+	ErrError = errors.New("modem answered ERROR")
+	// ErrTimeout: no final result code within the command's timeout. The modem may be silent.
+	ErrTimeout = errors.New("modem did not answer in time")
+	// ErrClosed: the engine was closed (shutdown, or the port was lost).
+	ErrClosed = errors.New("modem engine closed")
+	// ErrPort: reading or writing the port failed (unplugged, hung up). The port must be reopened.
+	ErrPort = errors.New("serial port failed")
+	// ErrNoPrompt: AT+CMGS ended without the "> " prompt the PDU must wait for.
+	ErrNoPrompt = errors.New("modem gave no \"> \" prompt for the PDU")
+	// ErrBadReply: a reply the parser could not read (e.g. +CMGS without a number).
+	ErrBadReply = errors.New("unexpected reply from modem")
+	// ErrNotReady: the modem is not usable now (absent, initialising, recovering). Jobs wait.
+	ErrNotReady = errors.New("modem not ready")
+	// ErrNotRegistered: the modem is not registered on a network; sending waits.
+	ErrNotRegistered = errors.New("modem not registered on a network")
+	// ErrSIM: the SIM needs an operator (absent, PIN without a configured pin, PUK, wrong PIN).
+	ErrSIM = errors.New("SIM needs attention")
+	// ErrTooLong: a text needs more segments than allowed.
+	ErrTooLong = errors.New("text too long for the segment limit")
+	// ErrBadNumber: a destination that is not 1-20 digits.
+	ErrBadNumber = errors.New("invalid destination number")
+	// ErrPDU: a PDU that does not decode.
+	ErrPDU = errors.New("invalid PDU")
+)
+
+// CMEError is a "+CME ERROR: <n>" final result (3GPP TS 27.007 §9.2): an equipment or SIM error.
+type CMEError struct {
+	Code int    // -1 when the modem answered only a text
+	Text string // the modem's text when verbose, else the standard meaning of Code
+}
+
+func (e *CMEError) Error() string {
+	if e.Code < 0 {
+		return "+CME ERROR: " + e.Text
+	}
+	return fmt.Sprintf("+CME ERROR: %d (%s)", e.Code, e.Text)
+}
+
+// ProviderCode is the short code kept with a failed delivery, e.g. "CME 11".
+func (e *CMEError) ProviderCode() string {
+	if e.Code < 0 {
+		return "CME"
+	}
+	return "CME " + strconv.Itoa(e.Code)
+}
+
+// CMSError is a "+CMS ERROR: <n>" final result (3GPP TS 27.005 §3.2.5): a message service
+// error, including network causes (0-127, TS 24.011) and TP-FCS values (128-255, TS 23.040).
+type CMSError struct {
+	Code int
+	Text string
+}
+
+func (e *CMSError) Error() string {
+	if e.Code < 0 {
+		return "+CMS ERROR: " + e.Text
+	}
+	return fmt.Sprintf("+CMS ERROR: %d (%s)", e.Code, e.Text)
+}
+
+// ProviderCode is the short code kept with a failed delivery, e.g. "CMS 330".
+func (e *CMSError) ProviderCode() string {
+	if e.Code < 0 {
+		return "CMS"
+	}
+	return "CMS " + strconv.Itoa(e.Code)
+}
+
+// CommandError says which command failed; it wraps the modem's answer (CMEError, CMSError,
+// ErrError, ErrTimeout, ErrPort, ...).
+type CommandError struct {
+	Cmd string
+	Err error
+}
+
+func (e *CommandError) Error() string { return e.Cmd + ": " + e.Err.Error() }
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// StateError is the modem's own state that keeps it from sending, with the reason an admin
+// reads on the status page. It wraps ErrNotReady, ErrNotRegistered or ErrSIM.
+type StateError struct {
+	Reason string
+	Err    error
+}
+
+func (e *StateError) Error() string { return e.Reason }
+func (e *StateError) Unwrap() error { return e.Err }
+
+// Kind is what an error means for the message being sent.
+type Kind int
+
+const (
+	// Retry: try again later (network busy, SMSC unreachable, memory full, unknown).
+	Retry Kind = iota
+	// Operator: the modem or SIM needs an operator (no SIM, PIN/PUK, SMSC unknown).
+	Operator
+	// Reject: this message can never be sent as it is (invalid number or PDU).
+	Reject
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Retry:
+		return "retry"
+	case Operator:
+		return "operator"
+	case Reject:
+		return "reject"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// KindOf decides what err means; the table is in codes.go. Errors it does not know are Retry:
+// at-least-once delivery prefers a retry to a loss.
+func KindOf(err error) Kind {
+	var cms *CMSError
+	if errors.As(err, &cms) {
+		return cmsKind(cms.Code)
+	}
+	var cme *CMEError
+	if errors.As(err, &cme) {
+		return cmeKind(cme.Code)
+	}
+	switch {
+	case errors.Is(err, ErrSIM):
+		return Operator
+	case errors.Is(err, ErrTooLong), errors.Is(err, ErrBadNumber), errors.Is(err, ErrPDU):
+		return Reject
+	}
+	return Retry
+}
+
+// CodeOf is the modem's code in err ("CMS 330", "CME 11"), or "".
+func CodeOf(err error) string {
+	var cms *CMSError
+	if errors.As(err, &cms) {
+		return cms.ProviderCode()
+	}
+	var cme *CMEError
+	if errors.As(err, &cme) {
+		return cme.ProviderCode()
+	}
+	return ""
+}

@@ -1,0 +1,322 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Health is what the modem says about itself, for admins and for deciding whether to send.
+type Health struct {
+	Present    bool      // the port is open and the modem answers
+	SIM        string    // "READY", "SIM PIN", "SIM PUK", "not inserted", ... ("" unknown)
+	Registered bool      // home network or roaming (CREG or CEREG stat 1 or 5)
+	RegStatus  string    // "home", "roaming", "searching", "denied", "not searching", "unknown"
+	Operator   string    // from AT+COPS?
+	SignalDBM  int       // from AT+CSQ; valid when HasSignal
+	HasSignal  bool      // false when the modem reports 99 (unknown)
+	SMSC       string    // from AT+CSCA?; "" none configured (or not asked)
+	Model      string    // from AT+CGMM, when the modem answers it
+	LastError  string    // the last problem seen (open, init, send), for the status page
+	Checked    time.Time // when these facts were last refreshed
+}
+
+// Ready says whether a message can be sent now, and if not why (an error wrapping ErrNotReady,
+// ErrSIM or ErrNotRegistered).
+func (h Health) Ready() error {
+	switch {
+	case !h.Present:
+		reason := "modem not present"
+		if h.LastError != "" {
+			reason += ": " + h.LastError
+		}
+		return &StateError{Reason: reason, Err: ErrNotReady}
+	case h.SIM != "READY":
+		sim := h.SIM
+		if sim == "" {
+			sim = "state unknown"
+		}
+		reason := "SIM " + strings.TrimPrefix(sim, "SIM ")
+		if h.LastError != "" {
+			reason += ": " + h.LastError
+		}
+		if sim == "state unknown" || sim == "busy" {
+			return &StateError{Reason: reason, Err: ErrNotReady}
+		}
+		return &StateError{Reason: reason, Err: ErrSIM}
+	case !h.Registered:
+		return &StateError{Reason: "not registered on a network (" + h.RegStatus + ")", Err: ErrNotRegistered}
+	}
+	return nil
+}
+
+// Facts is h as the status page's key/value facts.
+func (h Health) Facts() map[string]any {
+	f := map[string]any{
+		"present":    h.Present,
+		"sim":        h.SIM,
+		"registered": h.Registered,
+		"operator":   h.Operator,
+		"smsc":       h.SMSC,
+		"last_error": h.LastError,
+	}
+	if h.HasSignal {
+		f["signal_dbm"] = h.SignalDBM
+	} else {
+		f["signal_dbm"] = nil
+	}
+	if h.RegStatus != "" {
+		f["registration"] = h.RegStatus
+	}
+	if h.Model != "" {
+		f["model"] = h.Model
+	}
+	return f
+}
+
+// CSQToDBM converts AT+CSQ's rssi (TS 27.007 §8.5) to dBm; ok is false for 99 (unknown).
+func CSQToDBM(rssi int) (dbm int, ok bool) {
+	switch {
+	case rssi == 0:
+		return -113, true
+	case rssi >= 1 && rssi <= 31:
+		return -113 + 2*rssi, true
+	}
+	return 0, false
+}
+
+func regStatus(stat int) (string, bool) {
+	switch stat {
+	case 0:
+		return "not searching", false
+	case 1:
+		return "home", true
+	case 2:
+		return "searching", false
+	case 3:
+		return "denied", false
+	case 5:
+		return "roaming", true
+	}
+	return "unknown", false
+}
+
+// session runs the initialisation and health queries on one engine.
+type session struct {
+	eng     *Engine
+	timeout time.Duration
+	pin     *pinGuard
+}
+
+// alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some
+// simulators answer ERROR even to a bare AT). Only silence is a failure.
+func (s *session) alive(ctx context.Context, tries int) error {
+	var err error
+	for i := 0; i < tries; i++ {
+		_, err = s.eng.Command(ctx, "AT", s.probeTimeout())
+		if err == nil || isFinal(err) {
+			return nil
+		}
+		if !errors.Is(err, ErrTimeout) {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *session) probeTimeout() time.Duration {
+	if s.timeout < 2*time.Second {
+		return s.timeout
+	}
+	return 2 * time.Second
+}
+
+// isFinal says err is the modem's own final result code (so the modem is alive).
+func isFinal(err error) bool {
+	var cme *CMEError
+	var cms *CMSError
+	return errors.Is(err, ErrError) || errors.As(err, &cme) || errors.As(err, &cms)
+}
+
+// optional runs a command whose failure does not matter (ATE0 and AT+CMEE=1 on modems that
+// answer ERROR), but a silent modem or a lost port still stops the caller.
+func (s *session) optional(ctx context.Context, cmd string) error {
+	_, err := s.eng.Command(ctx, cmd, s.timeout)
+	if err != nil && !isFinal(err) {
+		return err
+	}
+	return nil
+}
+
+// setup prepares a freshly opened (or freshly reset) modem: echo off, numeric errors, SIM PIN
+// (entered at most once, see pinGuard), PDU mode. It fills h with what it learns and returns
+// the first reason the modem cannot send, if any.
+func (s *session) setup(ctx context.Context, h *Health) error {
+	if err := s.alive(ctx, 3); err != nil {
+		h.Present = false
+		return err
+	}
+	h.Present = true
+	for _, cmd := range []string{"ATE0", "AT+CMEE=1"} {
+		if err := s.optional(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	if r, err := s.eng.Command(ctx, "AT+CGMM", s.timeout); err == nil && len(r.Lines) > 0 {
+		h.Model = r.Lines[0].Text
+	}
+	return s.refresh(ctx, h)
+}
+
+// refresh re-reads SIM, registration, signal, operator and SMSC into h, entering the PIN
+// if the SIM asks for it and the guard allows, and sets PDU mode.
+func (s *session) refresh(ctx context.Context, h *Health) error {
+	if err := s.sim(ctx, h); err != nil {
+		return err
+	}
+	if h.SIM != "READY" {
+		return h.Ready()
+	}
+	if _, err := s.eng.Command(ctx, "AT+CMGF=0", s.timeout); err != nil {
+		return err
+	}
+	if err := s.registration(ctx, h); err != nil {
+		return err
+	}
+	if r, err := s.eng.Command(ctx, "AT+CSQ", s.timeout); err == nil {
+		if b, ok := r.Find("+CSQ"); ok {
+			h.SignalDBM, h.HasSignal = CSQToDBM(IntField(Fields(b), 0, 99))
+		}
+	} else if !isFinal(err) {
+		return err
+	}
+	if r, err := s.eng.Command(ctx, "AT+COPS?", s.timeout); err == nil {
+		if b, ok := r.Find("+COPS"); ok {
+			f := Fields(b)
+			h.Operator = ""
+			if len(f) >= 3 {
+				h.Operator = f[2]
+			}
+		}
+	} else if !isFinal(err) {
+		return err
+	}
+	if r, err := s.eng.Command(ctx, "AT+CSCA?", s.timeout); err == nil {
+		if b, ok := r.Find("+CSCA"); ok {
+			h.SMSC = Fields(b)[0]
+		}
+	} else if !isFinal(err) {
+		return err
+	}
+	h.Checked = time.Now()
+	return h.Ready()
+}
+
+func (s *session) sim(ctx context.Context, h *Health) error {
+	r, err := s.eng.Command(ctx, "AT+CPIN?", s.timeout)
+	if err != nil {
+		var cme *CMEError
+		if errors.As(err, &cme) {
+			switch cme.Code {
+			case 10:
+				h.SIM = "not inserted"
+			case 13, 15:
+				h.SIM = "failure"
+			case 14:
+				h.SIM = "busy"
+			case 11:
+				h.SIM = "SIM PIN"
+			case 12:
+				h.SIM = "SIM PUK"
+			default:
+				h.SIM = ""
+			}
+			h.LastError = cme.Error()
+			return nil
+		}
+		if isFinal(err) {
+			h.SIM = ""
+			h.LastError = "AT+CPIN? answered ERROR"
+			return nil
+		}
+		return err
+	}
+	b, _ := r.Find("+CPIN")
+	h.SIM = strings.ToUpper(strings.TrimSpace(b))
+	if h.SIM != "SIM PIN" {
+		return nil
+	}
+	return s.pin.enter(ctx, s, h)
+}
+
+func (s *session) registration(ctx context.Context, h *Health) error {
+	h.Registered, h.RegStatus = false, "unknown"
+	for _, c := range []string{"+CREG", "+CEREG"} {
+		r, err := s.eng.Command(ctx, "AT"+c+"?", s.timeout)
+		if err != nil {
+			if isFinal(err) {
+				continue // AT+CEREG? on a 2G/3G modem
+			}
+			return err
+		}
+		b, ok := r.Find(c)
+		if !ok {
+			continue
+		}
+		st, reg := regStatus(IntField(Fields(b), 1, 4))
+		if reg || h.RegStatus == "unknown" {
+			h.RegStatus = st
+		}
+		if reg {
+			h.Registered = true
+			return nil
+		}
+	}
+	return nil
+}
+
+// pinGuard enters the configured PIN at most once per PIN value: a rejected PIN is never sent
+// again (three wrong PINs lock the SIM behind its PUK), not after a reopen, nor after a
+// restart when a state dir is given (the rejection is remembered there).
+type pinGuard struct {
+	pin      string
+	rejected bool
+	remember func(rejected bool) // persists the verdict; nil: memory only
+}
+
+func (g *pinGuard) enter(ctx context.Context, s *session, h *Health) error {
+	switch {
+	case g == nil || g.pin == "":
+		h.LastError = "SIM asks for a PIN and none is configured"
+		return h.Ready()
+	case g.rejected:
+		h.LastError = "the configured PIN was rejected before; not entered again (fix the pin, or the SIM locks behind its PUK)"
+		return h.Ready()
+	}
+	_, err := s.eng.Command(ctx, fmt.Sprintf("AT+CPIN=%q", g.pin), s.timeout)
+	if err != nil {
+		if !isFinal(err) {
+			return err // no verdict: the PIN may not have reached the SIM; it counts as not tried
+		}
+		g.rejected = true
+		if g.remember != nil {
+			g.remember(true)
+		}
+		h.LastError = "SIM rejected the configured PIN (" + err.Error() + "); it will not be entered again"
+		return h.Ready()
+	}
+	if g.remember != nil {
+		g.remember(false)
+	}
+	// The SIM takes a moment after a PIN: ask again.
+	r, err := s.eng.Command(ctx, "AT+CPIN?", s.timeout)
+	if err == nil {
+		b, _ := r.Find("+CPIN")
+		h.SIM = strings.ToUpper(strings.TrimSpace(b))
+	} else if !isFinal(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,513 @@
+package modem
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Modem. Zero values take the defaults noted.
+type Options struct {
+	// Open opens the port (required): hw/serial.Opener for a device path, a pty in tests.
+	// It is called again after the port fails or the modem is reset.
+	Open func(ctx context.Context) (io.ReadWriteCloser, error)
+	// PIN is entered once when the SIM asks for it (never again after a rejection).
+	PIN string
+	// ResetCommand is sent to a modem that stopped answering, before the port is reopened.
+	// Default "AT+CFUN=1,1".
+	ResetCommand string
+	// StateDir keeps the concatenation reference counter and the PIN verdict ("" memory only).
+	StateDir string
+	// CommandTimeout bounds each ordinary command. Default 10s.
+	CommandTimeout time.Duration
+	// SendTimeout bounds one AT+CMGS exchange (prompt, PDU, +CMGS). Default 60s.
+	SendTimeout time.Duration
+	// HealthEvery is how often health is refreshed. Default 60s.
+	HealthEvery time.Duration
+	// ReopenMin and ReopenMax bound the backoff between attempts to open the port. Defaults
+	// 500ms and 30s.
+	ReopenMin, ReopenMax time.Duration
+	// OnURC, if set, sees unsolicited lines (+CMTI, RING...); it must not block.
+	OnURC func(URC)
+	// Trace logs the wire at debug level.
+	Trace bool
+}
+
+func (o *Options) defaults() {
+	if o.ResetCommand == "" {
+		o.ResetCommand = "AT+CFUN=1,1"
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 10 * time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 60 * time.Second
+	}
+	if o.HealthEvery <= 0 {
+		o.HealthEvery = 60 * time.Second
+	}
+	if o.ReopenMin <= 0 {
+		o.ReopenMin = 500 * time.Millisecond
+	}
+	if o.ReopenMax <= 0 {
+		o.ReopenMax = 30 * time.Second
+	}
+}
+
+// Modem supervises one modem: it opens the port, initialises the modem, keeps its health,
+// sends messages, resets it when it stops answering and reopens it when it comes back. Its
+// goroutine (run) is the only one that opens and closes the port.
+type Modem struct {
+	o    Options
+	log  *slog.Logger
+	refs *RefStore
+	pin  *pinGuard
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{} // a send saw silence: check the modem now
+
+	// opMu serialises operations that take several commands (a concatenated message, a
+	// health refresh), so parts of two messages never interleave.
+	opMu sync.Mutex
+
+	mu     sync.Mutex // guards eng, health, change
+	eng    *Engine    // nil while the port is closed
+	health Health
+	change chan struct{} // closed and replaced at every health change (tests wait on it)
+	reboot bool          // the modem announced a restart of its own: run the full setup again
+}
+
+// New starts supervising a modem. It returns at once; the port is opened in the background
+// and Health says how far it got.
+func New(o Options, log *slog.Logger) (*Modem, error) {
+	if o.Open == nil {
+		return nil, errors.New("modem: Options.Open is required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o.defaults()
+	refs, err := OpenRefStore(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Modem{
+		o: o, log: log, refs: refs,
+		ctx: ctx, cancel: cancel,
+		done:   make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+		change: make(chan struct{}),
+	}
+	m.pin = newPinGuard(o.PIN, o.StateDir, log)
+	m.health.LastError = "opening"
+	go m.run()
+	return m, nil
+}
+
+// Close stops the supervisor and closes the port.
+func (m *Modem) Close() error {
+	m.cancel()
+	<-m.done
+	return nil
+}
+
+// Health is a snapshot of the modem's health.
+func (m *Modem) Health() Health {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.health
+}
+
+// Changed is closed at the next change of health (tests and the status page wait on it).
+func (m *Modem) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.change
+}
+
+func (m *Modem) setHealth(h Health) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.health = h
+	close(m.change)
+	m.change = make(chan struct{})
+}
+
+func (m *Modem) engine() *Engine {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.eng
+}
+
+// Sent is the outcome of a successful Send.
+type Sent struct {
+	Refs     []int // the +CMGS message reference of each part
+	Alphabet Alphabet
+	Parts    int
+}
+
+// Send encodes text for dest and submits every part, waiting for each +CMGS. It returns at
+// once with an error wrapping ErrNotReady, ErrSIM or ErrNotRegistered when the modem cannot
+// send now; modem errors come back as *CMSError / *CMEError inside a *CommandError (KindOf
+// classifies them). A concatenated message whose later part fails is sent whole again on the
+// next attempt (with a new reference): at least once, never partly lost.
+func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) (Sent, error) {
+	if !validNumber(dest) {
+		return Sent{}, fmt.Errorf("%w: %q", ErrBadNumber, dest)
+	}
+	if _, _, err := Segments(text); err != nil {
+		return Sent{}, err
+	}
+	// Close must not wait out a minute-long AT+CMGS: tie the send to the supervisor too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	eng := m.engine()
+	if eng == nil {
+		h := m.Health()
+		h.Present = false
+		return Sent{}, h.Ready()
+	}
+	h := m.Health()
+	if h.Ready() != nil {
+		// Health may be stale (registered since the last tick): look again before refusing.
+		if err := m.refreshLocked(ctx, eng); err != nil {
+			return Sent{}, err
+		}
+	} else if _, err := eng.Command(ctx, "AT+CMGF=0", m.o.CommandTimeout); err != nil {
+		// PDU mode again: a modem that rebooted by itself is back in its default mode.
+		return Sent{}, m.noteSendError(err)
+	}
+	sub, err := EncodeSubmit(dest, text, opt, m.refs.Next)
+	if err != nil {
+		return Sent{}, err
+	}
+	out := Sent{Alphabet: sub.Alphabet, Parts: len(sub.Parts)}
+	for i, p := range sub.Parts {
+		mr, err := eng.SubmitPDU(ctx, p.TPDULen, p.Hex, m.o.SendTimeout)
+		if err != nil {
+			if len(sub.Parts) > 1 {
+				err = fmt.Errorf("part %d of %d: %w", i+1, len(sub.Parts), err)
+			}
+			return out, m.noteSendError(err)
+		}
+		out.Refs = append(out.Refs, mr)
+	}
+	if h := m.Health(); h.LastError != "" {
+		h.LastError = "" // it sends: an old problem would only mislead the status page
+		m.setHealth(h)
+	}
+	return out, nil
+}
+
+// noteSendError records err for the status page and, when the modem went silent, asks the
+// supervisor to check it (and reset it) now rather than at the next health tick.
+func (m *Modem) noteSendError(err error) error {
+	h := m.Health()
+	h.LastError = err.Error()
+	if KindOf(err) == Operator {
+		// The modem says the SIM needs attention: make Ready refuse until a refresh says otherwise.
+		var cms *CMSError
+		var cme *CMEError
+		if errors.As(err, &cms) && cms.Code == 330 {
+			h.SMSC = ""
+		}
+		if errors.As(err, &cms) || errors.As(err, &cme) {
+			switch code := CodeOf(err); code {
+			case "CMS 310", "CME 10":
+				h.SIM = "not inserted"
+			case "CMS 311", "CME 11":
+				h.SIM = "SIM PIN"
+			case "CMS 316", "CME 12":
+				h.SIM = "SIM PUK"
+			}
+		}
+	}
+	m.setHealth(h)
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// rebootURC says l announces a modem (re)start.
+func rebootURC(l Line) bool {
+	switch {
+	case l.Text == "RDY", l.Text == "^SYSSTART": // not Huawei's ^BOOT: that one is periodic
+		return true
+	case l.Prefix == "+CPIN":
+		return l.Body != "READY" // "+CPIN: SIM PIN" unsolicited: the SIM was reset
+	case l.Prefix == "+CFUN":
+		return l.Body == "1"
+	}
+	return false
+}
+
+func (m *Modem) refreshLocked(ctx context.Context, eng *Engine) error {
+	h := m.Health()
+	s := &session{eng: eng, timeout: m.o.CommandTimeout, pin: m.pin}
+	m.mu.Lock()
+	reboot := m.reboot
+	m.reboot = false
+	m.mu.Unlock()
+	var err error
+	if reboot {
+		err = s.setup(ctx, &h)
+	} else {
+		err = s.refresh(ctx, &h)
+	}
+	if err != nil {
+		var st *StateError
+		if !errors.As(err, &st) {
+			h.LastError = err.Error()
+		}
+	} else {
+		h.LastError = ""
+	}
+	m.setHealth(h)
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+func (m *Modem) onURC(u URC) {
+	if m.o.OnURC != nil {
+		m.o.OnURC(u)
+	}
+	l := u.Line
+	if rebootURC(l) {
+		// Restarted by itself (brown-out, watchdog): echo, error mode, PIN and PDU mode are
+		// back at their defaults. Make the next send (or tick) set it up again first.
+		m.mu.Lock()
+		m.reboot = true
+		m.mu.Unlock()
+		h := m.Health()
+		h.SIM = ""
+		h.LastError = "modem restarted by itself (" + l.Text + ")"
+		m.setHealth(h)
+		m.log.Warn("modem: restarted by itself; setting it up again", "urc", l.Text)
+		return
+	}
+	switch l.Prefix {
+	case "+CREG", "+CEREG", "+CGREG":
+		// Unsolicited form: +CREG: <stat>[,<lac>,<ci>...]. Only a CREG/CEREG "registered" is
+		// trusted here; losing registration shows at the next refresh.
+		f := Fields(l.Body)
+		if st, reg := regStatus(IntField(f, 0, 4)); reg && l.Prefix != "+CGREG" {
+			h := m.Health()
+			h.Registered, h.RegStatus = true, st
+			m.setHealth(h)
+		}
+	case "+CMTI", "+CDS", "+CDSI", "+CMT":
+		m.log.Info("modem: incoming message or report (not processed)", "urc", l.Text)
+	default:
+		m.log.Debug("modem: unsolicited", "urc", l.Text)
+	}
+}
+
+// run is the supervisor: open, set up, serve until the port fails or the modem goes silent,
+// reset and reopen, with capped, jittered backoff between attempts.
+func (m *Modem) run() {
+	defer close(m.done)
+	backoff := m.o.ReopenMin
+	for m.ctx.Err() == nil {
+		ok := m.session()
+		if m.ctx.Err() != nil {
+			return
+		}
+		if ok {
+			backoff = m.o.ReopenMin
+		} else {
+			backoff = min(backoff*2, m.o.ReopenMax)
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// session opens the port once and serves it until it fails. ok reports that the modem
+// answered at all (so the next reopen starts with a short backoff).
+func (m *Modem) session() (ok bool) {
+	h := m.Health()
+	rwc, err := m.o.Open(m.ctx)
+	if err != nil {
+		h.Present = false
+		h.LastError = "open: " + err.Error()
+		m.setHealth(h)
+		m.log.Warn("modem: cannot open port", "err", err)
+		return false
+	}
+	eng := NewEngine(rwc, m.log, EngineOptions{OnURC: m.onURC, Trace: m.o.Trace})
+	m.mu.Lock()
+	m.eng = eng
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.eng = nil
+		m.mu.Unlock()
+		m.opMu.Lock() // let a send in flight finish or fail before the port goes
+		eng.Close()
+		rwc.Close()
+		m.opMu.Unlock()
+		h := m.Health()
+		h.Present = false
+		m.setHealth(h)
+	}()
+
+	m.opMu.Lock()
+	h = Health{LastError: ""}
+	s := &session{eng: eng, timeout: m.o.CommandTimeout, pin: m.pin}
+	err = s.setup(m.ctx, &h)
+	m.opMu.Unlock()
+	var st *StateError
+	switch {
+	case err == nil:
+	case errors.As(err, &st):
+		if h.LastError == "" {
+			h.LastError = st.Reason
+		}
+		m.log.Warn("modem: not ready", "reason", err)
+	default:
+		h.LastError = "setup: " + err.Error()
+		m.log.Warn("modem: setup failed", "err", err)
+	}
+	m.setHealth(h)
+	if errors.Is(err, ErrTimeout) {
+		m.reset(eng)
+		return false
+	}
+	if err != nil && !errors.As(err, &st) {
+		return false
+	}
+	m.log.Info("modem: ready to serve", "sim", h.SIM, "registered", h.Registered, "operator", h.Operator, "signal_dbm", h.SignalDBM)
+
+	tick := time.NewTicker(m.o.HealthEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return true
+		case <-eng.Done():
+			m.noteLost(eng.Err())
+			return true
+		case <-m.kick:
+			if m.silent(eng) {
+				m.reset(eng)
+				return true
+			}
+		case <-tick.C:
+			m.opMu.Lock()
+			err := m.refreshLocked(m.ctx, eng)
+			m.opMu.Unlock()
+			if errors.Is(err, ErrTimeout) && m.silent(eng) {
+				m.reset(eng)
+				return true
+			}
+		}
+	}
+}
+
+func (m *Modem) noteLost(err error) {
+	h := m.Health()
+	h.Present = false
+	if err != nil {
+		h.LastError = "port lost: " + err.Error()
+	}
+	m.setHealth(h)
+	m.log.Warn("modem: port lost; reopening", "err", err)
+}
+
+// silent probes the modem; true when it gives no final result to a few ATs.
+func (m *Modem) silent(eng *Engine) bool {
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	s := &session{eng: eng, timeout: m.o.CommandTimeout}
+	err := s.alive(m.ctx, 2)
+	return err != nil && errors.Is(err, ErrTimeout)
+}
+
+// reset sends the reset command to a modem that stopped answering; the caller then closes
+// and reopens the port (a USB modem drops off the bus and comes back, by the same path).
+func (m *Modem) reset(eng *Engine) {
+	m.log.Warn("modem: not answering; resetting", "command", m.o.ResetCommand)
+	h := m.Health()
+	h.Present = false
+	h.LastError = "modem stopped answering; sent " + m.o.ResetCommand + " and reopening"
+	m.setHealth(h)
+	m.opMu.Lock()
+	_, _ = eng.Command(m.ctx, m.o.ResetCommand, min(m.o.CommandTimeout, 2*time.Second))
+	m.opMu.Unlock()
+}
+
+// newPinGuard loads the PIN verdict from stateDir: a PIN rejected before (same PIN, compared
+// by hash) is not tried again after a restart.
+func newPinGuard(pin, stateDir string, log *slog.Logger) *pinGuard {
+	g := &pinGuard{pin: pin}
+	if stateDir == "" || pin == "" {
+		return g
+	}
+	sum := sha256.Sum256([]byte("multimsg sim pin\x00" + pin))
+	tag := hex.EncodeToString(sum[:8])
+	path := filepath.Join(stateDir, "sms-pin-rejected")
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == tag {
+		g.rejected = true
+		log.Warn("modem: the configured PIN was rejected by the SIM before; it will not be entered (change the pin to try again)", "file", path)
+	}
+	g.remember = func(rejected bool) {
+		if !rejected {
+			os.Remove(path)
+			return
+		}
+		if err := writeAtomic(path, []byte(tag+"\n")); err != nil {
+			log.Error("modem: cannot remember the PIN rejection", "err", err)
+		}
+	}
+	return g
+}
+
+// String names the modem's state in a line, for logs and the probe command.
+func (h Health) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "present=%t sim=%q registered=%t", h.Present, h.SIM, h.Registered)
+	if h.RegStatus != "" {
+		fmt.Fprintf(&b, " (%s)", h.RegStatus)
+	}
+	fmt.Fprintf(&b, " operator=%q", h.Operator)
+	if h.HasSignal {
+		b.WriteString(" signal=" + strconv.Itoa(h.SignalDBM) + "dBm")
+	} else {
+		b.WriteString(" signal=unknown")
+	}
+	fmt.Fprintf(&b, " smsc=%q", h.SMSC)
+	if h.LastError != "" {
+		fmt.Fprintf(&b, " last_error=%q", h.LastError)
+	}
+	return b.String()
+}

@@ -1,0 +1,274 @@
+// Package sms is the "sms" service driver: one SMS (concatenated when long) per text file,
+// sent through a serial GSM modem (package modem), in GSM 7-bit when the text allows and UCS-2
+// otherwise, up to a configured number of segments.
+//
+// Check refuses at /msg what could never be sent: a dest that is not 8-15 digits, a file that
+// is not UTF-8 text, a text longer than the segment limit (naming the file and the count it
+// would need), unknown info keys. Send maps the modem's answers onto the provider's classes:
+// see classify and docs/SMS.md.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"multimsg/hw/serial"
+	"multimsg/modem"
+	"multimsg/provider"
+)
+
+// Options configure one modem sender.
+type Options struct {
+	Device         string        // serial device path; prefer /dev/serial/by-id/...
+	Baud           int           // default 115200
+	PIN            string        // SIM PIN, entered at most once
+	Segments       int           // most parts one text may take; default 6, at most 255
+	ResetCommand   string        // sent to a silent modem; default AT+CFUN=1,1
+	StateDir       string        // concat reference counter and PIN verdict ("" memory only)
+	CommandTimeout time.Duration // default 10s
+	SendTimeout    time.Duration // one AT+CMGS exchange; default 60s
+	HealthEvery    time.Duration // default 60s
+	// Open, if set, opens the port instead of Device (tests hand in a pty).
+	Open func(ctx context.Context) (io.ReadWriteCloser, error)
+}
+
+// DefaultSegments is the segment limit when Options.Segments is 0.
+const DefaultSegments = 6
+
+// Driver is one modem as a provider.Driver and provider.HealthReporter.
+type Driver struct {
+	o     Options
+	log   *slog.Logger
+	modem *modem.Modem
+}
+
+var (
+	_ provider.Driver         = (*Driver)(nil)
+	_ provider.HealthReporter = (*Driver)(nil)
+)
+
+// New starts a driver: it opens and supervises the modem in the background (a missing device
+// is not an error here: it is reported by Health and retried).
+func New(o Options, log *slog.Logger) (*Driver, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Segments == 0 {
+		o.Segments = DefaultSegments
+	}
+	if o.Segments < 1 || o.Segments > 255 {
+		return nil, fmt.Errorf("sms: segments = %d; must be 1..255", o.Segments)
+	}
+	open := o.Open
+	if open == nil {
+		if o.Device == "" {
+			return nil, errors.New("sms: device is required")
+		}
+		open = serial.Opener(o.Device, o.Baud, 0)
+	}
+	m, err := modem.New(modem.Options{
+		Open:           open,
+		PIN:            o.PIN,
+		ResetCommand:   o.ResetCommand,
+		StateDir:       o.StateDir,
+		CommandTimeout: o.CommandTimeout,
+		SendTimeout:    o.SendTimeout,
+		HealthEvery:    o.HealthEvery,
+	}, log.With("device", o.Device))
+	if err != nil {
+		return nil, fmt.Errorf("sms: %w", err)
+	}
+	return &Driver{o: o, log: log, modem: m}, nil
+}
+
+// Service is the "sms" service with senders (one per modem). The dispatcher should run each
+// sms sender with Concurrency 1; the driver serialises sends per modem anyway.
+func Service(senders []provider.Sender) *provider.Service {
+	return &provider.Service{Name: "sms", Types: []string{"text"}, PerFile: true, Senders: senders}
+}
+
+// Close stops the supervisor and closes the port.
+func (d *Driver) Close() error { return d.modem.Close() }
+
+// Modem is the underlying supervisor (health waits in tests, the probe command).
+func (d *Driver) Modem() *modem.Modem { return d.modem }
+
+// info is the decoded info object of an sms job.
+type info struct {
+	flash    bool
+	validity time.Duration
+}
+
+var infoKeys = []string{"flash", "validity"}
+
+func decodeInfo(in provider.Info) (info, error) {
+	var flash bool
+	var validity string
+	if err := provider.DecodeInfo(in, infoKeys, map[string]any{"flash": &flash, "validity": &validity}); err != nil {
+		return info{}, err
+	}
+	out := info{flash: flash}
+	if validity != "" {
+		v, err := time.ParseDuration(validity)
+		if err != nil {
+			return info{}, provider.Checkf("info", "validity %q is not a duration like \"1h\" or \"30m\"", validity)
+		}
+		if v < 5*time.Minute || v > 63*7*24*time.Hour {
+			return info{}, provider.Checkf("info", "validity %s is out of range: 5m to 63 weeks (10584h)", validity)
+		}
+		out.validity = v
+	}
+	return out, nil
+}
+
+// Check validates dest, the files and info (see the package doc). It does not block.
+func (d *Driver) Check(r provider.Request) error {
+	if !validDest(r.Dest) {
+		return provider.Checkf("dest", "sms needs an international number, digits only, no + or spaces (E.164 without the plus): 8 to 15 digits; got %q", r.Dest)
+	}
+	if _, err := decodeInfo(r.Info); err != nil {
+		return err
+	}
+	if len(r.Files) == 0 {
+		return provider.Checkf("type", "sms needs at least one text file")
+	}
+	for _, f := range r.Files {
+		if f.Type != "text" {
+			return provider.Checkf("type", "file %s has type %q; sms takes only text", label(f), f.Type)
+		}
+		if err := d.checkText(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// label names a file the way its sender knows it: the form field, and the uploaded name when
+// it differs.
+func label(f provider.File) string {
+	if f.Filename != "" && f.Filename != f.Name {
+		return strconv.Quote(f.Name) + " (" + f.Filename + ")"
+	}
+	return strconv.Quote(f.Name)
+}
+
+func (d *Driver) checkText(f provider.File) error {
+	name := label(f)
+	// Bound the work before encoding: the longest text that fits is 255*153 septets.
+	if len(f.Data) > 4*153*d.o.Segments+8 {
+		return provider.Checkf("type", "file %s is %d bytes; an SMS of at most %d segments holds at most %d characters", name, len(f.Data), d.o.Segments, 153*d.o.Segments)
+	}
+	if !utf8.Valid(f.Data) {
+		return provider.Checkf("type", "file %s is not UTF-8 text", name)
+	}
+	text := Text(f.Data)
+	if text == "" {
+		return provider.Checkf("type", "file %s is empty; an SMS needs some text", name)
+	}
+	n, alpha, err := modem.Segments(text)
+	if err != nil {
+		return provider.Checkf("type", "file %s: %v", name, err)
+	}
+	if n > d.o.Segments {
+		return provider.Checkf("type", "file %s needs %d SMS segments (%s), more than this box's limit of %d", name, n, alphaName(alpha), d.o.Segments)
+	}
+	return nil
+}
+
+func alphaName(a modem.Alphabet) string {
+	if a == modem.UCS2 {
+		return "UCS-2: 70 characters in one, 67 per part when concatenated"
+	}
+	return "GSM 7-bit: 160 characters in one, 153 per part when concatenated"
+}
+
+// Text is what is sent for a text file: its content without trailing line endings (a file
+// made with echo ends in "\n", which would cost a character and sometimes a segment).
+func Text(data []byte) string {
+	return strings.TrimRight(string(data), "\r\n")
+}
+
+func validDest(s string) bool {
+	if len(s) < 8 || len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Send sends the delivery's one text file as one SMS (concatenated if needed).
+// Receipt.MessageID is the +CMGS message reference, or the references of the parts joined
+// with ",".
+func (d *Driver) Send(ctx context.Context, dl provider.Delivery) (provider.Receipt, error) {
+	if len(dl.Files) != 1 {
+		return provider.Receipt{}, provider.Perm("", fmt.Errorf("sms: a delivery carries exactly one file, got %d", len(dl.Files)))
+	}
+	f := dl.Files[0]
+	if err := d.Check(provider.Request{Dest: dl.Dest, Files: dl.Files, Info: dl.Info}); err != nil {
+		return provider.Receipt{}, provider.Perm("", err)
+	}
+	in, _ := decodeInfo(dl.Info)
+	log := d.log.With("job", dl.JobID, "file", f.Name, "attempt", dl.Attempt)
+	sent, err := d.modem.Send(ctx, dl.Dest, Text(f.Data), modem.SubmitOptions{Flash: in.flash, Validity: in.validity})
+	if err != nil {
+		cerr := classify(err)
+		log.Warn("sms: send failed", "err", err, "class", provider.ClassOf(cerr))
+		return provider.Receipt{}, cerr
+	}
+	ids := make([]string, len(sent.Refs))
+	for i, r := range sent.Refs {
+		ids[i] = strconv.Itoa(r)
+	}
+	log.Info("sms: sent", "parts", sent.Parts, "alphabet", string(sent.Alphabet), "mr", ids)
+	return provider.Receipt{MessageID: strings.Join(ids, ",")}, nil
+}
+
+// classify maps a modem error onto the provider's classes. The code tables are in
+// modem/codes.go; here: not registered and not ready are temporary (jobs wait), SIM states
+// need an operator.
+func classify(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return provider.Temp("", err)
+	}
+	code := modem.CodeOf(err)
+	switch {
+	case errors.Is(err, modem.ErrSIM):
+		return provider.SenderDown("SIM", err)
+	case errors.Is(err, modem.ErrNotRegistered):
+		return provider.Temp("not registered", err)
+	case errors.Is(err, modem.ErrNotReady):
+		return provider.Temp("modem not ready", err)
+	}
+	switch modem.KindOf(err) {
+	case modem.Operator:
+		return provider.SenderDown(code, err)
+	case modem.Reject:
+		return provider.Perm(code, err)
+	}
+	return provider.Temp(code, err)
+}
+
+// Health reports the modem's own view: present, sim, registered, operator, signal_dbm, smsc,
+// last_error.
+func (d *Driver) Health() provider.Health {
+	h := d.modem.Health()
+	out := provider.Health{Facts: h.Facts()}
+	if err := h.Ready(); err != nil {
+		out.Detail = err.Error()
+	} else {
+		out.OK = true
+		out.Detail = h.String()
+	}
+	return out
+}
