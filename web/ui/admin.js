@@ -137,9 +137,10 @@
         x.problem ? h("dt", { text: "problem" }) : null, x.problem ? h("dd", { class: "err", text: x.problem }) : null,
         h("dt", { text: "sent / failed" }), h("dd", { text: x.sent + " / " + x.failures }));
       const drv = x.driver || {};
-      if (drv.detail && drv.detail !== x.last_error && drv.detail !== x.problem) dl.append(h("dt", { text: "driver" }), h("dd", { text: drv.detail }));
       const facts = drv.facts || {};
       const isModem = x.service === "sms" || Object.keys(facts).some((k) => MODEM_KEYS.includes(k) && k !== "last_error" && k !== "model");
+      // a modem's detail is what its block shows
+      if (drv.detail && drv.detail !== x.last_error && drv.detail !== x.problem && !isModem) dl.append(h("dt", { text: "driver" }), h("dd", { text: drv.detail }));
       for (const k of Object.keys(facts).sort()) {
         const v = facts[k];
         if ((isModem && MODEM_KEYS.includes(k)) || v === null || v === "" || String(v) === (x.last_error || "")) continue;
