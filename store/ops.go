@@ -157,9 +157,6 @@ func (w *wtx) create(j *Job, files []NewFile) error {
 	if err := w.put(j, time.Time{}); err != nil {
 		return err
 	}
-	if err := w.indexRecent(j); err != nil { // admin: recent jobs (recent.go)
-		return err
-	}
 	w.d.state(j.State, 1)
 	w.d.bytes += j.Bytes
 	return nil

@@ -1,62 +1,43 @@
 package store
 
 import (
-	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// bRecent indexes jobs by creation time for the admin page's recent-jobs list:
-//
-//	recent  created (8 bytes, unix ns, big endian) ‖ id → nil
-//
-// The bucket is created by the first Create that needs it, so a database from before it
-// existed opens unchanged; jobs created before the upgrade are simply not listed.
-var bRecent = []byte("recent")
+// Job ids begin with their creation time in a sortable alphabet (newIDAt), so the jobs bucket
+// is in creation order: the newest jobs are at its end, and the jobs created since t start at
+// the key idPrefix(t). The admin page's recent list and its 24-hour chart read it that way, with
+// no index of their own. Ids made before the time prefix (22 characters, random) sort anywhere
+// and are skipped.
 
-func recentKey(t time.Time, id string) []byte {
-	k := make([]byte, 8+len(id))
-	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
-	copy(k[8:], id)
-	return k
-}
-
-// indexRecent adds j to the creation-time index (inside Create's transaction).
-func (w *wtx) indexRecent(j *Job) error {
-	b, err := w.tx.CreateBucketIfNotExists(bRecent)
-	if err != nil {
-		return err
+// idPrefix is the time prefix of the ids of jobs created at t.
+func idPrefix(t time.Time) []byte {
+	var b [idTimeLen]byte
+	ms := uint64(max(t.UnixMilli(), 0))
+	for i := idTimeLen - 1; i >= 0; i-- {
+		b[i] = sortable[ms&63]
+		ms >>= 6
 	}
-	return b.Put(recentKey(j.Created, j.ID), nil)
-}
-
-// unindexRecent removes j from the creation-time index (inside remove's transaction).
-func (w *wtx) unindexRecent(j *Job) error {
-	b := w.tx.Bucket(bRecent)
-	if b == nil {
-		return nil
-	}
-	return b.Delete(recentKey(j.Created, j.ID))
+	return b[:]
 }
 
 // Recent returns up to limit jobs, newest first, archived ones included (the admin page).
-// It reads limit index entries and limit jobs: O(limit · log n), never a scan of the store.
+// It reads limit jobs from the end of the jobs bucket: O(limit · log n), never a scan.
 func (s *Store) Recent(limit int) ([]*Job, error) {
 	var out []*Job
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bRecent)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
+		c := tx.Bucket(bJobs).Cursor()
 		for k, _ := c.Last(); k != nil && len(out) < limit; k, _ = c.Prev() {
-			if len(k) <= 8 {
+			if len(k) != idLen {
 				continue
 			}
-			j, err := getJob(tx, string(k[8:]))
+			j, err := getJob(tx, string(k))
 			if err != nil {
-				continue // removed meanwhile, or unreadable: the list skips it
+				continue // unreadable: the list skips it
 			}
 			out = append(out, j)
 		}
@@ -69,18 +50,12 @@ func (s *Store) Recent(limit int) ([]*Job, error) {
 // (the admin's 24-hour chart is rebuilt from it at start).
 func (s *Store) Since(t time.Time, fn func(*Job) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bRecent)
-		if b == nil {
-			return nil
-		}
-		var from [8]byte
-		binary.BigEndian.PutUint64(from[:], uint64(max(t.UnixNano(), 0)))
-		c := b.Cursor()
-		for k, _ := c.Seek(from[:]); k != nil; k, _ = c.Next() {
-			if len(k) <= 8 {
+		c := tx.Bucket(bJobs).Cursor()
+		for k, v := c.Seek(idPrefix(t)); k != nil; k, v = c.Next() {
+			if len(k) != idLen {
 				continue
 			}
-			j, err := getJob(tx, string(k[8:]))
+			j, err := decodeJob(k, v)
 			if err != nil {
 				continue
 			}
@@ -90,4 +65,13 @@ func (s *Store) Since(t time.Time, fn func(*Job) bool) error {
 		}
 		return nil
 	})
+}
+
+// decodeJob decodes a job's value read from a cursor (valid only inside the transaction).
+func decodeJob(k, v []byte) (*Job, error) {
+	j := new(Job)
+	if err := json.Unmarshal(v, j); err != nil {
+		return nil, fmt.Errorf("store: job %s is corrupt: %w", k, err)
+	}
+	return j, nil
 }

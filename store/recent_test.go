@@ -1,6 +1,7 @@
 package store
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -43,4 +44,56 @@ func jobIDs(js []*Job) []string {
 		out[i] = j.ID
 	}
 	return out
+}
+
+// fillRecent creates n jobs with parameters, 32 writers at once (group commit keeps it quick).
+func fillRecent(b *testing.B, s *Store, n int) {
+	b.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 32 {
+				_, err := s.Create(ctx, NewJob{Device: "dev", IP: "192.0.2.1", Files: []NewFile{{Name: "body", Data: []byte("alert")}},
+					Params: &Params{Service: "mail", Sender: "default", Dest: "ops@example.com", Types: []string{"text"}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRecent50 lists the admin page's 50 newest jobs of 20k: O(limit), whatever the store holds.
+func BenchmarkRecent50(b *testing.B) {
+	s := open(b, Options{})
+	fillRecent(b, s, 20000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if js, err := s.Recent(50); err != nil || len(js) != 50 {
+			b.Fatal(len(js), err)
+		}
+	}
+}
+
+// BenchmarkSince20k is the admin chart's rebuild at start over a day of 20k jobs (per job).
+func BenchmarkSince20k(b *testing.B) {
+	s := open(b, Options{})
+	fillRecent(b, s, 20000)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if err := s.Since(time.Time{}, func(*Job) bool { n++; return true }); err != nil || n != 20000 {
+			b.Fatal(n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/20000, "ns/job")
 }

@@ -383,9 +383,6 @@ func (w *wtx) remove(j *Job) error {
 	if err := w.tx.Bucket(bJobs).Delete([]byte(j.ID)); err != nil {
 		return err
 	}
-	if err := w.unindexRecent(j); err != nil { // admin: recent jobs (recent.go)
-		return err
-	}
 	data := w.tx.Bucket(bData)
 	for i := range j.Files {
 		if err := data.Delete(dataKey(j, i)); err != nil {

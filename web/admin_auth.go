@@ -123,6 +123,10 @@ func (a *adminState) blocked(ip string) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f := a.failures[ip]
+	if f == nil && len(a.failures) >= maxLimited {
+		ip = "*" // the table is full: newcomers share one bucket (see failed)
+		f = a.failures[ip]
+	}
 	if f == nil {
 		return 0
 	}
@@ -217,7 +221,12 @@ func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
 			return false
 		}
 	}
-	ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="multimsg admin"`)
+	// The Basic challenge is for scripts and a browser opening the URL; the page's own fetches
+	// (Sec-Fetch-Mode other than navigate) get a bare 401, which the script turns into the login
+	// form, instead of the browser's password dialog.
+	if m := string(ctx.Request.Header.Peek("Sec-Fetch-Mode")); m == "" || m == "navigate" {
+		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="multimsg admin"`)
+	}
 	msg := "admin login required: log in at /admin/login, or use HTTP Basic with the admin password"
 	reply(ctx, http.StatusUnauthorized, msg, map[string]string{"error": msg})
 	return false

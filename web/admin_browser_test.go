@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"multimsg/internal/peertest"
@@ -57,6 +61,43 @@ func browser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // start the browser now: a failure here is the peer's
 		t.Fatalf("starting %s: %v", chromiumPath, err)
 	}
+	// Script exceptions, console errors and CSP violations fail the test at its end.
+	var mu sync.Mutex
+	var problems []string
+	err := chromedp.Listen(ctx, func(ev any) {
+		var p string
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			p = "exception: " + e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				p += " " + e.ExceptionDetails.Exception.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				p = "console.error"
+			}
+		case *cdplog.EventEntryAdded:
+			// a 401 on a wrong password is the page working, not a problem
+			if e.Entry.Level == cdplog.EntryLevelError && !(e.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(e.Entry.Text, "401")) {
+				p = string(e.Entry.Source) + ": " + e.Entry.Text + " " + e.Entry.URL
+			}
+		}
+		if p != "" {
+			mu.Lock()
+			problems = append(problems, p)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("browser reported: %s", p)
+		}
+	})
 	return ctx
 }
 
@@ -153,8 +194,8 @@ func TestAdminPageInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` form[action="/admin/api/retry"] button`))); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "the retried job to be delivered", fmt.Sprintf(`!!document.querySelector('%s.st-delivered')`, row))
 	waitJS(t, ctx, "the action's confirmation", `!document.querySelector("#toast").hidden && !document.querySelector("#toast").classList.contains("error")`)
+	waitJS(t, ctx, "the retried job to be delivered", fmt.Sprintf(`!!document.querySelector('%s.st-delivered')`, row))
 	if got := b.relay.got.Load(); got != 1 {
 		t.Errorf("relay received %d messages after the retry, want 1", got)
 	}

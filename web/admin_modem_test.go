@@ -1,74 +1,38 @@
 package web_test
 
 import (
-	"context"
-	"net"
-	"net/http"
-	"path/filepath"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-	"golang.org/x/crypto/bcrypt"
 
-	"multimsg/dispatch"
-	"multimsg/provider"
-	"multimsg/store"
-	"multimsg/web"
+	"multimsg/modem/modemsim"
 )
 
-// modemFacts stands in for the SMS driver's provider.HealthReporter (the driver lives in
-// provider/sms, on its own branch): the contract is the Facts keys present, sim, registered,
-// operator, signal_dbm and smsc, which the page and /metrics must show.
-type modemFacts struct{ facts map[string]any }
-
-func (m modemFacts) Check(provider.Request) error { return nil }
-func (m modemFacts) Send(context.Context, provider.Delivery) (provider.Receipt, error) {
-	return provider.Receipt{}, provider.SenderDown("CME 10", context.DeadlineExceeded)
-}
-func (m modemFacts) Health() provider.Health {
-	return provider.Health{OK: true, Detail: "modem ready on /dev/ttyUSB2", Facts: m.facts}
-}
-
-// startModemServer runs web.Server alone (no gateway: there is no SMS wiring yet) with one
-// SMS sender whose driver reports modem facts.
-func startModemServer(t *testing.T) (*box, *web.Server) {
-	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "m.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	facts := map[string]any{"present": true, "sim": "ready", "registered": "home", "operator": "Movistar AR",
-		"signal_dbm": -79, "smsc": "+5491100000000"}
-	reg, err := provider.NewRegistry(&provider.Service{Name: "sms", Types: []string{"text"}, PerFile: true,
-		Senders: []provider.Sender{{Name: "modem1", Driver: modemFacts{facts}, Concurrency: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := dispatch.New(st, reg, dispatch.Options{})
-	hash, _ := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	srv := web.New(web.Options{Store: st, Registry: reg, Dispatcher: d, Admin: &web.AdminAuth{Hash: string(hash)},
-		Version: "test-modem", DataDir: t.TempDir()})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return &box{t: t, base: "http://" + ln.Addr().String(),
-		http: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, srv
-}
-
+// TestAdminModem: a gateway with an SMS sender on the scripted modem (modemsim, a pseudo-terminal
+// that answers AT commands as modems do): the modem's SIM, registration, operator, signal and
+// SMSC reach the page, the JSON and /metrics; unplugged and replugged, the page follows.
 func TestAdminModem(t *testing.T) {
-	b, _ := startModemServer(t)
+	sim := modemsim.New(modemsim.Profile{Operator: "Movistar AR", CSQ: 15, SMSC: "+5491100000000", Model: "SIM7600G"}, slog.New(slog.DiscardHandler))
+	if err := sim.Start(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	b := startBox(t, "", fmt.Sprintf("[[sms.sender]]\nname = \"modem1\"\ndevice = %q\ntimeout = \"2s\"", sim.Path()))
+	// the modem is brought up in the background: wait until the sender reports it registered
+	b.waitFor("the modem to register", func() bool {
+		for _, s := range b.status().Senders {
+			if s.Service == "sms" && s.Driver != nil && s.Driver.Facts["registered"] == true {
+				return true
+			}
+		}
+		return false
+	})
 	page := b.do("GET", "/admin", nil, "Cookie", b.login())
-	for _, want := range []string{`class="modem"`, "-79 dBm", "(3/4)", "Movistar AR", "home", "5491100000000", `aria-label="3 of 4 bars"`} {
+	// CSQ 15 is −83 dBm: 3 bars
+	for _, want := range []string{`class="modem"`, "-83 dBm (3/4)", `aria-label="3 of 4 bars"`, "Movistar AR", "READY", "5491100000000", "SIM7600G", ">present<"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("admin page has no %q in the modem block", want)
 		}
@@ -77,7 +41,7 @@ func TestAdminModem(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		want float64
-	}{{"multimsg_modem_signal_dbm", -79}, {"multimsg_modem_registered", 1}, {"multimsg_modem_sim_ready", 1}, {"multimsg_modem_present", 1}} {
+	}{{"multimsg_modem_signal_dbm", -83}, {"multimsg_modem_registered", 1}, {"multimsg_modem_sim_ready", 1}, {"multimsg_modem_present", 1}} {
 		if v, ok := value(fams, c.name, "service", "sms", "sender", "modem1"); !ok || v != c.want {
 			t.Errorf("%s = %v (present %v), want %v", c.name, v, ok, c.want)
 		}
@@ -90,8 +54,14 @@ func TestAdminModem(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the status page", `location.pathname === "/admin" && !!document.querySelector("#counts")`)
-	// the script redraws the modem block from the JSON status: wait for its first refresh
 	waitJS(t, ctx, "a refresh", `!!document.body.dataset.updated`)
-	waitJS(t, ctx, "the modem block after the refresh", `document.querySelector("#senders .modem").textContent.includes("-79 dBm") && !!document.querySelector('#senders .modem svg[aria-label="3 of 4 bars"]')`)
 	shot(t, ctx, dir, "admin-modem-phone-360.png", 360, 740, true)
+	// the modem is unplugged (its port vanishes): the script redraws the block from the JSON
+	sim.Unplug()
+	waitJS(t, ctx, "the unplugged modem on the page", `document.querySelector("#senders .modem").textContent.includes("not present") && !!document.querySelector("#senders .modem dd.stale") && !!document.querySelector('#senders .modem svg[aria-label="0 of 4 bars"]')`)
+	shot(t, ctx, dir, "admin-modem-unplugged-desktop-1280.png", 1280, 900, false)
+	if err := sim.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the modem back", `!document.querySelector("#senders .modem").textContent.includes("not present")`)
 }

@@ -79,7 +79,8 @@ type box struct {
 	http  *http.Client
 }
 
-func startBox(t *testing.T, extra string) *box {
+// startBox runs a gateway; admin is added to its [admin] table, tail to the end of its config.
+func startBox(t *testing.T, admin string, tail ...string) *box {
 	t.Helper()
 	rl := startRelay(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
@@ -104,7 +105,8 @@ name = "relay"
 host = "127.0.0.1"
 port = %d
 timeout = "5s"
-`, dir, hash, extra, rl.addr.Port), "test")
+%s
+`, dir, hash, admin, rl.addr.Port, strings.Join(tail, "\n")), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

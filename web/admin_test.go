@@ -174,6 +174,23 @@ func TestAdminCSRF(t *testing.T) {
 	if r := b.do("POST", "/admin/api/resume", form("csrf", tok, "service", "mail", "sender", "nosuch"), "Content-Type", formCT, "Cookie", cookie); r.code != http.StatusNotFound {
 		t.Errorf("resume of an unknown sender = %d, want 404", r.code)
 	}
+	// a job for the paused relay waits queued; the admin cancels it: it fails, once
+	held := b.send("relay", "ops@example.com", "held")
+	b.waitFor("the held job to be queued", func() bool { return b.state(held) == "queued" })
+	r = b.do("POST", "/admin/api/cancel", form("csrf", tok, "id", held), "Content-Type", formCT, "Cookie", cookie, "Accept", "application/json")
+	if r.code != 200 || !strings.Contains(r.body, `"state":"failed"`) {
+		t.Errorf("cancel = %d %s, want 200 failed", r.code, r.body)
+	}
+	if r := b.do("POST", "/admin/api/cancel", form("csrf", tok, "id", held), "Content-Type", formCT, "Cookie", cookie, "Accept", "application/json"); r.code != http.StatusConflict {
+		t.Errorf("second cancel = %d %s, want 409", r.code, r.body)
+	}
+	if r := b.do("POST", "/admin/api/retry", form("csrf", tok, "id", "AAAAAAAAAAAAAAAAAAAAAA"), "Content-Type", formCT, "Cookie", cookie, "Accept", "application/json"); r.code != http.StatusNotFound {
+		t.Errorf("retry of an unknown job = %d %s, want 404", r.code, r.body)
+	}
+	// the page's own fetch gets no Basic challenge (no browser password dialog)
+	if r := b.do("GET", "/admin/api/status", nil, "Sec-Fetch-Mode", "cors"); r.code != http.StatusUnauthorized || r.hdr.Get("WWW-Authenticate") != "" {
+		t.Errorf("status from a page fetch without a session = %d, challenge %q; want 401 without a challenge", r.code, r.hdr.Get("WWW-Authenticate"))
+	}
 }
 
 func TestAdminLoginRateLimit(t *testing.T) {

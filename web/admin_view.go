@@ -34,7 +34,7 @@ func chartSVG(hours []Hour) template.HTML {
 			fmt.Fprintf(&b, `<rect class="s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, k, x0+slot*(0.1+0.27*float64(k)), h-bottom-bh, slot*0.25, bh)
 		}
 		b.WriteString(`</g>`)
-		if x.Start.Hour()%6 == 0 {
+		if x.Start.Hour()%6 == 0 && i > 0 && i < len(hours)-1 { // not at the edges, where it would be cut
 			fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%g">%02dh</text>`, x0+slot/2, h-4, x.Start.Hour())
 		}
 	}
@@ -42,20 +42,16 @@ func chartSVG(hours []Hour) template.HTML {
 	return template.HTML(b.String()) // every value above is a number or a formatted time
 }
 
-// modem is what the page shows of an SMS sender's modem (its driver's Health facts).
+// modem is what the page shows of an SMS sender's modem, from its driver's Health facts
+// (modem.Health.Facts: present, sim, registered, registration, operator, signal_dbm, smsc,
+// model, last_error).
 type modem struct {
-	Show                        bool
-	SIM, Registered, Operator   string
-	SMSC                        string
-	DBm                         float64
-	HasDBm                      bool
-	Bars                        int
-	Present                     bool
-	PresentKnown                bool
-	SignalText, RegisteredClass string
-	SIMClass                    string
-	Unknown                     bool
+	Show bool
+	Bars int
+	Rows []modemRow
 }
+
+type modemRow struct{ Label, Value, Class string }
 
 func modemFacts(st dispatch.SenderStatus) modem {
 	var m modem
@@ -65,27 +61,69 @@ func modemFacts(st dispatch.SenderStatus) modem {
 	f := st.Driver.Facts
 	m.Show = st.Service == "sms"
 	for k := range f {
-		m.Show = m.Show || modemKey(k)
+		m.Show = m.Show || modemKey(k) && k != "last_error" && k != "model"
 	}
 	if !m.Show {
 		return m
 	}
-	if v, ok := f["present"]; ok {
-		m.PresentKnown, m.Present = true, truthy(v)
+	// A modem that is not present answers nothing: what the facts say is the last known state,
+	// shown greyed, not as good news.
+	present, known := f["present"]
+	gone := known && !truthy(present)
+	cls := func(ok bool) string {
+		if gone {
+			return "stale"
+		}
+		return okClass(ok)
 	}
-	m.SIM = factText(f["sim"])
-	m.Registered = factText(f["registered"])
-	m.Operator = factText(f["operator"])
-	m.SMSC = factText(f["smsc"])
-	m.SIMClass = okClass(f["sim"])
-	m.RegisteredClass = okClass(f["registered"])
-	if v, ok := number(f["signal_dbm"]); ok {
-		m.DBm, m.HasDBm, m.Bars = v, true, signalBars(v)
-		m.SignalText = fmt.Sprintf("%.0f dBm", v)
-	} else {
-		m.SignalText = "—"
+	sig := "unknown"
+	if v, ok := number(f["signal_dbm"]); ok && !gone {
+		m.Bars = signalBars(v)
+		sig = fmt.Sprintf("%.0f dBm (%d/4)", v, m.Bars)
+	} else if ok {
+		sig = fmt.Sprintf("%.0f dBm (last known)", v)
+	}
+	m.Rows = append(m.Rows, modemRow{"signal", sig, map[bool]string{true: "stale"}[gone]})
+	if known {
+		m.Rows = append(m.Rows, modemRow{"modem", map[bool]string{true: "not present", false: "present"}[gone], okClass(!gone)})
+	}
+	if v, ok := f["sim"]; ok {
+		m.Rows = append(m.Rows, modemRow{"SIM", factText(v), cls(simReady(v))})
+	}
+	if v, ok := f["registered"]; ok {
+		reg := factText(v)
+		if r, ok := f["registration"].(string); ok && r != "" {
+			reg += " (" + r + ")"
+		}
+		m.Rows = append(m.Rows, modemRow{"registered", reg, cls(truthy(v))})
+	}
+	for _, k := range []struct{ key, label string }{{"operator", "operator"}, {"smsc", "SMSC"}, {"model", "model"}} {
+		if v, ok := f[k.key]; ok && v != nil && v != "" {
+			m.Rows = append(m.Rows, modemRow{k.label, factText(v), ""})
+		}
+	}
+	if v, ok := f["last_error"].(string); ok && v != "" && !strings.Contains(st.LastError+"\n"+st.Problem+"\n"+st.Driver.Detail, v) {
+		m.Rows = append(m.Rows, modemRow{"last problem", v, "bad"})
 	}
 	return m
+}
+
+func okClass(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "bad"
+}
+
+// simReady reads the sim fact: modems say "READY" (TS 27.007 +CPIN), anything else is a problem.
+func simReady(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(x, "ready")
+	}
+	return false
 }
 
 // barsSVG draws n of 4 signal bars.
@@ -107,16 +145,16 @@ func barsSVG(n int) template.HTML {
 // other facts are listed as they are).
 func modemKey(k string) bool {
 	switch k {
-	case "present", "sim", "registered", "operator", "signal_dbm", "smsc":
+	case "present", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error":
 		return true
 	}
 	return false
 }
 
-// showFact says whether a driver's fact is listed with the sender: not the modem's (they have
-// their block), not an empty one, not a repeat of the sender's last error.
-func showFact(k string, v any, lastError string) bool {
-	if modemKey(k) || v == nil || v == "" {
+// showFact says whether a driver's fact is listed with the sender: not a modem's own (they are
+// in the modem block when it is shown), not an empty one, not a repeat of the last error.
+func showFact(k string, v any, lastError string, modemShown bool) bool {
+	if modemShown && modemKey(k) || v == nil || v == "" {
 		return false
 	}
 	return fmt.Sprint(v) != lastError
@@ -150,14 +188,4 @@ func factText(v any) string {
 		return orDash(x)
 	}
 	return fmt.Sprint(v)
-}
-
-func okClass(v any) string {
-	if v == nil {
-		return ""
-	}
-	if truthy(v) {
-		return "ok"
-	}
-	return "bad"
 }

@@ -1,5 +1,6 @@
 // Package web is the gateway's HTTP front on fasthttp: the seed-compatible device API (/key,
-// /data, /msg, /cons), the convenience routes (/send, /healthz), and the admin's JSON status.
+// /data, /msg, /cons), the convenience routes (/send, /healthz), and the admin side: the status
+// page, its JSON, the admin actions and /metrics (docs/ADMIN.md; files admin_*.go, metrics.go).
 //
 // Handlers parse, copy what they keep, store durably, then answer; nothing keeps a
 // *fasthttp.RequestCtx or its byte slices after the handler returns. Every error goes through

@@ -117,7 +117,7 @@ func (s *Server) writeDynamicMetrics(w io.Writer) {
 			metrics.WriteGaugeUint64(w, "multimsg_modem_registered"+l, b2u(truthy(v)))
 		}
 		if v, ok := f["sim"]; ok {
-			metrics.WriteGaugeUint64(w, "multimsg_modem_sim_ready"+l, b2u(truthy(v)))
+			metrics.WriteGaugeUint64(w, "multimsg_modem_sim_ready"+l, b2u(simReady(v)))
 		}
 		if v, ok := f["present"]; ok {
 			metrics.WriteGaugeUint64(w, "multimsg_modem_present"+l, b2u(truthy(v)))

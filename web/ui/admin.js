@@ -9,7 +9,7 @@
   const csrf = document.querySelector('meta[name="csrf"]').content;
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
-  const MODEM_KEYS = ["present", "sim", "registered", "operator", "signal_dbm", "smsc"];
+  const MODEM_KEYS = ["present", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error"];
 
   function h(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -78,7 +78,7 @@
           y: (ht - bottom - bh).toFixed(1), width: (slot * 0.25).toFixed(1), height: bh.toFixed(1) }));
       });
       svg.append(g);
-      if (hour % 6 === 0) {
+      if (hour % 6 === 0 && i > 0 && i < hours.length - 1) {
         const t = s("text", { class: "tick", x: (x0 + slot / 2).toFixed(1), y: ht - 4 });
         t.textContent = String(hour).padStart(2, "0") + "h";
         svg.append(t);
@@ -99,18 +99,29 @@
     return String(v);
   }
   function signalBars(d) { return d >= -73 ? 4 : d >= -83 ? 3 : d >= -93 ? 2 : d >= -105 ? 1 : 0; }
-  function modem(facts) {
+  // The same rows as the template's modem block (admin_view.go, modemFacts).
+  function modem(sender, facts) {
     const dbm = typeof facts.signal_dbm === "number" ? facts.signal_dbm : parseFloat(facts.signal_dbm);
-    const has = !Number.isNaN(dbm), n = has ? signalBars(dbm) : 0;
+    const has = !Number.isNaN(dbm);
+    const n = has && !("present" in facts && !truthy(facts.present)) ? signalBars(dbm) : 0;
     const bars = s("svg", { class: "bars", viewBox: "0 0 20 16", role: "img", "aria-label": n + " of 4 bars" });
     for (let i = 0; i < 4; i++) bars.append(s("rect", { class: i < n ? "on" : "off", x: i * 5, y: 12 - i * 4, width: 4, height: 4 + i * 4 }));
-    const cls = (v) => (v === undefined || v === null) ? undefined : (truthy(v) ? "ok" : "bad");
-    const dl = h("dl", {},
-      h("dt", { text: "signal" }), h("dd", {}, (has ? Math.round(dbm) + " dBm" : "—") + " ", h("span", { class: "muted", text: "(" + n + "/4)" })),
-      h("dt", { text: "SIM" }), h("dd", { class: cls(facts.sim), text: factText(facts.sim) }),
-      h("dt", { text: "registered" }), h("dd", { class: cls(facts.registered), text: factText(facts.registered) }),
-      h("dt", { text: "operator" }), h("dd", { text: factText(facts.operator) }),
-      h("dt", { text: "SMSC" }), h("dd", { text: factText(facts.smsc) }));
+    // not present: the facts are the last known state, greyed (as the template does)
+    const gone = "present" in facts && !truthy(facts.present);
+    const ok = (b) => (gone ? "stale" : b ? "ok" : "bad");
+    const rows = [["signal", has && !gone ? `${Math.round(dbm)} dBm (${n}/4)` : has ? `${Math.round(dbm)} dBm (last known)` : "unknown", gone ? "stale" : undefined]];
+    if ("present" in facts) rows.push(["modem", gone ? "not present" : "present", gone ? "bad" : "ok"]);
+    if ("sim" in facts) rows.push(["SIM", factText(facts.sim), ok(facts.sim === true || String(facts.sim).toLowerCase() === "ready")]);
+    if ("registered" in facts) {
+      rows.push(["registered", factText(facts.registered) + (facts.registration ? ` (${facts.registration})` : ""), ok(truthy(facts.registered))]);
+    }
+    for (const [k, label] of [["operator", "operator"], ["smsc", "SMSC"], ["model", "model"]]) {
+      if (facts[k] !== undefined && facts[k] !== null && facts[k] !== "") rows.push([label, factText(facts[k])]);
+    }
+    const said = [sender.last_error, sender.problem, (sender.driver || {}).detail].join("\n");
+    if (typeof facts.last_error === "string" && facts.last_error && !said.includes(facts.last_error)) rows.push(["last problem", facts.last_error, "bad"]);
+    const dl = h("dl", {});
+    for (const [label, value, cls] of rows) dl.append(h("dt", { text: label }), h("dd", { class: cls, text: value }));
     return h("div", { class: "modem" }, bars, dl);
   }
 
@@ -126,18 +137,20 @@
         x.problem ? h("dt", { text: "problem" }) : null, x.problem ? h("dd", { class: "err", text: x.problem }) : null,
         h("dt", { text: "sent / failed" }), h("dd", { text: x.sent + " / " + x.failures }));
       const drv = x.driver || {};
-      if (drv.detail && drv.detail !== x.last_error) dl.append(h("dt", { text: "driver" }), h("dd", { text: drv.detail }));
       const facts = drv.facts || {};
+      const isModem = x.service === "sms" || Object.keys(facts).some((k) => MODEM_KEYS.includes(k) && k !== "last_error" && k !== "model");
+      // a modem's detail is what its block shows
+      if (drv.detail && drv.detail !== x.last_error && drv.detail !== x.problem && !isModem) dl.append(h("dt", { text: "driver" }), h("dd", { text: drv.detail }));
       for (const k of Object.keys(facts).sort()) {
         const v = facts[k];
-        if (MODEM_KEYS.includes(k) || v === null || v === "" || String(v) === (x.last_error || "")) continue;
+        if ((isModem && MODEM_KEYS.includes(k)) || v === null || v === "" || String(v) === (x.last_error || "")) continue;
         dl.append(h("dt", { text: k }), h("dd", { text: factText(v) }));
       }
-      const isModem = x.service === "sms" || Object.keys(facts).some((k) => MODEM_KEYS.includes(k));
+
       return h("div", { class: "sender " + state },
         h("div", { class: "row" }, h("b", { text: x.service + " / " + x.name }), h("span", { class: "badge", text: state }),
           actForm(x.paused ? "resume" : "pause", { service: x.service, sender: x.name }, x.paused ? "Resume" : "Pause")),
-        dl, isModem ? modem(facts) : null);
+        dl, isModem ? modem(x, facts) : null);
     });
     $("senders").replaceChildren(...(out.length ? out : [h("p", { class: "muted", text: "No sender configured." })]));
   }
@@ -205,6 +218,8 @@
     t.textContent = msg;
     t.className = "toast" + (bad ? " error" : "");
     t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, 10000);
   }
 
   // Actions: the forms work without script (the server answers with a redirect); with it, they
