@@ -174,7 +174,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return err
 	})
 	if g.cfg.Watchdog != "" {
-		g.runWatchdog(ectx, eg)
+		g.runWatchdog(ctx, ectx, eg)
 	}
 	err := eg.Wait()
 	g.log.Info("multimsg: stopped")
@@ -186,7 +186,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 // runWatchdog pets the hardware watchdog while the store is writable and the dispatcher's loop
 // runs; on a clean stop it disarms it (magic close). A box without the device runs without it.
-func (g *Gateway) runWatchdog(ctx context.Context, eg *errgroup.Group) {
+// stop is the caller's context: only when it ends (a signal) is the stop clean; when another
+// part of the gateway failed, the watchdog stays armed and resets the board unless the
+// supervisor restarts the service in time.
+func (g *Gateway) runWatchdog(stop, ctx context.Context, eg *errgroup.Group) {
 	const interval = 5 * time.Second // well under the usual 15 s or more of SoC watchdogs
 	dog, err := watchdog.Open(g.cfg.Watchdog, watchdog.Options{Logger: g.log})
 	if err != nil {
@@ -207,6 +210,10 @@ func (g *Gateway) runWatchdog(ctx context.Context, eg *errgroup.Group) {
 		})
 		if err != nil {
 			return err // the device refused a pet: exit non-zero so the supervisor restarts us
+		}
+		if stop.Err() == nil {
+			g.log.Error("stopping on an error: the watchdog stays armed")
+			return nil
 		}
 		// a clean stop: disarm, so the board does not reset while the service is down on purpose
 		return dog.Close()
