@@ -23,7 +23,7 @@ test: ## run every test (race detector on); peers missing on a laptop skip loudl
 
 bench: build ## print comparable figures: store, envelope, mail, and the HTTP load benchmark
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./web ./hw/...
-	MULTIMSG_LOAD=1 $(GO) test -run '^TestLoad$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(=== RUN|---|\s+load|ok|FAIL|PASS)|figures|jobs/s|p50|p99|RSS|/cons'
+	MULTIMSG_LOAD=1 $(GO) test -run '^TestLoad$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(=== RUN|---|ok|FAIL|PASS)|load_test.go|proc_test.go'
 
 cross: ## static, stripped, version-stamped binaries for linux/arm (GOARM=7), arm64, amd64 in bin/
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-arm ./cmd/multimsg

@@ -244,17 +244,20 @@ func (d *Dispatcher) deliverDue(ctx context.Context, id string) time.Time {
 	var data []store.NewFile
 	for ctx.Err() == nil && j.State == store.Queued {
 		now := d.o.Now()
-		group := d.nextGroup(j, now)
-		if group == nil {
-			return j.NextDue()
-		}
 		if data == nil {
 			if data, err = d.st.Data(id); err != nil {
 				d.log.Error("dispatch: reading job files", "job", id, "err", err)
 				return now.Add(d.o.RetryMin)
 			}
 		}
+		group := d.nextGroup(j, now)
+		if group == nil {
+			return j.NextDue()
+		}
 		nj, err := d.attempt(ctx, j, group, data)
+		if group.snd != nil {
+			group.snd.picked.Add(-1)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Error("dispatch: recording outcome", "job", id, "err", err)
@@ -293,21 +296,25 @@ func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 				return nil
 			}
 			ss := d.sender(svc, f.Sender)
+			if ss != nil {
+				ss.picked.Add(1) // released in deliverDue once the attempt is over
+			}
 			g = &group{svc: svc, snd: ss, idx: []int{i}}
 			if svc.PerFile {
 				return g
 			}
 			continue
 		}
-		if f.Service == g.svc.Name && (f.Sender == g.snd.name || f.Sender == "") {
+		if f.Service == g.svc.Name && (f.Sender == g.snd.name || f.Sender == "" && !g.svc.ShareLoad) {
 			g.idx = append(g.idx, i)
 		}
 	}
 	return g
 }
 
-// sender returns the state of the named sender of svc, or of its default sender when the
-// name is no longer configured (config changed while jobs waited).
+// sender returns the state of the named sender of svc; for "" in a load-sharing service, the
+// least busy sender that is not held; else (or when the name is no longer configured) the
+// default sender.
 func (d *Dispatcher) sender(svc *provider.Service, name string) *senderState {
 	if ss, ok := d.senders[svc.Name+"/"+name]; ok {
 		return ss
@@ -315,7 +322,33 @@ func (d *Dispatcher) sender(svc *provider.Service, name string) *senderState {
 	if len(svc.Senders) == 0 {
 		return nil
 	}
-	return d.senders[svc.Name+"/"+svc.Senders[0].Name]
+	first := d.senders[svc.Name+"/"+svc.Senders[0].Name]
+	if name != "" || !svc.ShareLoad {
+		return first
+	}
+	now := d.o.Now()
+	var best *senderState
+	bestFailing := false
+	for i := range svc.Senders {
+		ss := d.senders[svc.Name+"/"+svc.Senders[i].Name]
+		if wait, _ := ss.blocked(now); wait > 0 {
+			continue
+		}
+		// a sender whose last attempt failed comes after every one that is working
+		failing := ss.failing()
+		switch {
+		case best == nil, bestFailing && !failing:
+		case failing && !bestFailing:
+			continue
+		case int(ss.picked.Load())*cap(best.slots) >= int(best.picked.Load())*cap(ss.slots):
+			continue
+		}
+		best, bestFailing = ss, failing
+	}
+	if best == nil {
+		return first // every sender is held: wait on the default
+	}
+	return best
 }
 
 // attempt sends one group and records the outcome. It returns the job as recorded, or nil
@@ -444,7 +477,11 @@ func (d *Dispatcher) fallback(j *store.Job, g *group, now time.Time, permanent b
 			d.log.Info("dispatch: fallback refused", "job", j.ID, "to", name, "err", err)
 			continue
 		}
-		return &target{svc: name, snd: fs.Senders[0].Name}
+		snd := fs.Senders[0].Name
+		if fs.ShareLoad {
+			snd = "" // the fallback's senders share the load too
+		}
+		return &target{svc: name, snd: snd}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"multimsg/provider"
@@ -17,6 +18,7 @@ type senderState struct {
 	name    string
 	drv     provider.Driver
 	slots   chan struct{} // Concurrency deliveries at once
+	picked  atomic.Int32  // deliveries assigned to this sender and not finished (load sharing)
 	gap     time.Duration // 1/Rate; 0: no pacing
 
 	mu          sync.Mutex // guards the fields below
@@ -84,6 +86,13 @@ func (s *senderState) send(ctx context.Context, d provider.Delivery, timeout tim
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return s.drv.Send(sctx, d)
+}
+
+// failing reports whether the sender's last attempt failed (temporarily).
+func (s *senderState) failing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.failingFrom.IsZero()
 }
 
 func (s *senderState) succeeded(now time.Time) {

@@ -164,6 +164,7 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("Maildir: %d messages for %d jobs, %d answered ids among them (%d answered ids sent more than once: at least once)", msgs, len(count), len(ids), dups)
 
 	// /cons knows every answered id and says delivered (it may lag the Maildir by one commit).
+	deadline = time.Now().Add(30 * time.Second)
 	for _, id := range ids {
 		for {
 			st := consult(t, hc, srv, id)

@@ -1,8 +1,11 @@
 package modem
 
 import (
+	"sync"
+
 	"encoding/hex"
 	"fmt"
+	"github.com/warthog618/sms/encoding/gsm7/charset"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -82,7 +85,18 @@ func EncodeSubmit(dest, text string, opt SubmitOptions, ref RefSource) (*Submit,
 	return encode(dest, text, opt, ref)
 }
 
+// charsetTables builds the library's GSM 7-bit tables once. warthog618/sms v0.3.0 fills them
+// lazily into package variables without a lock, a data race when two goroutines encode or
+// decode at once (the race detector found it: /send checks while the modem sends).
+var charsetTables = sync.OnceFunc(func() {
+	charset.DefaultEncoder()
+	charset.DefaultExtEncoder()
+	charset.DefaultDecoder()
+	charset.DefaultExtDecoder()
+})
+
 func encode(dest, text string, opt SubmitOptions, ref RefSource) (*Submit, error) {
+	charsetTables()
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("%w: text is not valid UTF-8", ErrPDU)
 	}
@@ -192,6 +206,7 @@ const maxPDUHex = 2 * 200
 // DecodeSubmit decodes the hex of one SMS-SUBMIT with its SMSC prefix, as sent with AT+CMGS,
 // using the library's decoder. tpduLen, if positive, must match the TPDU's length.
 func DecodeSubmit(pduHex string, tpduLen int) (*Decoded, error) {
+	charsetTables()
 	if len(pduHex) > maxPDUHex {
 		return nil, fmt.Errorf("%w: %d hex digits, more than %d", ErrPDU, len(pduHex), maxPDUHex)
 	}

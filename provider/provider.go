@@ -81,6 +81,9 @@ type Service struct {
 	Senders       []Sender // the first is the default; none: the service is not available
 	Fallback      []string // services tried when this one cannot deliver
 	FallbackAfter time.Duration
+	// ShareLoad: work that names no sender goes to whichever healthy sender is least busy
+	// (modems), instead of always to the first (an account the recipient recognises).
+	ShareLoad bool
 }
 
 // Takes reports whether the service accepts files of type t.

@@ -48,6 +48,7 @@ func parseMultipart(contentType string, body []byte, lim Limits, params bool) (*
 	f := &form{fields: map[string]string{}}
 	mr := multipart.NewReader(bytes.NewReader(body), ps["boundary"])
 	seen := map[string]bool{}
+	scratch := make([]byte, 0, min(len(body), 16<<10))
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -68,14 +69,14 @@ func parseMultipart(contentType string, body []byte, lim Limits, params bool) (*
 		}
 		seen[name] = true
 		if params && paramFields[name] {
-			v, err := readLimited(p, lim.MaxField)
+			v, err := readLimited(p, lim.MaxField, &scratch)
 			if err != nil {
 				return nil, tooLarge("field %q is larger than %d bytes", name, lim.MaxField)
 			}
 			f.fields[name] = string(v)
 			continue
 		}
-		data, err := readLimited(p, lim.MaxBody)
+		data, err := readLimited(p, lim.MaxBody, &scratch)
 		if err != nil {
 			return nil, tooLarge("part %q is larger than %d bytes", name, lim.MaxBody)
 		}
@@ -98,15 +99,31 @@ func parseMultipart(contentType string, body []byte, lim Limits, params bool) (*
 	return f, nil
 }
 
-func readLimited(r io.Reader, n int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(n)+1))
-	if err != nil {
-		return nil, err
+// readLimited reads all of r, at most n bytes. It reads into scratch (grown as needed and
+// handed back for the next part) and returns an exact-size copy: one allocation per part
+// rather than io.ReadAll's doubling from 512 bytes.
+func readLimited(r io.Reader, n int, scratch *[]byte) ([]byte, error) {
+	buf := (*scratch)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		k, err := r.Read(buf[len(buf):min(cap(buf), n+1)])
+		buf = buf[:len(buf)+k]
+		if len(buf) > n {
+			*scratch = buf
+			return nil, errors.New("too large")
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			*scratch = buf
+			return nil, err
+		}
 	}
-	if len(b) > n {
-		return nil, errors.New("too large")
-	}
-	return b, nil
+	*scratch = buf
+	return bytes.Clone(buf), nil
 }
 
 // parseTypes decodes /msg's type: a JSON object of file name → type.

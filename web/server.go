@@ -316,12 +316,16 @@ func providerFiles(fs []store.NewFile) []provider.File {
 	return out
 }
 
-func storeParams(typed []provider.File, snd *provider.Sender, p provider.Params, info json.RawMessage) *store.Params {
+func storeParams(typed []provider.File, svc *provider.Service, snd *provider.Sender, p provider.Params, info json.RawMessage) *store.Params {
 	types := make([]string, len(typed))
 	for i, f := range typed {
 		types[i] = f.Type
 	}
-	return &store.Params{Service: p.Service, Sender: snd.Name, Dest: p.Dest, Info: info, Types: types}
+	sender := snd.Name
+	if svc.ShareLoad && p.Sender == "" {
+		sender = "" // the dispatcher picks the least busy sender at each attempt
+	}
+	return &store.Params{Service: p.Service, Sender: sender, Dest: p.Dest, Info: info, Types: types}
 }
 
 // jobRequest reads the requester and the fields of /msg or /cons, which name a job by id.
@@ -363,12 +367,12 @@ func (s *Server) msg(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	typed, _, snd, err := s.o.Registry.Resolve(p, providerFiles(files))
+	typed, svc, snd, err := s.o.Registry.Resolve(p, providerFiles(files))
 	if err != nil {
 		s.fail(ctx, err)
 		return
 	}
-	if _, err := s.o.Store.SetParams(ctx, id, dev, *storeParams(typed, snd, p, info)); err != nil {
+	if _, err := s.o.Store.SetParams(ctx, id, dev, *storeParams(typed, svc, snd, p, info)); err != nil {
 		s.fail(ctx, err)
 		return
 	}
@@ -391,12 +395,12 @@ func (s *Server) send(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	typed, _, snd, err := s.o.Registry.Resolve(p, providerFiles(f.files))
+	typed, svc, snd, err := s.o.Registry.Resolve(p, providerFiles(f.files))
 	if err != nil {
 		s.fail(ctx, err)
 		return
 	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, snd, p, info)})
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, svc, snd, p, info)})
 	if err != nil {
 		s.fail(ctx, err)
 		return

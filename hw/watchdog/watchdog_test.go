@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -268,8 +269,9 @@ func TestCharDeviceWithoutWatchdogIoctls(t *testing.T) {
 }
 
 // A real watchdog, when the machine has one we may use (softdog in the emulated boot test,
-// or MULTIMSG_WATCHDOG_TEST=/dev/watchdog1 on a board): opening arms it, so the test must
-// end with a clean magic close.
+// buildroot/scripts/qemu-test, or MULTIMSG_WATCHDOG_TEST=/dev/watchdog1 on a board): opening
+// arms it, so the test must end with a clean magic close, which sysfs confirms when the
+// kernel has CONFIG_WATCHDOG_SYSFS.
 func TestRealDevice(t *testing.T) {
 	path := os.Getenv("MULTIMSG_WATCHDOG_TEST")
 	if path == "" {
@@ -279,6 +281,13 @@ func TestRealDevice(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", path, err)
 	}
+	if !d.isDev() {
+		d.Close()
+		t.Fatalf("%s is not a character device", path)
+	}
+	if st, ok := sysfsState(path); ok && st != "active" {
+		t.Errorf("sysfs state after Open = %q, want active", st)
+	}
 	got, err := d.SetTimeout(30 * time.Second)
 	if err != nil {
 		d.Close()
@@ -287,12 +296,41 @@ func TestRealDevice(t *testing.T) {
 	if got <= 0 {
 		t.Errorf("SetTimeout(30s) = %v, want a positive timeout", got)
 	}
+	if now, err := d.Timeout(); err != nil || now != got {
+		t.Errorf("Timeout() = %v, %v, want %v", now, err, got)
+	}
 	if err := d.Pet(); err != nil {
 		t.Errorf("Pet() = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pets := 0
+	err = d.Run(ctx, time.Hour, func(context.Context) error {
+		pets++
+		cancel() // one check, then a clean stop
+		return nil
+	})
+	if err != nil || pets != 1 {
+		t.Errorf("Run = %v after %d checks, want nil after 1", err, pets)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close() = %v", err)
 	}
+	if st, ok := sysfsState(path); ok && st != "inactive" {
+		t.Errorf("sysfs state after magic close = %q, want inactive", st)
+	}
+}
+
+// sysfsState reads /sys/class/watchdog/watchdogN/state for the device at path.
+func sysfsState(path string) (string, bool) {
+	name := filepath.Base(path)
+	if name == "watchdog" {
+		name = "watchdog0" // the legacy node is the first watchdog
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/class/watchdog", name, "state"))
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(b)), true
 }
 
 var _ io.Closer = (*Dog)(nil)

@@ -91,7 +91,8 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 // Service is the "sms" service with senders (one per modem). The dispatcher should run each
 // sms sender with Concurrency 1; the driver serialises sends per modem anyway.
 func Service(senders []provider.Sender) *provider.Service {
-	return &provider.Service{Name: "sms", Types: []string{"text"}, PerFile: true, Senders: senders}
+	// Modems share the load: a job that names no sender goes to whichever modem is free.
+	return &provider.Service{Name: "sms", Types: []string{"text"}, PerFile: true, Senders: senders, ShareLoad: true}
 }
 
 // Close stops the supervisor and closes the port.

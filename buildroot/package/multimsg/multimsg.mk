@@ -15,7 +15,9 @@ MULTIMSG_GOMOD = multimsg
 MULTIMSG_BUILD_TARGETS = cmd/multimsg
 # Pure Go: the same static binary as "make cross", whatever the toolchain.
 MULTIMSG_GO_ENV = CGO_ENABLED=0
-MULTIMSG_LDFLAGS = -s -w
+# What "multimsg version" prints; buildroot/scripts/image sets it from git.
+MULTIMSG_BUILD_VERSION ?= buildroot
+MULTIMSG_LDFLAGS = -s -w -X main.version=$(MULTIMSG_BUILD_VERSION)
 
 # Keep the build tree to the Go source: not this br2-external tree (which
 # may hold a Buildroot output directory), nor build outputs.

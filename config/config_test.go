@@ -1,0 +1,113 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEmbeddedDefault(t *testing.T) {
+	c, err := LoadDefault()
+	if err != nil {
+		t.Fatalf("LoadDefault: %v", err)
+	}
+	if c.Listen != ":8080" || len(c.Mail.Sender) != 1 || c.Mail.Sender[0].Maildir != "/var/lib/multimsg/outbox" {
+		t.Fatalf("embedded default = listen %q, mail senders %+v", c.Listen, c.Mail.Sender)
+	}
+	if c.Delivery.TTL.D() != 24*time.Hour || c.Store.QuotaBytes != 256<<20 || c.Limits.MaxFiles != 16 {
+		t.Fatalf("defaults: ttl %v quota %d files %d", c.Delivery.TTL.D(), c.Store.QuotaBytes, c.Limits.MaxFiles)
+	}
+	if len(c.Wpp1.Fallback) != 1 || c.Wpp1.Fallback[0] != "sms" || c.Wpp1.FallbackAfter.D() != 2*time.Minute {
+		t.Fatalf("wpp1 fallback default = %v after %v", c.Wpp1.Fallback, c.Wpp1.FallbackAfter.D())
+	}
+}
+
+// TestSpecExample: SPEC §6's example file parses as it is.
+func TestSpecExample(t *testing.T) {
+	const spec = `
+listen = ":8080"
+data_dir = "/var/lib/multimsg"
+interface = "eth0"
+unknown_device = "reject"
+allow_macs = []
+
+[admin]
+password_hash = ""
+
+[delivery]
+ttl = "24h"
+
+[[mail.sender]]
+name = "default"
+host = "127.0.0.1"
+port = 25
+tls = "none"
+username = ""
+password = ""
+from = "gateway@localhost"
+
+[wpp1]
+fallback = ["sms"]
+fallback_after = "2m"
+
+[[wpp1.sender]]
+name = "default"
+api_url = "https://graph.facebook.com/v21.0"
+phone_number_id = "123"
+token = "t"
+
+[[sms.sender]]
+name = "default"
+device = "/dev/ttyUSB2"
+baud = 115200
+pin = ""
+`
+	c, err := Parse(spec, "spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Interface != "eth0" || c.SMS.Sender[0].Segments != 6 || c.Wpp1.Sender[0].PhoneNumberID != "123" {
+		t.Fatalf("parsed = %+v", c)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		want string // the key the error must name
+	}{
+		{`lissten = ":80"`, "lissten"},
+		{"[[mail.sender]]\nname = \"a\"\nhots = \"x\"", "mail.sender.hots"},
+		{`listen = "8080"`, "listen"},
+		{`unknown_device = "maybe"`, "unknown_device"},
+		{`allow_macs = ["aa:bb"]`, "allow_macs[0]"},
+		{"[delivery]\nttl = \"soon\"", "soon"},
+		{"[delivery]\nttl = \"-1h\"", "delivery.ttl"},
+		{"[store]\nquota = \"lots\"", "lots"},
+		{"[limits]\nmax_files = 0", "limits.max_files"},
+		{"[admin]\npassword_hash = \"plain\"", "admin.password_hash"},
+		{"[wpp1]\nfallback = [\"fax\"]", "wpp1.fallback[0]"},
+		{"[[mail.sender]]\nname = \"a\"\nhost = \"h\"\ntls = \"ssl\"", "mail.sender[0].tls"},
+		{"[[mail.sender]]\nname = \"a\"", "mail.sender[0].host"},
+		{"[[mail.sender]]\nname = \"a\"\nmaildir = \"m\"\n[[mail.sender]]\nname = \"a\"\nmaildir = \"n\"", "mail.sender[1].name"},
+		{"[[wpp1.sender]]\nname = \"a\"\nphone_number_id = \"1\"", "wpp1.sender[0]"},
+		{"[[wpp1.sender]]\nname = \"a\"\nphone_number_id = \"1\"\ntoken = \"t\"\nrate = 500", "wpp1.sender[0].rate"},
+		{"[[sms.sender]]\nname = \"a\"", "sms.sender[0].device"},
+		{"[[sms.sender]]\nname = \"a\"\ndevice = \"/dev/x\"\npin = \"12\"", "sms.sender[0].pin"},
+	} {
+		_, err := Parse(tc.toml, "t")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error naming %q", tc.toml, err, tc.want)
+		}
+	}
+}
+
+func TestSizesAndDurations(t *testing.T) {
+	c, err := Parse("[store]\nquota = \"1GiB\"\nkeep_archived = \"7d\"\n[limits]\nmax_body = 1048576", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.QuotaBytes != 1<<30 || c.Store.KeepArchived.D() != 7*24*time.Hour || c.Limits.MaxBody != 1<<20 {
+		t.Fatalf("quota %d keep %v body %d", c.Store.QuotaBytes, c.Store.KeepArchived.D(), c.Limits.MaxBody)
+	}
+}
