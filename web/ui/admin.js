@@ -157,7 +157,7 @@
 
   function recent(st, now) {
     const rows = st.recent.map((j) => h("tr", { "data-id": j.id, class: "st-" + j.state },
-      h("td", { class: "c-id id", title: j.id, text: j.id.slice(0, 8) }),
+      h("td", { class: "c-id id", title: j.id, text: j.id.length > 10 ? j.id.slice(0, 4) + "…" + j.id.slice(-4) : j.id }),
       h("td", { class: "c-when", title: j.created, text: ago(j.created, now) }),
       h("td", { class: "c-dev", text: j.device }),
       h("td", { class: "c-svc", text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
