@@ -265,17 +265,12 @@ func sameOrigin(ctx *fasthttp.RequestCtx) bool {
 	return true // neither header: not a browser's cross-site form (browsers send Origin on POST)
 }
 
-// csrfOK checks the request's CSRF token (header X-CSRF-Token or form field csrf) against the
-// session's, in constant time, and its origin.
+// csrfOK checks the request's CSRF token (header X-CSRF-Token or the urlencoded form field
+// csrf; the page sends nothing else) against the session's, in constant time, and its origin.
 func csrfOK(ctx *fasthttp.RequestCtx, ss *session) bool {
 	tok := ctx.Request.Header.Peek("X-CSRF-Token")
 	if len(tok) == 0 {
 		tok = ctx.PostArgs().Peek("csrf")
-	}
-	if len(tok) == 0 {
-		if mf, err := ctx.MultipartForm(); err == nil && len(mf.Value["csrf"]) > 0 {
-			tok = []byte(mf.Value["csrf"][0])
-		}
 	}
 	return sameOrigin(ctx) && len(tok) > 0 && subtle.ConstantTimeCompare(tok, []byte(ss.csrf)) == 1
 }

@@ -26,7 +26,7 @@ var uiFS embed.FS
 var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"bytes":    humanBytes,
 	"ago":      ago,
-	"short":    func(id string) string { return id[:min(len(id), 8)] },
+	"short":    shortID,
 	"pct":      func(a, b int64) int64 { return pct(a, b) },
 	"chart":    chartSVG,
 	"facts":    modemFacts,
@@ -288,4 +288,14 @@ func stamp(t time.Time) string {
 func seeOther(ctx *fasthttp.RequestCtx, path string) {
 	ctx.Response.Header.Set("Location", path)
 	ctx.SetStatusCode(http.StatusSeeOther)
+}
+
+// shortID is a job id for a table cell: its first and last four characters. Ids begin with
+// their creation time, so the start alone would look alike for jobs made together; the full id
+// is in the cell's title.
+func shortID(id string) string {
+	if len(id) <= 10 {
+		return id
+	}
+	return id[:4] + "…" + id[len(id)-4:]
 }

@@ -56,6 +56,12 @@ func TestAdminNeedsLogin(t *testing.T) {
 			t.Errorf("POST %s with Basic auth and no session = %d, want 401 (actions need a session and its CSRF token)", p, r.code)
 		}
 	}
+	// actions are POST only
+	for _, p := range []string{"/admin/api/retry", "/admin/api/pause", "/admin/logout"} {
+		if r := b.do("GET", p, nil); r.code != http.StatusMethodNotAllowed {
+			t.Errorf("GET %s = %d, want 405", p, r.code)
+		}
+	}
 	// the login page and the assets are public
 	for _, p := range []string{"/admin/login", "/admin/static/admin.css", "/admin/static/admin.js"} {
 		if r := b.do("GET", p, nil); r.code != 200 {

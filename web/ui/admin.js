@@ -131,7 +131,7 @@
       const dl = h("dl", {},
         h("dt", { text: "last success" }), h("dd", { title: x.last_ok || "", text: ago(x.last_ok, now) }),
         h("dt", { text: "last error" }),
-        x.last_error ? h("dd", {}, h("span", { class: "err", text: x.last_error }), " ",
+        x.last_error ? h("dd", {}, h("span", { class: x.last_ok && Date.parse(x.last_ok) > Date.parse(x.last_error_at) ? "muted" : "err", text: x.last_error }), " ",
           h("span", { class: "muted", title: x.last_error_at || "", text: "(" + ago(x.last_error_at, now) + ")" }))
           : h("dd", { text: "none" }),
         x.problem ? h("dt", { text: "problem" }) : null, x.problem ? h("dd", { class: "err", text: x.problem }) : null,
@@ -157,7 +157,7 @@
 
   function recent(st, now) {
     const rows = st.recent.map((j) => h("tr", { "data-id": j.id, class: "st-" + j.state },
-      h("td", { class: "c-id id", title: j.id, text: j.id.slice(0, 8) }),
+      h("td", { class: "c-id id", title: j.id, text: j.id.length > 10 ? j.id.slice(0, 4) + "…" + j.id.slice(-4) : j.id }),
       h("td", { class: "c-when", title: j.created, text: ago(j.created, now) }),
       h("td", { class: "c-dev", text: j.device }),
       h("td", { class: "c-svc", text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
