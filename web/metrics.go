@@ -205,6 +205,11 @@ func (s *Server) Observe(e dispatch.Event) {
 	}
 }
 
+// acceptedKey marks a request that queued a job (/send, /msg), with its service and sender.
+const acceptedKey = "multimsg.accepted"
+
+type accepted struct{ service, sender string }
+
 // countRequest runs after every request: requests by route and code, and jobs accepted.
 func (s *Server) countRequest(ctx *fasthttp.RequestCtx) {
 	code := ctx.Response.StatusCode()
@@ -217,10 +222,12 @@ func (s *Server) countRequest(ctx *fasthttp.RequestCtx) {
 		m.http[k] = c
 	}
 	var acc *metrics.Counter
-	if code == 200 && (k.route == "/send" || k.route == "/msg") {
-		if acc = m.acc[k.route]; acc == nil {
-			acc = m.set.GetOrCreateCounter(`multimsg_jobs_accepted_total{route=` + label(k.route) + `}`)
-			m.acc[k.route] = acc
+	if a, ok := ctx.UserValue(acceptedKey).(accepted); ok && code == 200 {
+		key := k.route + "\x00" + a.service + "\x00" + a.sender
+		if acc = m.acc[key]; acc == nil {
+			acc = m.set.GetOrCreateCounter(`multimsg_jobs_accepted_total{route=` + label(k.route) +
+				`,service=` + label(a.service) + `,sender=` + label(a.sender) + `}`)
+			m.acc[key] = acc
 		}
 	}
 	m.mu.Unlock()

@@ -376,6 +376,7 @@ func (s *Server) msg(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
+	ctx.SetUserValue(acceptedKey, accepted{svc.Name, snd.Name})
 	reply(ctx, 200, "queued", map[string]string{"id": id, "state": "queued"})
 }
 
@@ -405,6 +406,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
+	ctx.SetUserValue(acceptedKey, accepted{svc.Name, snd.Name})
 	reply(ctx, 200, j.ID, map[string]string{"id": j.ID, "state": string(j.State)})
 }
 
