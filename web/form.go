@@ -45,8 +45,17 @@ func parseMultipart(contentType string, body []byte, lim Limits, params bool) (*
 		}
 		return nil, unsupported("this route takes multipart/form-data (got Content-Type %s); with curl: -F name=@file", contentType)
 	}
+	if f, ok := fastMultipart(body, ps["boundary"], lim, params); ok {
+		return f, nil
+	}
+	return parseMultipartSlow(body, ps["boundary"], lim, params)
+}
+
+// parseMultipartSlow parses any multipart/form-data body with mime/multipart, and words the
+// errors.
+func parseMultipartSlow(body []byte, boundary string, lim Limits, params bool) (*form, error) {
 	f := &form{fields: map[string]string{}}
-	mr := multipart.NewReader(bytes.NewReader(body), ps["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	seen := map[string]bool{}
 	scratch := make([]byte, 0, min(len(body), 16<<10))
 	for {
