@@ -28,7 +28,7 @@
 //
 // # Write locality
 //
-// An id is 8 characters of creation time (milliseconds, in an alphabet that sorts like the
+// An id is 7 characters of creation time (milliseconds, in an alphabet that sorts like the
 // time) followed by 128 random bits (what makes it unguessable). The time prefix is for the
 // disk, not for anyone reading ids: with wholly random ids every new job lands on its own
 // leaf page of "jobs" and "data" and dirties that leaf's branch page too, so a commit of 32
