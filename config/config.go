@@ -139,7 +139,9 @@ type SMSSender struct {
 	PIN          string   `toml:"pin"`
 	Segments     int      `toml:"segments"`
 	ResetCommand string   `toml:"reset_command"`
-	Timeout      Duration `toml:"timeout"`
+	Timeout      Duration `toml:"timeout"`      // one AT command
+	SendTimeout  Duration `toml:"send_timeout"` // one AT+CMGS (the modem may take up to a minute)
+	HealthEvery  Duration `toml:"health_every"` // how often signal, SIM and registration are read
 }
 
 // Default returns the built-in defaults every file starts from.
@@ -375,6 +377,9 @@ func (c *Config) Validate() error {
 		k := fmt.Sprintf("sms.sender[%d]", i)
 		if s.Device == "" {
 			return fmt.Errorf("%s.device: must be set (e.g. /dev/serial/by-id/...)", k)
+		}
+		if s.Timeout < 0 || s.SendTimeout < 0 || s.HealthEvery < 0 {
+			return fmt.Errorf("%s: timeout, send_timeout and health_every must not be negative", k)
 		}
 		if s.Segments < 1 || s.Segments > 255 {
 			return fmt.Errorf("%s.segments: %d, want 1..255", k, s.Segments)

@@ -52,7 +52,8 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 	for _, s := range c.SMS.Sender {
 		d, err := sms.New(sms.Options{
 			Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
-			CommandTimeout: s.Timeout.D(), StateDir: filepath.Join(c.DataDir, "sms", s.Name),
+			CommandTimeout: s.Timeout.D(), SendTimeout: s.SendTimeout.D(), HealthEvery: s.HealthEvery.D(),
+			StateDir: filepath.Join(c.DataDir, "sms", s.Name),
 		}, g.log.With("service", "sms", "sender", s.Name))
 		if err != nil {
 			return nil, err
