@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"multimsg/internal/poll"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -128,28 +129,24 @@ func TestCrashSafety(t *testing.T) {
 	srv = startServer(t, bin, cfg)
 
 	// Every answered id reaches the Maildir (again, perhaps: at least once).
-	deadline := time.Now().Add(45 * time.Second)
 	var count map[string]int
 	var bodies map[string]string
-	for {
+	missing := 0
+	done := poll.Wait(45*time.Second, func() bool {
 		var err error
-		count, bodies, err = maildirJobs(outbox)
-		if err != nil {
+		if count, bodies, err = maildirJobs(outbox); err != nil {
 			t.Fatal(err)
 		}
-		missing := 0
+		missing = 0
 		for _, id := range ids {
 			if count[id] == 0 {
 				missing++
 			}
 		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d answered ids not in the Maildir 45s after the restart:\n%s", missing, len(ids), srv.stderr())
-		}
-		time.Sleep(100 * time.Millisecond) // polling the Maildir: there is no signal to wait on
+		return missing == 0
+	})
+	if !done {
+		t.Fatalf("%d of %d answered ids not in the Maildir 45s after the restart:\n%s", missing, len(ids), srv.stderr())
 	}
 	dups, msgs := 0, 0
 	for _, n := range count {
@@ -164,17 +161,14 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("Maildir: %d messages for %d jobs, %d answered ids among them (%d answered ids sent more than once: at least once)", msgs, len(count), len(ids), dups)
 
 	// /cons knows every answered id and says delivered (it may lag the Maildir by one commit).
-	deadline = time.Now().Add(30 * time.Second)
 	for _, id := range ids {
-		for {
-			st := consult(t, hc, srv, id)
-			if st == string(store.Delivered) {
-				break
-			}
-			if st != string(store.Queued) || time.Now().After(deadline) {
-				t.Fatalf("POST /cons %s = %s, want delivered", id, st)
-			}
-			time.Sleep(10 * time.Millisecond) // polling /cons: a queued answer changes nothing
+		st := ""
+		poll.Wait(30*time.Second, func() bool {
+			st = consult(t, hc, srv, id)
+			return st != string(store.Queued) // a queued answer changes nothing: ask again
+		})
+		if st != string(store.Delivered) {
+			t.Fatalf("POST /cons %s = %s, want delivered", id, st)
 		}
 	}
 

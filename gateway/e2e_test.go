@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"multimsg/internal/poll"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -276,20 +277,10 @@ func TestRelayDownThenUp(t *testing.T) {
 
 func waitAttempts(t *testing.T, g *gatewaytest.Gateway, id string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	poll.Until(t, 20*time.Second, fmt.Sprintf("job %s to have %d attempts", id, n), func() bool {
 		j, err := g.Store.Get(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.Files[0].Attempts >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s: %d attempts, want %d", id, j.Files[0].Attempts, n)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return err == nil && j.Files[0].Attempts >= n
+	})
 }
 
 // TestPermanentAndTTL: a 5xx fails the job with the relay's reason; a relay that stays down

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"fmt"
+	"multimsg/internal/poll"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,17 +20,10 @@ func TestWatchdogWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := gatewaytest.Start(t, fmt.Sprintf("watchdog = %q\n[[mail.sender]]\nname = \"o\"\nmaildir = \"outbox\"\n", dev))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, "the gateway to pet the watchdog", func() bool {
 		b, _ := os.ReadFile(dev)
-		if len(b) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the gateway never petted the watchdog")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return len(b) > 0
+	})
 	g.Stop(t)
 	b, _ := os.ReadFile(dev)
 	if !bytes.HasSuffix(b, []byte("V")) || bytes.Count(b, []byte("V")) != 1 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"multimsg/internal/poll"
 	"net"
 	"strings"
 	"sync"
@@ -240,13 +241,7 @@ func TestEnginePortLost(t *testing.T) {
 // waitFor polls cond (there is no signal to wait on in the pipe peer) with a deadline.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, "the condition", cond)
 }
 
 func TestCommandPrefix(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"multimsg/internal/poll"
 	"net"
 	"net/http"
 	"net/url"
@@ -139,13 +140,7 @@ timeout = "5s"
 // waitFor polls cond until it holds (there is no signal to wait on from outside the box).
 func (b *box) waitFor(what string, cond func() bool) {
 	b.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(b.t, 15*time.Second, what, cond)
 }
 
 type resp struct {

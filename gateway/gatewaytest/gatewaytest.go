@@ -21,6 +21,7 @@ import (
 	"multimsg/config"
 	"multimsg/envelope"
 	"multimsg/gateway"
+	"multimsg/internal/poll"
 )
 
 // AdminPassword is the admin password of every test gateway.
@@ -161,38 +162,35 @@ func Do(t testing.TB, req *http.Request) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// WaitState consults id until it reaches a finished state (or want), polling every 20 ms for
-// at most timeout, and returns the last state. A finished answer archives the job.
+// WaitState consults id until it reaches a finished state, for at most timeout, and returns
+// the last state. A finished answer archives the job.
 func (g *Gateway) WaitState(t testing.TB, id string, timeout time.Duration) client.State {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		st, err := g.Client.Consult(context.Background(), id)
-		if err != nil {
+	var st client.State
+	poll.Wait(timeout, func() bool {
+		var err error
+		if st, err = g.Client.Consult(context.Background(), id); err != nil {
 			t.Fatalf("Consult(%s): %v", id, err)
 		}
-		if st.Finished() || time.Now().After(deadline) {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, with a deadline
-	}
+		return st.Finished()
+	})
+	return st
 }
 
-// WaitJob waits (polling the store, not /cons, so nothing gets archived) until job id is
-// finished, and returns its state.
+// WaitJob waits (reading the store, not /cons, so nothing gets archived) until job id is
+// finished, for at most timeout, and returns its state.
 func (g *Gateway) WaitJob(t testing.TB, id string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var st string
+	poll.Wait(timeout, func() bool {
 		j, err := g.Store.Get(id)
 		if err != nil {
 			t.Fatalf("Store.Get(%s): %v", id, err)
 		}
-		if j.State.Finished() || time.Now().After(deadline) {
-			return string(j.State)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
+		st = string(j.State)
+		return j.State.Finished()
+	})
+	return st
 }
 
 // Maildir lists the files delivered into a Maildir under the data dir (e.g. "outbox").

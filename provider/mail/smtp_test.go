@@ -13,6 +13,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"multimsg/internal/poll"
 	"multimsg/provider/mail/smtptest"
 	"net/mail"
 	"os"
@@ -380,13 +381,7 @@ func TestIdleTimeoutClosesConnection(t *testing.T) {
 // waitFor polls cond until it holds or 10 s pass (no signal exists for a peer's close).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 10*time.Second, what, cond)
 }
 
 func TestServerDownThenUp(t *testing.T) {
