@@ -193,6 +193,32 @@ func (g *Gateway) WaitJob(t testing.TB, id string, timeout time.Duration) string
 	return st
 }
 
+// Explain describes job id and every sender, for a failing test's message: each file's
+// state, attempts and recent history, and each sender's health.
+func (g *Gateway) Explain(id string) string {
+	var b strings.Builder
+	if j, err := g.Store.Get(id); err != nil {
+		fmt.Fprintf(&b, "job %s: %v\n", id, err)
+	} else {
+		fmt.Fprintf(&b, "job %s: %s, service %s, expires %s\n", id, j.State, j.Service, j.Expires.Format(time.RFC3339Nano))
+		for _, f := range j.Files {
+			fmt.Fprintf(&b, "  file %s: %s via %s/%s, %d attempts, next %s, last error %q\n",
+				f.Name, f.State, f.Service, f.Sender, f.Attempts, f.NextAt.Format(time.RFC3339Nano), f.LastError)
+			for _, a := range f.History {
+				fmt.Fprintf(&b, "    %s %s/%s ok=%t %s %s\n", a.At.Format("15:04:05.000"), a.Service, a.Sender, a.OK, a.Class, a.Error)
+			}
+		}
+	}
+	for _, s := range g.Disp.Senders() {
+		fmt.Fprintf(&b, "sender %s/%s: healthy=%t problem=%q last_error=%q", s.Service, s.Name, s.Healthy, s.Problem, s.LastError)
+		if s.Driver != nil {
+			fmt.Fprintf(&b, " driver=%+v", *s.Driver)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 // Maildir lists the files delivered into a Maildir under the data dir (e.g. "outbox").
 func (g *Gateway) Maildir(t testing.TB, name string) []string {
 	t.Helper()

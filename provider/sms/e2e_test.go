@@ -50,7 +50,7 @@ func TestEndToEndSendThroughHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st := g.WaitState(t, id, 20*time.Second); st != client.Delivered {
-		t.Fatalf("state = %s, want delivered", st)
+		t.Fatalf("state = %s, want delivered\n%s\nmodem commands: %q", st, g.Explain(id), sim.Commands())
 	}
 	msgs := sim.Messages()
 	if len(msgs) != 1 || msgs[0].Text != text || msgs[0].Dest != "491701234567" || msgs[0].Alphabet != "ucs2" {
