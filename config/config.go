@@ -35,6 +35,7 @@ type Config struct {
 	UnknownDevice string   `toml:"unknown_device"`
 	AllowMACs     []string `toml:"allow_macs"`
 	Watchdog      string   `toml:"watchdog"`
+	RestoreClock  bool     `toml:"restore_clock"` // a board without an RTC: never start before the last time seen
 
 	Admin    Admin    `toml:"admin"`
 	Delivery Delivery `toml:"delivery"`

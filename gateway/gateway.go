@@ -27,6 +27,7 @@ import (
 	"multimsg/dispatch"
 	"multimsg/envelope"
 	"multimsg/hw/arp"
+	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
 	"multimsg/provider"
 	"multimsg/store"
@@ -51,6 +52,7 @@ type Gateway struct {
 	Disp    *dispatch.Dispatcher
 	Web     *web.Server
 	ln      net.Listener
+	clock   *clock.File // nil unless restore_clock
 	closers []func() error
 }
 
@@ -70,6 +72,16 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	if cfg.RestoreClock {
+		g.clock = clock.New(cfg.DataDir)
+		behind, err := g.clock.Restore()
+		switch {
+		case err != nil:
+			o.Log.Error("clock not restored: job times and deadlines may be in the past until NTP sets it", "err", err)
+		case behind > 0:
+			o.Log.Warn("system clock was behind the last time this box saw; moved forward (no RTC?)", "by", behind.Round(time.Second))
+		}
 	}
 	if g.Key, err = envelope.LoadOrCreate(cfg.DataDir); err != nil {
 		return nil, err
@@ -156,6 +168,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			case <-ectx.Done():
 				return nil
 			case <-t.C:
+				g.saveClock()
 				st, err := g.Store.Sweep(ectx)
 				if err != nil && ectx.Err() == nil {
 					g.log.Error("retention sweep failed", "err", err)
@@ -176,7 +189,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.cfg.Watchdog != "" {
 		g.runWatchdog(ctx, ectx, eg)
 	}
+	g.saveClock()
 	err := eg.Wait()
+	g.saveClock()
 	g.log.Info("multimsg: stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil
@@ -218,6 +233,15 @@ func (g *Gateway) runWatchdog(stop, ctx context.Context, eg *errgroup.Group) {
 		// a clean stop: disarm, so the board does not reset while the service is down on purpose
 		return dog.Close()
 	})
+}
+
+// saveClock records the wall time for the next start (restore_clock).
+func (g *Gateway) saveClock() {
+	if g.clock != nil {
+		if err := g.clock.Save(); err != nil {
+			g.log.Error("saving the clock", "err", err)
+		}
+	}
 }
 
 func (g *Gateway) close() {

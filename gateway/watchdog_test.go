@@ -38,3 +38,17 @@ func TestWatchdogMissing(t *testing.T) {
 		t.Fatalf("/healthz = %d %q", code, body)
 	}
 }
+
+// TestRestoreClockSaves: with restore_clock the gateway keeps the wall time in the data dir,
+// so a board without an RTC can start from it next time (hw/clock tests the restoring).
+func TestRestoreClockSaves(t *testing.T) {
+	g := gatewaytest.Start(t, "restore_clock = true\n[[mail.sender]]\nname = \"o\"\nmaildir = \"outbox\"\n")
+	poll.Until(t, 10*time.Second, "the clock file", func() bool {
+		_, err := os.Stat(filepath.Join(g.DataDir, "clock"))
+		return err == nil
+	})
+	b, _ := os.ReadFile(filepath.Join(g.DataDir, "clock"))
+	if len(bytes.TrimSpace(b)) < 10 {
+		t.Fatalf("clock file holds %q, want the unix time", b)
+	}
+}
