@@ -331,7 +331,7 @@ func (d *Dispatcher) sender(svc *provider.Service, name string) *senderState {
 	bestFailing := false
 	for i := range svc.Senders {
 		ss := d.senders[svc.Name+"/"+svc.Senders[i].Name]
-		if wait, _ := ss.blocked(now); wait > 0 {
+		if wait, _, _ := ss.blocked(now); wait > 0 {
 			continue
 		}
 		// a sender whose last attempt failed comes after every one that is working
@@ -364,12 +364,22 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 	if g.snd == nil {
 		return d.fail(ctx, j, g, now, nil, provider.Perm("", fmt.Errorf("service %s has no sender configured on this box", g.svc.Name)))
 	}
-	if wait, why := g.snd.blocked(now); wait > 0 {
-		// the sender is down or paused: the files wait (or fall back), no attempt is counted
-		o := store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name, Err: why, NextAt: now.Add(wait)}
+	if wait, why, down := g.snd.blocked(now); wait > 0 {
+		// the sender is down or paused: the files wait (or fall back), no attempt is counted;
+		// time spent waiting on a down sender counts toward fallback_after
+		o := store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name, Err: why, NextAt: now.Add(wait), Failing: down}
 		if fb := d.fallback(j, g, now, false); fb != nil {
 			o.MoveTo, o.MoveSnd, o.NextAt = fb.svc, fb.snd, now
 			log.Warn("dispatch: sender unavailable, falling back", "sender", g.snd.name, "to", fb.svc, "why", why)
+		} else if down && len(g.svc.Fallback) > 0 {
+			// look again when the files may fall back, if that comes before the sender's probe
+			since := first.FailingFrom
+			if since.IsZero() {
+				since = now
+			}
+			if at := since.Add(g.svc.FallbackAfter); at.Before(o.NextAt) {
+				o.NextAt = at
+			}
 		}
 		return d.st.Record(ctx, j.ID, g.idx, o)
 	}

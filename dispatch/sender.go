@@ -43,17 +43,18 @@ func newSenderState(svc *provider.Service, s *provider.Sender) *senderState {
 	return ss
 }
 
-// blocked says how long the sender's work must wait, and why (paused or down).
-func (s *senderState) blocked(now time.Time) (time.Duration, string) {
+// blocked says how long the sender's work must wait, and why: paused by an admin, or down
+// (needs an operator; the wait counts as failing, toward fallback_after).
+func (s *senderState) blocked(now time.Time) (wait time.Duration, why string, down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.paused:
-		return time.Minute, ErrPaused.Error()
+		return time.Minute, ErrPaused.Error(), false
 	case now.Before(s.downUntil):
-		return s.downUntil.Sub(now), "sender unhealthy: " + s.downWhy
+		return s.downUntil.Sub(now), "sender unhealthy: " + s.downWhy, true
 	}
-	return 0, ""
+	return 0, "", false
 }
 
 // send takes a slot, waits for the pace, and calls the driver with a bounded context.

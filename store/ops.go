@@ -329,6 +329,7 @@ type Outcome struct {
 	MoveTo    string    // not OK: the files move to this service (fallback) ...
 	MoveSnd   string    // ... and sender, due at NextAt
 	Attempted bool      // false: the files were only rescheduled (sender down or paused)
+	Failing   bool      // not attempted, but the service is failing for them (sender down)
 }
 
 // Record stores o for files idx of job id and returns the job as it now is. A job that is no
@@ -383,7 +384,7 @@ func applyOutcome(f *File, o Outcome) {
 		if o.Err != "" {
 			f.LastError = o.Err
 		}
-		if f.FailingFrom.IsZero() && o.Attempted {
+		if f.FailingFrom.IsZero() && (o.Attempted || o.Failing) {
 			f.FailingFrom = o.At
 		}
 		f.NextAt = o.NextAt

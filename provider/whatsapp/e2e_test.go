@@ -39,15 +39,19 @@ func startGateway(t *testing.T, o cloudapitest.Options) *e2e {
 
 func startGatewayWith(t *testing.T, o cloudapitest.Options, wpp1Table, extra string) *e2e {
 	t.Helper()
+	return startGatewayDelivery(t, o, "retry_min = \"50ms\"\nretry_max = \"200ms\"\nsend_timeout = \"10s\"", wpp1Table, extra)
+}
+
+// startGatewayDelivery is startGatewayWith with the [delivery] table's keys given.
+func startGatewayDelivery(t *testing.T, o cloudapitest.Options, delivery, wpp1Table, extra string) *e2e {
+	t.Helper()
 	if o.Accounts == nil {
 		o.Accounts = []cloudapitest.Account{acctA, acctB}
 	}
 	api := cloudapitest.Start(t, o)
 	toml := fmt.Sprintf(`
 [delivery]
-retry_min = "50ms"
-retry_max = "200ms"
-send_timeout = "10s"
+%s
 %s
 [[wpp1.sender]]
 name = "sales"
@@ -61,7 +65,7 @@ api_url = %q
 phone_number_id = %q
 token = %q
 per_recipient_gap = "-1s"
-%s`, wpp1Table, api.URL(), acctA.PhoneNumberID, acctA.Token, api.URL(), acctB.PhoneNumberID, acctB.Token, extra)
+%s`, delivery, wpp1Table, api.URL(), acctA.PhoneNumberID, acctA.Token, api.URL(), acctB.PhoneNumberID, acctB.Token, extra)
 	g := gatewaytest.Start(t, toml)
 	return &e2e{t: t, api: api, gw: g, base: g.URL}
 }
@@ -436,5 +440,45 @@ func TestE2EFallbackToSMSWhenUplinkDown(t *testing.T) {
 	}
 	if n := len(sim.Messages()); n != 1 {
 		t.Errorf("modem sent %d SMS, want 1", n)
+	}
+}
+
+// An expired token holds the WhatsApp sender (it needs an operator, and is probed again only
+// after a while): every text waiting on it, not only the one that met the 190, counts that
+// wait toward fallback_after and goes out by SMS, with no second request to the Cloud API.
+func TestE2EFallbackToSMSWhileTokenExpired(t *testing.T) {
+	sim := modemsim.New(modemsim.Profile{}, testLogger(t))
+	if err := sim.Start(t.TempDir()); err != nil {
+		t.Fatalf("scripted modem: %v", err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	// retry_max bounds how long a down sender is held: 30 s, far longer than this test
+	e := startGatewayDelivery(t, cloudapitest.Options{},
+		"retry_min = \"50ms\"\nretry_max = \"30s\"\nsend_timeout = \"10s\"",
+		"[wpp1]\nfallback = [\"sms\"]\nfallback_after = \"300ms\"\n",
+		fmt.Sprintf("[[sms.sender]]\nname = \"modem1\"\ndevice = %q\ntimeout = \"2s\"\n", sim.Path()))
+	e.api.ExpireToken(acctA.Token)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		st, id := e.multipart("/send", map[string]string{"serv": "wpp1", "dest": dest},
+			part{"body", "a.txt", "text/plain", []byte(fmt.Sprintf("token caducado %d", i))})
+		if st != 200 {
+			t.Fatalf("/send: %d %s", st, id)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if got := e.gw.WaitJob(t, id, 20*time.Second); got != "delivered" {
+			t.Fatalf("job %s = %s (%v), want delivered by sms\n%s", id, got, e.fileRoutes(id), e.gw.Explain(id))
+		}
+		if r := e.fileRoutes(id); !strings.HasPrefix(r[0], "body:sms/modem1:") {
+			t.Errorf("job %s routes %v, want sms", id, r)
+		}
+	}
+	if n := len(sim.Messages()); n != 3 {
+		t.Errorf("modem sent %d SMS, want 3", n)
+	}
+	if r := e.api.Rejections(); len(r) != 1 || r[0].Code != 190 {
+		t.Errorf("Cloud API rejections = %+v, want one 190: the held sender is not probed per job", r)
 	}
 }
