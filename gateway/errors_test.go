@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"multimsg/client"
 	"multimsg/envelope"
 	"multimsg/gateway/gatewaytest"
 	"multimsg/store"
@@ -251,5 +250,4 @@ maildir = "outbox2"
 	if _, err := g.Client.Consult(bg, other); err == nil {
 		t.Errorf("client Consult(unknown) succeeded")
 	}
-	_ = client.Delivered
 }

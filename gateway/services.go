@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"multimsg/provider"
 	"multimsg/provider/mail"
@@ -88,4 +87,3 @@ func or(n, def int) int {
 	return def
 }
 
-var _ = strings.TrimSpace

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"log/syslog"
-	"os"
 
 	"multimsg/config"
 	"multimsg/gateway"
@@ -87,4 +86,3 @@ func loadConfig(path string, log *slog.Logger) (config.Config, error) {
 	return cfg, err
 }
 
-var _ = os.Stderr
