@@ -86,4 +86,3 @@ func or(n, def int) int {
 	}
 	return def
 }
-

@@ -85,4 +85,3 @@ func loadConfig(path string, log *slog.Logger) (config.Config, error) {
 	}
 	return cfg, err
 }
-
