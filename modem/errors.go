@@ -40,20 +40,10 @@ type CMEError struct {
 	Text string // the modem's text when verbose, else the standard meaning of Code
 }
 
-func (e *CMEError) Error() string {
-	if e.Code < 0 {
-		return "+CME ERROR: " + e.Text
-	}
-	return fmt.Sprintf("+CME ERROR: %d (%s)", e.Code, e.Text)
-}
+func (e *CMEError) Error() string { return resultText("CME", e.Code, e.Text) }
 
 // ProviderCode is the short code kept with a failed delivery, e.g. "CME 11".
-func (e *CMEError) ProviderCode() string {
-	if e.Code < 0 {
-		return "CME"
-	}
-	return "CME " + strconv.Itoa(e.Code)
-}
+func (e *CMEError) ProviderCode() string { return shortCode("CME", e.Code) }
 
 // CMSError is a "+CMS ERROR: <n>" final result (3GPP TS 27.005 §3.2.5): a message service
 // error, including network causes (0-127, TS 24.011) and TP-FCS values (128-255, TS 23.040).
@@ -62,19 +52,25 @@ type CMSError struct {
 	Text string
 }
 
-func (e *CMSError) Error() string {
-	if e.Code < 0 {
-		return "+CMS ERROR: " + e.Text
-	}
-	return fmt.Sprintf("+CMS ERROR: %d (%s)", e.Code, e.Text)
-}
+func (e *CMSError) Error() string { return resultText("CMS", e.Code, e.Text) }
 
 // ProviderCode is the short code kept with a failed delivery, e.g. "CMS 330".
-func (e *CMSError) ProviderCode() string {
-	if e.Code < 0 {
-		return "CMS"
+func (e *CMSError) ProviderCode() string { return shortCode("CMS", e.Code) }
+
+// resultText is a +CME/+CMS ERROR as the modem meant it; a negative code is a verbose-only
+// answer (text, no number).
+func resultText(kind string, code int, text string) string {
+	if code < 0 {
+		return "+" + kind + " ERROR: " + text
 	}
-	return "CMS " + strconv.Itoa(e.Code)
+	return fmt.Sprintf("+%s ERROR: %d (%s)", kind, code, text)
+}
+
+func shortCode(kind string, code int) string {
+	if code < 0 {
+		return kind
+	}
+	return kind + " " + strconv.Itoa(code)
 }
 
 // CommandError says which command failed; it wraps the modem's answer (CMEError, CMSError,
