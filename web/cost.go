@@ -87,6 +87,16 @@ func newBudget(size int64, wait time.Duration) *budget {
 	return &budget{sem: semaphore.NewWeighted(size), size: size, wait: wait}
 }
 
+// handlingCopies is what an upload costs in memory per body byte while it is handled: the
+// body, the parsed files (a copy the handler owns) and bbolt's page buffer at commit.
+const handlingCopies = 3
+
+// cost is what a body of n bytes is charged: its handling, capped at the whole budget (a
+// largest upload then runs alone).
+func (b *budget) cost(n int) int64 {
+	return min(int64(n)*handlingCopies, b.size)
+}
+
 // take reserves n bytes, waiting at most b.wait for them.
 func (b *budget) take(ctx context.Context, n int64) error {
 	if n > b.size {
@@ -130,10 +140,11 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (func(), error) {
 	var body []byte
 	if cl >= 0 {
 		if r.budget && cl > 0 {
-			if err := s.budget.take(ctx, int64(cl)); err != nil {
+			n := s.budget.cost(cl)
+			if err := s.budget.take(ctx, n); err != nil {
 				return none, err
 			}
-			held = int64(cl)
+			held = n
 		}
 		body = make([]byte, cl)
 		if _, err := io.ReadFull(stream, body); err != nil {
@@ -156,11 +167,11 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (func(), error) {
 					return none, tooLarge("request body too large: at most %d bytes on %s", r.max, ctx.Path())
 				}
 				if r.budget {
-					if e := s.budget.take(ctx, int64(n)); e != nil {
+					if e := s.budget.take(ctx, min(int64(n)*handlingCopies, s.budget.size-held)); e != nil {
 						release()
 						return none, e
 					}
-					held += int64(n)
+					held += min(int64(n)*handlingCopies, s.budget.size-held)
 				}
 				parts = append(parts, piece[:n])
 			}
