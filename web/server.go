@@ -161,7 +161,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	defer release()
+	defer func() {
+		release()
+		// fasthttp pools a connection's RequestCtx without resetting its request: a body left
+		// in it would stay reachable (tens of MiB for an upload) until the context is reused.
+		ctx.Request.ResetBody()
+	}()
 	post := ctx.IsPost()
 	switch {
 	case p == "/key" && ctx.IsGet():
