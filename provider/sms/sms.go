@@ -35,6 +35,14 @@ type Options struct {
 	CommandTimeout time.Duration // default 10s
 	SendTimeout    time.Duration // one AT+CMGS exchange; default 60s
 	HealthEvery    time.Duration // default 60s
+	PowerTimeout   time.Duration // AT+CFUN=1; default 30s
+	// RegisterTimeout bounds AT+COPS=0 (automatic operator selection); default 2m.
+	RegisterTimeout time.Duration
+	// SendUnregisteredAfter: how long "not registered" may last before a send is tried anyway
+	// and the network answers; default 1m, negative never (modem.Options).
+	SendUnregisteredAfter time.Duration
+	// ReadyWait: how long a send waits for a modem that is coming up; default 10s.
+	ReadyWait time.Duration
 	// Open, if set, opens the port instead of Device (tests hand in a pty).
 	Open func(ctx context.Context) (io.ReadWriteCloser, error)
 }
@@ -81,6 +89,8 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 		CommandTimeout: o.CommandTimeout,
 		SendTimeout:    o.SendTimeout,
 		HealthEvery:    o.HealthEvery,
+		PowerTimeout:   o.PowerTimeout, RegisterTimeout: o.RegisterTimeout,
+		SendUnregisteredAfter: o.SendUnregisteredAfter, ReadyWait: o.ReadyWait,
 	}, log.With("device", o.Device))
 	if err != nil {
 		return nil, fmt.Errorf("sms: %w", err)
