@@ -43,6 +43,8 @@ type Options struct {
 	SendUnregisteredAfter time.Duration
 	// ReadyWait: how long a send waits for a modem that is coming up; default 10s.
 	ReadyWait time.Duration
+	// Trace logs the AT exchange at debug level (a PIN masked).
+	Trace bool
 	// Open, if set, opens the port instead of Device (tests hand in a pty).
 	Open func(ctx context.Context) (io.ReadWriteCloser, error)
 }
@@ -90,7 +92,7 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 		SendTimeout:    o.SendTimeout,
 		HealthEvery:    o.HealthEvery,
 		PowerTimeout:   o.PowerTimeout, RegisterTimeout: o.RegisterTimeout,
-		SendUnregisteredAfter: o.SendUnregisteredAfter, ReadyWait: o.ReadyWait,
+		SendUnregisteredAfter: o.SendUnregisteredAfter, ReadyWait: o.ReadyWait, Trace: o.Trace,
 	}, log.With("device", o.Device))
 	if err != nil {
 		return nil, fmt.Errorf("sms: %w", err)
