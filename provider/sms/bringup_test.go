@@ -151,7 +151,9 @@ func TestPINNeverShown(t *testing.T) {
 	}
 }
 
-func fmtAny(v any) string { return strings.TrimSpace(strings.ReplaceAll(slog.AnyValue(v).String(), "\n", " ")) }
+func fmtAny(v any) string {
+	return strings.TrimSpace(strings.ReplaceAll(slog.AnyValue(v).String(), "\n", " "))
+}
 
 // TestPINNeverShownByTheGateway: with the whole gateway, a rejected PIN is not in /cons, the
 // admin page, its JSON status nor /metrics.
