@@ -193,3 +193,22 @@ func TestPINNeverShownByTheGateway(t *testing.T) {
 		t.Errorf("the status does not say the PIN was rejected:\n%s", pages["/admin/api/status"])
 	}
 }
+
+// TestEndToEndRegistrationIsAHint: through the whole gateway, a modem whose report stays
+// "searching" still delivers once send_unregistered_after has passed: the queue is not held by
+// a belief about registration.
+func TestEndToEndRegistrationIsAHint(t *testing.T) {
+	g, sim := smsGateway(t, modemsim.Profile{ReportsUnregistered: true, RadioOff: true}, `send_unregistered_after = "500ms"`)
+	id, err := g.Client.Send(context.Background(),
+		[]client.File{{Field: "t", Filename: "t.txt", ContentType: "text/plain", Data: []byte("sent on trust")}},
+		client.Params{Service: "sms", Dest: "491701234567"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := g.WaitState(t, id, 30*time.Second); st != client.Delivered {
+		t.Fatalf("state = %s, want delivered\n%s\nmodem commands: %q", st, g.Explain(id), sim.Commands())
+	}
+	if m := sim.Messages(); len(m) != 1 || m[0].Text != "sent on trust" {
+		t.Fatalf("modem got %+v", m)
+	}
+}
