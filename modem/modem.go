@@ -271,13 +271,22 @@ func (m *Modem) waitReady(ctx context.Context) {
 		if !h.Present && h.LastError != "opening" {
 			return // no port (unplugged, wrong path): the dispatcher's backoff is the wait
 		}
+		trust := time.NewTimer(time.Hour) // when "not registered" has lasted long enough to try anyway
+		if d, ok := m.untilTryAnyway(err); ok {
+			trust.Reset(d)
+		} else {
+			trust.Stop()
+		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-timer.C:
-			return
+		case <-trust.C:
 		case <-ch:
+			trust.Stop()
+			continue
 		}
+		trust.Stop()
+		return
 	}
 }
 
@@ -295,6 +304,20 @@ func (m *Modem) tryAnyway(err error) bool {
 	}
 	m.log.Info("modem: not registered for a while; trying the send anyway", "since", since.Format(time.RFC3339))
 	return true
+}
+
+// untilTryAnyway is how long until tryAnyway(err) holds; ok false when it never will.
+func (m *Modem) untilTryAnyway(err error) (time.Duration, bool) {
+	if m.o.SendUnregisteredAfter < 0 || !errors.Is(err, ErrNotRegistered) {
+		return 0, false
+	}
+	m.mu.Lock()
+	since := m.notReg
+	m.mu.Unlock()
+	if since.IsZero() {
+		return 0, false
+	}
+	return max(0, m.o.SendUnregisteredAfter-time.Since(since)), true
 }
 
 // noteSendError records err for the status page and, when the modem went silent, asks the
