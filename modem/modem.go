@@ -110,13 +110,16 @@ type Modem struct {
 
 	link linkState // what the bring-up set on the open port; guarded by opMu
 
-	mu     sync.Mutex // guards eng, health, change, notReg, steps
+	mu     sync.Mutex // guards eng, health, change, notReg, steps, trustTold, readyFns, reboot
 	eng    *Engine    // nil while the port is closed
 	health Health
-	notReg time.Time     // since when the modem has said "not registered" (zero: registered or unknown)
-	steps  []Step        // the last bring-up, for logs and the status page
-	change chan struct{} // closed and replaced at every health change (tests wait on it)
-	reboot bool          // the modem announced a restart of its own: run the full setup again
+	notReg time.Time // since when the modem has said "not registered" (zero: registered or unknown)
+	steps  []Step    // the last bring-up, for logs and the status page
+	// trustTold: NotifyReady callers were told that sends are tried despite "not registered"
+	trustTold bool
+	readyFns  []func()
+	change    chan struct{} // closed and replaced at every health change (tests wait on it)
+	reboot    bool          // the modem announced a restart of its own: run the full setup again
 }
 
 // New starts supervising a modem. It returns at once; the port is opened in the background
@@ -170,18 +173,61 @@ func (m *Modem) Changed() <-chan struct{} {
 
 func (m *Modem) setHealth(h Health) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	switch {
 	case h.Present && h.SIM == "READY" && !h.Registered && h.RegStatus != "":
 		if m.notReg.IsZero() {
 			m.notReg = time.Now()
 		}
 	case h.Registered:
-		m.notReg = time.Time{}
+		m.notReg, m.trustTold = time.Time{}, false
 	}
+	was := m.health.Ready() == nil
 	m.health = h
 	close(m.change)
 	m.change = make(chan struct{})
+	fns := m.readyFns
+	m.mu.Unlock()
+	if !was && h.Ready() == nil {
+		m.tellReady(fns)
+	}
+}
+
+// NotifyReady has fn called each time the modem becomes able to send (ready again, or
+// "not registered" has lasted SendUnregisteredAfter), so waiting work can go at once.
+func (m *Modem) NotifyReady(fn func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.readyFns = append(m.readyFns, fn)
+}
+
+// tellReady calls fns in a goroutine of their own: health changes come from the goroutine that
+// owns the port (unsolicited +CREG), which must not wait on the dispatcher.
+func (m *Modem) tellReady(fns []func()) {
+	if len(fns) == 0 {
+		return
+	}
+	go func() {
+		for _, fn := range fns {
+			fn()
+		}
+	}()
+}
+
+// tellTrust tells the NotifyReady callers, once per stretch of "not registered", that sends
+// are now tried anyway.
+func (m *Modem) tellTrust() {
+	d, ok := m.untilTryAnyway(m.Health().Ready())
+	if !ok || d > 0 {
+		return
+	}
+	m.mu.Lock()
+	told := m.trustTold
+	m.trustTold = true
+	fns := m.readyFns
+	m.mu.Unlock()
+	if !told {
+		m.tellReady(fns)
+	}
 }
 
 func (m *Modem) engine() *Engine {
@@ -568,6 +614,7 @@ func (m *Modem) session() (ok bool) {
 			m.opMu.Lock()
 			err := m.refreshLocked(m.ctx, eng)
 			m.opMu.Unlock()
+			m.tellTrust()
 			if errors.Is(err, ErrTimeout) && m.silent(eng) {
 				m.reset(eng)
 				return true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -210,5 +211,49 @@ func TestEndToEndRegistrationIsAHint(t *testing.T) {
 	}
 	if m := sim.Messages(); len(m) != 1 || m[0].Text != "sent on trust" {
 		t.Fatalf("modem got %+v", m)
+	}
+}
+
+// TestEndToEndDrainsWhenRegistered: a job that failed while the modem was not registered is
+// sent as soon as the modem registers (its unsolicited +CREG says so), not at the end of its
+// backoff — here an hour.
+func TestEndToEndDrainsWhenRegistered(t *testing.T) {
+	sim := modemsim.New(modemsim.Profile{Unregistered: true}, testLog(t))
+	if err := sim.Start(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	g := gatewaytest.Start(t, fmt.Sprintf(`
+[delivery]
+retry_min = "1h"
+retry_max = "2h"
+[[sms.sender]]
+name = "modem1"
+device = %q
+timeout = "2s"
+send_unregistered_after = "-1s"
+`, sim.Path()))
+	id, err := g.Client.Send(context.Background(),
+		[]client.File{{Field: "t", Filename: "t.txt", ContentType: "text/plain", Data: []byte("drained")}},
+		client.Params{Service: "sms", Dest: "491701234567"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	attempted := func() bool {
+		j, err := g.Store.Get(id)
+		return err == nil && len(j.Files) == 1 && j.Files[0].Attempts > 0
+	}
+	for !attempted() { // the first attempt waits up to 10 s for the modem, then fails
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the first attempt never failed on registration:\n%s", g.Explain(id))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	sim.SetRegistered(true)
+	if st := g.WaitState(t, id, 20*time.Second); st != client.Delivered {
+		t.Fatalf("state = %s, want delivered soon after registering (backoff is an hour)\n%s", st, g.Explain(id))
 	}
 }

@@ -62,6 +62,7 @@ type Driver struct {
 var (
 	_ provider.Driver         = (*Driver)(nil)
 	_ provider.HealthReporter = (*Driver)(nil)
+	_ provider.ReadyNotifier  = (*Driver)(nil)
 )
 
 // New starts a driver: it opens and supervises the modem in the background (a missing device
@@ -109,6 +110,9 @@ func Service(senders []provider.Sender) *provider.Service {
 
 // Close stops the supervisor and closes the port.
 func (d *Driver) Close() error { return d.modem.Close() }
+
+// NotifyReady has fn called whenever the modem becomes able to send (provider.ReadyNotifier).
+func (d *Driver) NotifyReady(fn func()) { d.modem.NotifyReady(fn) }
 
 // Modem is the underlying supervisor (health waits in tests, the probe command).
 func (d *Driver) Modem() *modem.Modem { return d.modem }
