@@ -126,6 +126,9 @@ func (s *session) power(ctx context.Context, h *Health) error {
 	}
 	h.Radio = cfunName(fun)
 	s.note("radio %s: powering it up", h.Radio)
+	if s.powered != nil {
+		s.powered.Store(time.Now().UnixNano())
+	}
 	if _, ok, err := s.optionalCmd(ctx, "AT+CFUN=1", s.powerTimeout); err != nil {
 		return err
 	} else if ok {

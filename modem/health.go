@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -98,8 +99,9 @@ type session struct {
 	powerTimeout    time.Duration // AT+CFUN=1 (0: timeout)
 	registerTimeout time.Duration // AT+COPS=0 (0: timeout)
 	pin             *pinGuard
-	link            *linkState // nil: nothing remembered between calls (the probe)
-	steps           *[]Step    // nil: not recorded
+	link            *linkState    // nil: nothing remembered between calls (the probe)
+	steps           *[]Step       // nil: not recorded
+	powered         *atomic.Int64 // set to the time AT+CFUN=1 is sent; nil: not kept
 }
 
 // alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some

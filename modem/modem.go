@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -109,6 +110,9 @@ type Modem struct {
 	opMu sync.Mutex
 
 	link linkState // what the bring-up set on the open port; guarded by opMu
+	// powered is when the bring-up last sent AT+CFUN=1 (unix ns): the "+CFUN: 1" many modems
+	// then announce is our doing, not a restart of their own.
+	powered atomic.Int64
 
 	mu     sync.Mutex // guards eng, health, change, notReg, steps, trustTold, readyFns, reboot
 	eng    *Engine    // nil while the port is closed
@@ -448,6 +452,10 @@ func (m *Modem) onURC(u URC) {
 		m.o.OnURC(u)
 	}
 	l := u.Line
+	if l.Prefix == "+CFUN" && time.Since(time.Unix(0, m.powered.Load())) < 2*m.o.PowerTimeout {
+		m.log.Debug("modem: radio powered up", "urc", l.Text)
+		return
+	}
 	if rebootURC(l) {
 		// Restarted by itself (brown-out, watchdog): echo, error mode, PIN and PDU mode are
 		// back at their defaults. Make the next send (or tick) set it up again first.
@@ -484,7 +492,7 @@ func (m *Modem) onURC(u URC) {
 
 func (m *Modem) newSession(eng *Engine, steps *[]Step) *session {
 	return &session{eng: eng, timeout: m.o.CommandTimeout, powerTimeout: m.o.PowerTimeout,
-		registerTimeout: m.o.RegisterTimeout, pin: m.pin, link: &m.link, steps: steps}
+		registerTimeout: m.o.RegisterTimeout, pin: m.pin, link: &m.link, steps: steps, powered: &m.powered}
 }
 
 // Steps returns the commands of the last bring-up and what came of each.

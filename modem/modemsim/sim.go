@@ -61,6 +61,7 @@ type Profile struct {
 	NotSearching bool          // "not registered, not searching" (stat 0) until AT+COPS=0
 	RegReadForm  RegForm       // the shape of the +CREG?/+CEREG? read answer
 	NoCREG2      bool          // refuses AT+CREG=2 (ERROR); AT+CREG=1 works
+	CFUNURC      bool          // says "+CFUN: 1" unsolicited once the radio is up after AT+CFUN=1
 	// ReportsUnregistered: +CREG?/+CEREG? always say "searching" though the network takes
 	// messages (a modem whose registration report is wrong or stuck).
 	ReportsUnregistered bool
@@ -672,7 +673,11 @@ func (s *Sim) command(m *os.File, cmd string) *pduState {
 		s.cfun = int(up[len(up)-1] - '0')
 		s.regCount = 0
 		s.mu.Unlock()
-		return ok()
+		ok()
+		if s.p.CFUNURC && up == "AT+CFUN=1" {
+			s.write(m, "\r\n+CFUN: 1\r\n")
+		}
+		return nil
 	case up == "AT+COPS=0":
 		s.mu.Lock()
 		s.searchOn = true

@@ -32,6 +32,7 @@ func TestBringUpQuirkyModems(t *testing.T) {
 		want []string // commands the bring-up must have sent
 	}{
 		{"radio off", modemsim.Profile{RadioOff: true, PowerDelay: 300 * time.Millisecond}, []string{"AT+CFUN?", "AT+CFUN=1", "AT+CREG=2", "AT+COPS=3,0"}},
+		{"radio off, announces +CFUN: 1", modemsim.Profile{RadioOff: true, CFUNURC: true}, []string{"AT+CFUN=1"}},
 		{"not searching", modemsim.Profile{NotSearching: true}, []string{"AT+COPS=0"}},
 		{"CMEE and CREG=2 refused", modemsim.Profile{CMEEError: true, NoCREG2: true, NoCEREG: true}, []string{"AT+CMEE=1", "AT+CREG=2", "AT+CREG=1"}},
 		{"read answer without n", modemsim.Profile{RegReadForm: modemsim.RegStatOnly}, nil},
@@ -57,6 +58,9 @@ func TestBringUpQuirkyModems(t *testing.T) {
 			}
 			if h := r.drv.Modem().Health(); tc.p.RadioOff && h.Radio != "on" {
 				t.Errorf("radio = %q after the bring-up, want on", h.Radio)
+			}
+			if n := strings.Count(strings.Join(cmds, "\n"), "AT+CFUN?"); n > 1 {
+				t.Errorf("the bring-up ran %d times (a +CFUN: 1 after our own AT+CFUN=1 taken for a restart?); sent %q", n, cmds)
 			}
 		})
 	}
@@ -255,5 +259,32 @@ send_unregistered_after = "-1s"
 	sim.SetRegistered(true)
 	if st := g.WaitState(t, id, 20*time.Second); st != client.Delivered {
 		t.Fatalf("state = %s, want delivered soon after registering (backoff is an hour)\n%s", st, g.Explain(id))
+	}
+}
+
+// TestOwnPowerUpIsNotARestart: the "+CFUN: 1" a modem announces after our AT+CFUN=1 is not a
+// restart of its own: the bring-up is not run again at the next health refresh.
+func TestOwnPowerUpIsNotARestart(t *testing.T) {
+	r := newRig(t, modemsim.Profile{RadioOff: true, CFUNURC: true}, func(o *sms.Options) { o.HealthEvery = 50 * time.Millisecond })
+	count := func(cmd string) int {
+		n := 0
+		for _, c := range r.sim.Commands() {
+			if c == cmd {
+				n++
+			}
+		}
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for count("AT+CSQ") < 4 { // a few refreshes after the bring-up
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no health refreshes; sent %q", r.sim.Commands())
+		case <-r.drv.Modem().Changed():
+		}
+	}
+	if n := count("AT+CFUN?"); n != 1 {
+		t.Errorf("AT+CFUN? sent %d times, want once (our own power-up taken for a restart?); sent %q", n, r.sim.Commands())
 	}
 }
