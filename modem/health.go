@@ -150,7 +150,9 @@ func (s *session) setup(ctx context.Context, h *Health) error {
 	if s.link != nil {
 		*s.link = linkState{} // a fresh (or restarted) modem has forgotten every setting
 	}
-	if err := s.alive(ctx, 3); err != nil {
+	// A modem just opened (powered, enumerated, or phonesim setting up a connection) can take
+	// several seconds to answer its first AT: five tries, as ModemManager's port probing allows.
+	if err := s.alive(ctx, 5); err != nil {
 		h.Present = false
 		return err
 	}

@@ -95,19 +95,20 @@ func Start(t testing.TB) *Modem {
 	waitListen(t, ipBin, ns, exited, simLog)
 
 	// rawer: no echo, no line discipline, as a serial port opened raw. -r/-R dump what the
-	// driver sent and what the modem answered.
-	br := exec.Command(ipBin, "netns", "exec", ns, socat,
-		"-r", m.sentPath(), "-R", m.answeredPath(),
-		"PTY,link="+m.Path+",rawer,wait-slave",
-		"TCP:127.0.0.1:"+strconv.Itoa(port))
+	// driver sent and what the modem answered. socat ends when the host closes the pty (a reset,
+	// a reopen); the loop brings it back at the same path with a fresh connection, as a USB
+	// modem re-enumerates, each time with dump files of its own.
+	loop := fmt.Sprintf(`i=0; while :; do i=$((i+1)); %s -r %s.$i -R %s.$i PTY,link=%s,rawer,wait-slave TCP:127.0.0.1:%d; sleep 0.1; done`,
+		socat, m.sentPath(), m.answeredPath(), m.Path, port)
+	br := exec.Command(ipBin, "netns", "exec", ns, "/bin/sh", "-c", loop)
 	brLog := &bytes.Buffer{}
 	br.Stdout, br.Stderr = brLog, brLog
-	br.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	br.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := br.Start(); err != nil {
 		t.Fatalf("socat: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = br.Process.Kill()
+		_ = syscall.Kill(-br.Process.Pid, syscall.SIGKILL) // the loop and its socat
 		_ = br.Wait()
 		if t.Failed() {
 			t.Logf("socat output:\n%s", brLog.String())
@@ -123,16 +124,22 @@ func Start(t testing.TB) *Modem {
 func (m *Modem) sentPath() string     { return filepath.Join(m.dir, "wire-to-modem") }
 func (m *Modem) answeredPath() string { return filepath.Join(m.dir, "wire-from-modem") }
 
-// Sent is every byte the host has written to the modem so far.
-func (m *Modem) Sent() []byte {
-	b, _ := os.ReadFile(m.sentPath())
-	return b
-}
+// Sent is every byte the host has written to the modem so far (over every opening of the pty).
+func (m *Modem) Sent() []byte { return readDumps(m.sentPath()) }
 
 // Answered is every byte the modem has written to the host so far.
-func (m *Modem) Answered() []byte {
-	b, _ := os.ReadFile(m.answeredPath())
-	return b
+func (m *Modem) Answered() []byte { return readDumps(m.answeredPath()) }
+
+// readDumps concatenates base.1, base.2, ... (one per run of socat) in order.
+func readDumps(base string) []byte {
+	var out []byte
+	for i := 1; ; i++ {
+		b, err := os.ReadFile(base + "." + strconv.Itoa(i))
+		if err != nil {
+			return out
+		}
+		out = append(out, b...)
+	}
 }
 
 // Commands splits Sent into command lines; a PDU sent at the "> " prompt is one line of its
