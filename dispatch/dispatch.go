@@ -305,7 +305,9 @@ func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 			}
 			continue
 		}
-		if f.Service == g.svc.Name && (f.Sender == g.snd.name || f.Sender == "" && !g.svc.ShareLoad) {
+		// g.snd is nil when the service has no sender left (an admin removed them all): the
+		// group's files then fail in attempt, and must not panic here first.
+		if f.Service == g.svc.Name && (g.snd != nil && f.Sender == g.snd.name || f.Sender == "" && !g.svc.ShareLoad) {
 			g.idx = append(g.idx, i)
 		}
 	}
