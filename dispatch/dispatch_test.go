@@ -47,7 +47,7 @@ func run(t *testing.T, d *Dispatcher) {
 func mailJob(t *testing.T, st *store.Store, sender string) string {
 	t.Helper()
 	j, err := st.Create(context.Background(), store.NewJob{Device: "02:00:00:00:00:0a", IP: "10.77.0.10",
-		Files: []store.NewFile{{Name: "body", Data: []byte("pressure high")}, {Name: "log", Filename: "log.txt", Data: []byte("p=9 bar")}},
+		Files:  []store.NewFile{{Name: "body", Data: []byte("pressure high")}, {Name: "log", Filename: "log.txt", Data: []byte("p=9 bar")}},
 		Params: &store.Params{Service: "mail", Sender: sender, Dest: "ops@example.com", Types: []string{"text", "file"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -265,6 +265,9 @@ func (s *Store) Consult(ctx context.Context, id, device string) (*Job, error) {
 		if err != nil {
 			return err
 		}
+		if !j.State.Finished() {
+			return nil // an admin's Retry put it back in the queue meanwhile: answer that, archive nothing
+		}
 		old := j.Deadline
 		j.Archived, j.ArchivedAt, j.Updated = true, now, now
 		j.Deadline = now.Add(s.o.KeepArchived)

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// /cons archives a finished job; an admin's Retry at the same moment puts it back in the
+// queue. Whatever the order, a job must never end up queued and archived at once (issue 11,
+// item 14): the archiving write looks at the state again inside its transaction.
+func TestConsultRacesRetry(t *testing.T) {
+	s := open(t, Options{})
+	const dev = "aa:bb:cc:dd:ee:01"
+	for i := range 300 {
+		j := upload(t, s, dev, 1)
+		if _, err := s.SetParams(ctx, j.ID, dev, params(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Cancel(ctx, j.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Consult(ctx, j.ID, dev); err != nil && !errors.Is(err, ErrNotFound) {
+				t.Errorf("Consult: %v", err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := s.Retry(ctx, j.ID); err != nil && !errors.Is(err, ErrState) {
+				t.Errorf("Retry: %v", err)
+			}
+		}()
+		wg.Wait()
+		got, err := s.Get(j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Archived && !got.State.Finished() {
+			t.Fatalf("round %d: job is %s and archived at once", i, got.State)
+		}
+	}
+}
+
+// Deadline entries that name no job, a corrupt job, or not the job's deadline used to stay
+// first in the index for good; 512 of them (or one key too short to hold a time) stalled every
+// later sweep, so no job was ever deleted, expired, archived or purged again (issue 11,
+// item 14). The sweep now drops them and goes on.
+func TestSweepSkipsCorruptDeadlines(t *testing.T) {
+	c := newClock()
+	s := open(t, Options{Now: c.Now})
+	const dev = "aa:bb:cc:dd:ee:01"
+	real := upload(t, s, dev, 1) // preprocess: deleted once Unparameterised has passed
+	past := c.Now().Add(-time.Hour)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		dl := tx.Bucket(bDeadlines)
+		if err := dl.Put([]byte{0, 1}, nil); err != nil { // too short to hold a time
+			return err
+		}
+		for i := range sweepBatch + 10 { // jobs that do not exist
+			if err := dl.Put(deadlineKey(past.Add(time.Duration(i)), newIDAt(past)), nil); err != nil {
+				return err
+			}
+		}
+		bad := newIDAt(past) // a corrupt job record
+		if err := tx.Bucket(bJobs).Put([]byte(bad), []byte("{not json")); err != nil {
+			return err
+		}
+		if err := dl.Put(deadlineKey(past, bad), nil); err != nil {
+			return err
+		}
+		// an entry for the real job at a time that is not its deadline
+		return dl.Put(deadlineKey(past, real.ID), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(25 * time.Hour)
+	st, err := s.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Deleted != 1 {
+		t.Fatalf("Sweep = %v, want the real preprocess job deleted past the corrupt entries", st)
+	}
+	if _, err := s.Get(real.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(real job) = %v, want it deleted", err)
+	}
+	if st.Dropped != sweepBatch+13 {
+		t.Errorf("Sweep dropped %d entries, want %d", st.Dropped, sweepBatch+13)
+	}
+	var left int
+	_ = s.db.View(func(tx *bolt.Tx) error { left = tx.Bucket(bDeadlines).Stats().KeyN; return nil })
+	if left != 0 {
+		t.Errorf("%d deadline entries left, want none", left)
+	}
+	// keep the consistency check honest: the corrupt record is the test's, not the store's
+	_ = s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bJobs).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) > 0 && v[0] != '{' || string(v) == "{not json" {
+				return c.Delete()
+			}
+		}
+		return nil
+	})
+}
