@@ -268,14 +268,22 @@ func (g *Gateway) available() []string {
 
 // adminHash returns the configured admin hash or, when none is configured, the one made on
 // first start: a random password is generated, only its hash is kept (data_dir/admin.bcrypt),
-// and the password is printed once on the console.
+// and the password is printed once on the console. A hash file that cannot be read, or that
+// holds something else than a bcrypt hash, stops the start: replacing it would silently change
+// the admin's password. An empty one (its write never reached the disk) is made again.
 func adminHash(cfg config.Config, console io.Writer, log *slog.Logger) (string, error) {
 	if cfg.Admin.PasswordHash != "" {
 		return cfg.Admin.PasswordHash, nil
 	}
 	path := filepath.Join(cfg.DataDir, "admin.bcrypt")
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
+	b, err := os.ReadFile(path)
+	switch h := strings.TrimSpace(string(b)); {
+	case err == nil && strings.HasPrefix(h, "$2"):
+		return h, nil
+	case err == nil && h != "":
+		return "", fmt.Errorf("admin password: %s holds no bcrypt hash; remove it to have a new password generated, or set admin.password_hash", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("admin password: %w (not replaced: fix the file, remove it to have a new password generated, or set admin.password_hash)", err)
 	}
 	var raw [12]byte
 	_, _ = rand.Read(raw[:])
@@ -284,14 +292,40 @@ func adminHash(cfg config.Config, console io.Writer, log *slog.Logger) (string, 
 	if err != nil {
 		return "", err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(h, '\n'), 0o600); err != nil {
-		return "", fmt.Errorf("admin password: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := writeDurably(path, append(h, '\n')); err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
 	}
 	fmt.Fprintf(console, "\n*** multimsg first start: the admin password is %s\n*** (shown once; only its hash is kept in %s; set admin.password_hash with `multimsg passwd` to choose your own)\n\n", pass, path)
 	log.Info("admin password generated and printed on the console", "hash_file", path)
 	return string(h), nil
+}
+
+// writeDurably replaces path with data (mode 0600) so that after a power cut it holds either
+// the old contents or all of data: the password is printed once, so its hash must not be lost.
+func writeDurably(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
