@@ -62,5 +62,7 @@ func classify(err error) (int, string) {
 	case errors.Is(err, ErrUnknownDevice), errors.Is(err, ErrNotAllowed):
 		return http.StatusForbidden, err.Error()
 	}
-	return http.StatusInternalServerError, "internal error: " + err.Error()
+	// The error's text stays in the log (fail writes it): it can name files, addresses and
+	// internals a device has no business reading.
+	return http.StatusInternalServerError, "internal error; the gateway logged the details for its admin"
 }

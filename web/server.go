@@ -433,7 +433,7 @@ func viewOf(j *store.Job) JobView {
 	v := JobView{ID: j.ID, State: string(j.State), Files: make([]FileView, len(j.Files))}
 	for i, f := range j.Files {
 		v.Files[i] = FileView{Name: f.Name, Type: f.Type, State: string(f.State), Service: f.Service, Sender: f.Sender,
-			Attempts: f.Attempts, MessageID: f.MessageID, Error: f.LastError}
+			Attempts: f.Attempts, MessageID: f.MessageID, Error: deviceReason(f)}
 	}
 	return v
 }
