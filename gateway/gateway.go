@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,6 +95,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Unconsulted:     cfg.Store.Unconsulted.D(),
 		KeepArchived:    cfg.Store.KeepArchived.D(),
 		TTL:             cfg.Delivery.TTL.D(),
+		MaxDevices:      cfg.Store.MaxDevices,
+		DeviceIdle:      cfg.Store.DeviceIdle.D(),
 		Log:             o.Log,
 	})
 	if err != nil {
@@ -119,10 +120,10 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		allow[m] = true
 	}
 	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
-	// with the gateway (Close, among the closers), not with a request's context.
-	// every MAC the watcher learns (or sees move to another IP) enters the device registry
-	learn := func(ip netip.Addr, mac string) { g.Store.TouchDevice(mac, ip.String(), time.Now()) }
-	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface, OnLearn: learn}, o.Log)
+	// with the gateway (Close, among the closers), not with a request's context. Devices enter
+	// the registry by their requests (web), not by the ARP frames the watcher learns from: any
+	// host on the LAN can forge those by the thousand (issue 11).
+	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
 	if err != nil {
 		return nil, err
 	}

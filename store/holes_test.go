@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -110,4 +111,83 @@ func TestSweepSkipsCorruptDeadlines(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The device registry is bounded (issue 11, item 7): a flood of devices never seen before
+// leaves it at MaxDevices, devices that uploaded jobs are the last to go, devices not seen for
+// DeviceIdle are forgotten at the sweep, and what left memory leaves the database too.
+func TestDeviceRegistryBounded(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	path := dir + "/test.db"
+	o := Options{Now: c.Now, MaxDevices: 64, DeviceIdle: 48 * time.Hour}
+	s, err := Open(path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const owner = "aa:bb:cc:dd:ee:01"
+	upload(t, s, owner, 1) // a device with a job: kept over the flood
+	for i := range 100_000 {
+		c.Add(time.Millisecond)
+		s.TouchDevice(fmt.Sprintf("02:%02x:%02x:%02x:00:00", byte(i>>16), byte(i>>8), byte(i)), "10.77.0.9", c.Now())
+	}
+	devs := s.Devices()
+	if len(devs) != o.MaxDevices {
+		t.Fatalf("registry holds %d devices after 100,000 new ones, want MaxDevices %d", len(devs), o.MaxDevices)
+	}
+	found := false
+	for _, d := range devs {
+		found = found || d.MAC == owner
+	}
+	if !found {
+		t.Fatal("the device with a job was evicted before devices without jobs")
+	}
+	if err := s.FlushDevices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.storedDevices(t); n != o.MaxDevices {
+		t.Fatalf("database holds %d devices, want %d", n, o.MaxDevices)
+	}
+	// two days later the flood is forgotten; the owner came back yesterday
+	c.Add(24 * time.Hour)
+	s.TouchDevice(owner, "10.77.0.10", c.Now())
+	c.Add(25 * time.Hour)
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if devs := s.Devices(); len(devs) != 1 || devs[0].MAC != owner {
+		t.Fatalf("registry after device_idle = %+v, want only %s", devs, owner)
+	}
+	if n := s.storedDevices(t); n != 1 {
+		t.Fatalf("database holds %d devices after the sweep, want 1", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// a registry stored before the bound existed is trimmed at open
+	big, err := Open(path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		big.TouchDevice(fmt.Sprintf("02:00:00:00:01:%02x", i), "10.77.0.9", c.Now())
+	}
+	big.Close()
+	small, err := Open(path, Options{Now: c.Now, MaxDevices: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if n := len(small.Devices()); n != 10 {
+		t.Fatalf("registry of 51 opened with MaxDevices 10 holds %d", n)
+	}
+}
+
+func (s *Store) storedDevices(t *testing.T) int {
+	t.Helper()
+	n := 0
+	if err := s.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bDevices).Stats().KeyN; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

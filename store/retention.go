@@ -113,6 +113,7 @@ func (s *Store) Sweep(ctx context.Context) (SweepStats, error) {
 			break
 		}
 	}
+	s.pruneDevices(s.o.Now())
 	return st, s.FlushDevices(ctx)
 }
 

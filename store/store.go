@@ -33,6 +33,8 @@ type Options struct {
 	TTL             time.Duration // default time to live of a queued job; default 24h
 	LockTimeout     time.Duration // how long Open waits for another process's lock; default 5s
 	MaxBatch        int           // writes per group commit at most; default 1024
+	MaxDevices      int           // devices in the registry at most; default 1024 (devices.go)
+	DeviceIdle      time.Duration // a device not seen for this long leaves the registry; default 30 days
 	Now             func() time.Time
 	Log             *slog.Logger
 }
@@ -58,6 +60,12 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
+	}
+	if o.MaxDevices <= 0 {
+		o.MaxDevices = 1024
+	}
+	if o.DeviceIdle <= 0 {
+		o.DeviceIdle = 30 * 24 * time.Hour
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -91,7 +99,7 @@ type Store struct {
 
 	devMu   sync.Mutex // guards devices and dirty
 	devices map[string]*Device
-	dirty   map[string]bool
+	dirty   map[string]bool // devices to write (true) or to delete (false) at the next flush
 }
 
 // op is one write waiting for the committer.
@@ -166,6 +174,8 @@ func Open(path string, o Options) (*Store, error) {
 			var d Device
 			if json.Unmarshal(v, &d) == nil {
 				s.devices[string(k)] = &d
+			} else {
+				s.dirty[string(k)] = false
 			}
 			return nil
 		})
@@ -174,6 +184,7 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
+	s.trimDevices() // a registry filled before it was bounded (an ARP flood) shrinks at once
 	go s.commitLoop()
 	return s, nil
 }
