@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,7 +132,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	g.Web = web.New(web.Options{
 		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
 		Identity: &web.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
-		Status:   func() map[string]any { return map[string]any{"arp": neigh.Entries()} },
+		Status:   func() map[string]any { return arpStatus(neigh.Entries()) },
 		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
 		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
@@ -140,6 +141,22 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	return g, nil
+}
+
+// arpStatusLimit bounds the ARP entries the status lists: the table holds up to 4096, which a
+// host forging ARP fills in seconds, and the page is refreshed every few seconds.
+const arpStatusLimit = 256
+
+// arpStatus is the ARP table for /admin/api/status: the most recently seen entries, sorted by
+// address, and how many there are in all.
+func arpStatus(es []arp.Entry) map[string]any {
+	n := len(es)
+	if n > arpStatusLimit {
+		slices.SortFunc(es, func(a, b arp.Entry) int { return b.LastSeen.Compare(a.LastSeen) })
+		es = es[:arpStatusLimit]
+		slices.SortFunc(es, func(a, b arp.Entry) int { return a.IP.Compare(b.IP) })
+	}
+	return map[string]any{"arp": es, "arp_total": n}
 }
 
 // Addr is where the gateway listens.
