@@ -158,4 +158,3 @@ func TestE2EARPFlood(t *testing.T) {
 		t.Errorf("RssAnon grew by %d kB under the flood, want under 16 MiB", grow)
 	}
 }
-
