@@ -158,3 +158,49 @@ func TestE2EARPFlood(t *testing.T) {
 		t.Errorf("RssAnon grew by %d kB under the flood, want under 16 MiB", grow)
 	}
 }
+
+// TestE2EUnprivileged: the service needs no root, only CAP_NET_RAW for the ARP watcher (issue
+// 11, item 14): run as nobody with that one capability (what the box's systemd unit and init
+// script do), it learns devices from ARP and serves them.
+func TestE2EUnprivileged(t *testing.T) {
+	peertest.Root(t, "network namespaces need root")
+	peertest.Binary(t, "ip")
+	setpriv := peertest.Binary(t, "setpriv")
+	bin := buildE2EBinary(t, t.TempDir())
+	if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, gw, a, _ := e2eLAN(t)
+	const nobody = 65534
+	s := startE2EServerWith(t, bin, gw, `unknown_device = "reject"`, e2eOptions{owner: nobody,
+		wrap: []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+			"--inh-caps=-all,+net_raw", "--ambient-caps=-all,+net_raw", "--bounding-set=-all,+net_raw"}})
+	uid := procStatusLine(t, s.pid, "Uid")
+	capEff := procStatusLine(t, s.pid, "CapEff")
+	if f := strings.Fields(uid); len(f) == 0 || f[0] != strconv.Itoa(nobody) {
+		t.Fatalf("multimsg runs with Uid %q, want %d", uid, nobody)
+	}
+	if capEff != "0000000000002000" { // CAP_NET_RAW (13) only
+		t.Fatalf("multimsg has CapEff %s, want only CAP_NET_RAW (0000000000002000)", capEff)
+	}
+	s.upload(t, a, "from an unprivileged gateway")
+	if e, ok := s.status(t).arp(a.IP); !ok || e.MAC != a.MAC || e.Source != "arp" {
+		t.Fatalf("ARP entry for %v = %+v, %v; want %s learned from ARP by the unprivileged watcher", a.IP, e, ok, a.MAC)
+	}
+}
+
+// procStatusLine reads a field of /proc/pid/status as text.
+func procStatusLine(t *testing.T, pid int, field string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, field)
+	return ""
+}
