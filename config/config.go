@@ -69,8 +69,9 @@ type Store struct {
 	Unconsulted     Duration `toml:"unconsulted"`     // finished, unconsulted jobs are archived after this
 	KeepArchived    Duration `toml:"keep_archived"`   // archived jobs are purged after this
 	SweepEvery      Duration `toml:"sweep_every"`
-	MaxDevices      int      `toml:"max_devices"` // the device registry's bound
-	DeviceIdle      Duration `toml:"device_idle"` // a device not seen for this long leaves the registry
+	MaxPreprocess   int      `toml:"max_preprocess"` // uploads waiting for /msg per device
+	MaxDevices      int      `toml:"max_devices"`    // the device registry's bound
+	DeviceIdle      Duration `toml:"device_idle"`    // a device not seen for this long leaves the registry
 }
 
 // Limits is the [limits] table: what one request may carry.
@@ -166,6 +167,7 @@ func Default() Config {
 			Unconsulted:     Duration(24 * time.Hour),
 			KeepArchived:    Duration(7 * 24 * time.Hour),
 			SweepEvery:      Duration(time.Minute),
+			MaxPreprocess:   100,
 			MaxDevices:      1024,
 			DeviceIdle:      Duration(30 * 24 * time.Hour),
 		},
@@ -301,6 +303,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.QuotaBytes < 1<<20 {
 		return fmt.Errorf("store.quota: %d bytes is below 1MiB", c.Store.QuotaBytes)
+	}
+	if c.Store.MaxPreprocess < 1 || c.Store.MaxPreprocess > 1<<20 {
+		return fmt.Errorf("store.max_preprocess: %d, want 1..1048576", c.Store.MaxPreprocess)
 	}
 	if c.Store.MaxDevices < 1 || c.Store.MaxDevices > 1<<20 {
 		return fmt.Errorf("store.max_devices: %d, want 1..1048576", c.Store.MaxDevices)

@@ -96,6 +96,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Unconsulted:     cfg.Store.Unconsulted.D(),
 		KeepArchived:    cfg.Store.KeepArchived.D(),
 		TTL:             cfg.Delivery.TTL.D(),
+		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
 		Log:             o.Log,

@@ -9,6 +9,8 @@ var (
 	ErrState = errors.New("job is not in a state that allows this")
 	// ErrQuota: storing the upload would take the store over its byte quota.
 	ErrQuota = errors.New("store quota exceeded")
+	// ErrTooMany: the device has as many jobs waiting for /msg as the store keeps per device.
+	ErrTooMany = errors.New("too many jobs waiting for parameters")
 	// ErrClosed: the store is closed (shutting down).
 	ErrClosed = errors.New("store closed")
 )

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -190,4 +191,91 @@ func (s *Store) storedDevices(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Every stored byte of a job counts toward the quota, metadata included (issue 11, item 6):
+// jobs of empty files with long names, and /msg parameters of 60 KiB, used to cost nothing.
+func TestQuotaChargesMetadata(t *testing.T) {
+	const quota = 64 << 10
+	s := open(t, Options{Quota: quota, MaxPreprocess: 1000})
+	const dev = "aa:bb:cc:dd:ee:01"
+	long := func(c byte, n int) string { return string(bytes.Repeat([]byte{c}, n)) }
+	var files []NewFile
+	for i := range 16 {
+		files = append(files, NewFile{Name: fmt.Sprintf("%02d", i) + long('n', 126), Filename: long('f', 255), MIME: "text/plain; charset=" + long('c', 235)})
+	}
+	stored := 0
+	for range 1000 {
+		if _, err := s.Create(ctx, NewJob{Device: dev, IP: "192.0.2.1", Files: files}); err != nil {
+			if !errors.Is(err, ErrQuota) {
+				t.Fatal(err)
+			}
+			break
+		}
+		stored++
+	}
+	if stored == 1000 || stored == 0 {
+		t.Fatalf("stored %d jobs of 16 empty files with 640-byte names each in a %d-byte quota; want the quota to stop them", stored, quota)
+	}
+	if used, _ := s.Bytes(); used > quota || used < int64(stored*16*640) {
+		t.Fatalf("used = %d after %d such jobs, want at least their metadata (%d) and at most the quota", used, stored, stored*16*640)
+	}
+
+	// parameters are charged when /msg sets them
+	s2 := open(t, Options{Quota: quota})
+	j := upload(t, s2, dev, 1)
+	before, _ := s2.Bytes()
+	p := params(1)
+	p.Info = []byte(`{"subject":"` + long('s', 40<<10) + `"}`)
+	if _, err := s2.SetParams(ctx, j.ID, dev, p); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s2.Bytes()
+	if after-before < 40<<10 {
+		t.Fatalf("SetParams with a 40 KiB info charged %d bytes", after-before)
+	}
+	j2 := upload(t, s2, dev, 1)
+	if _, err := s2.SetParams(ctx, j2.ID, dev, p); !errors.Is(err, ErrQuota) {
+		t.Fatalf("SetParams over the quota = %v, want ErrQuota", err)
+	}
+	if got, _ := s2.Get(j2.ID); got.State != Preprocess {
+		t.Fatalf("refused SetParams left the job %s", got.State)
+	}
+}
+
+// A device can keep only so many uploads waiting for /msg (issue 11, item 6).
+func TestPreprocessCapPerDevice(t *testing.T) {
+	c := newClock()
+	s := open(t, Options{Now: c.Now, MaxPreprocess: 3})
+	const a, b = "aa:bb:cc:dd:ee:01", "aa:bb:cc:dd:ee:02"
+	var js []*Job
+	for range 3 {
+		js = append(js, upload(t, s, a, 1))
+	}
+	one := []NewFile{{Name: "x", Data: []byte("x")}}
+	if _, err := s.Create(ctx, NewJob{Device: a, Files: one}); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("4th upload waiting for /msg = %v, want ErrTooMany", err)
+	}
+	upload(t, s, b, 1) // another device is not affected
+	if _, err := s.Create(ctx, NewJob{Device: a, Files: one, Params: ptr(params(1))}); err != nil {
+		t.Fatalf("/send (no preprocess) = %v", err)
+	}
+	if _, err := s.SetParams(ctx, js[0].ID, a, params(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Cancel(ctx, js[1].ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, s, a, 1)
+	upload(t, s, a, 1) // two freed: SetParams and Cancel
+	if _, err := s.Create(ctx, NewJob{Device: a, Files: one}); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("upload past the cap again = %v, want ErrTooMany", err)
+	}
+	c.Add(25 * time.Hour) // the unparameterised ones are deleted
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		upload(t, s, a, 1)
+	}
 }

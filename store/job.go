@@ -53,7 +53,7 @@ type Job struct {
 	Info    json.RawMessage `json:"info,omitempty"`
 
 	Files []File `json:"files"`
-	Bytes int64  `json:"bytes"`
+	Bytes int64  `json:"bytes"` // charged to the quota: the files' contents and the job's metadata (metaCost)
 
 	Deadline time.Time `json:"deadline"` // the next retention step, indexed in "deadlines"
 }

@@ -191,6 +191,9 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*Job, error) {
 		}
 		old, from := j.Deadline, j.State
 		if j.State == Preprocess {
+			if err := w.preprocessDone(j.Device); err != nil {
+				return err
+			}
 			j.State = Queued // so settle counts it as finished (failed)
 			w.transition(j, Preprocess)
 			from = Queued

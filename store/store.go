@@ -33,6 +33,7 @@ type Options struct {
 	TTL             time.Duration // default time to live of a queued job; default 24h
 	LockTimeout     time.Duration // how long Open waits for another process's lock; default 5s
 	MaxBatch        int           // writes per group commit at most; default 1024
+	MaxPreprocess   int           // jobs in preprocess per device at most; default 100
 	MaxDevices      int           // devices in the registry at most; default 1024 (devices.go)
 	DeviceIdle      time.Duration // a device not seen for this long leaves the registry; default 30 days
 	Now             func() time.Time
@@ -60,6 +61,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
+	}
+	if o.MaxPreprocess <= 0 {
+		o.MaxPreprocess = 100
 	}
 	if o.MaxDevices <= 0 {
 		o.MaxDevices = 1024
@@ -412,6 +416,11 @@ func (w *wtx) remove(j *Job) error {
 		w.d.archived--
 	} else {
 		w.d.state(j.State, -1)
+	}
+	if j.State == Preprocess && !j.Archived {
+		if err := w.preprocessDone(j.Device); err != nil {
+			return err
+		}
 	}
 	w.d.bytes -= j.Bytes
 	return nil

@@ -53,6 +53,8 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrQuota):
 		return http.StatusInsufficientStorage, err.Error()
+	case errors.Is(err, store.ErrTooMany):
+		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable, "store unavailable: the gateway is shutting down; try again shortly"
 	case errors.As(err, &fe):
