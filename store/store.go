@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,6 +103,9 @@ type Store struct {
 	onQueued func(id string) // set once by the dispatcher before serving
 
 	commits, committed atomic.Int64 // group commits and the writes in them (benchmarks)
+
+	// failed is set (once, by the committer) when a commit's fsync failed: see syncFailed.
+	failed atomic.Pointer[error]
 
 	devMu   sync.Mutex // guards devices and dirty
 	devices map[string]*Device
@@ -228,6 +234,9 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error, post func()) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.failed.Load(); err != nil {
+		return *err
+	}
 	o := &op{fn: fn, err: make(chan error, 1), post: post}
 	s.mu.RLock()
 	if s.closed {
@@ -292,7 +301,19 @@ func (s *Store) commit(batch []*op) {
 		}
 		return putInt(m, "bytes", s.bytes+total.bytes)
 	})
+	if err == nil && s.failed.Load() != nil {
+		err = *s.failed.Load() // ops queued before the failure
+	}
 	if err != nil {
+		if syncFailed(err) && s.failed.Load() == nil {
+			// After a failed fsync the kernel may have dropped the pages it could not write
+			// and marked them clean: a later fsync that succeeds proves nothing about them.
+			// Carrying on could ack jobs on top of lost ones; stop, and let /healthz, the
+			// watchdog and the log say so. Reopening reads the last commit that did sync.
+			stop := fmt.Errorf("%w (%v): the data partition may be failing; restart the service (the watchdog resets the board) and check the card", ErrFailed, err)
+			s.failed.Store(&stop)
+			s.log.Error("store: fsync failed; no more writes until the store is opened again", "err", err)
+		}
 		s.log.Error("store: commit failed", "ops", len(batch), "err", err)
 		for _, o := range batch {
 			o.err <- fmt.Errorf("store: commit: %w", err)
@@ -314,6 +335,22 @@ func (s *Store) commit(batch []*op) {
 		}
 		o.err <- errs[i]
 	}
+}
+
+// syncFailed reports whether a commit error is a failed fsync rather than a failed write: bbolt
+// returns fdatasync's errno bare (its writes fail as *fs.PathError, "write"), and a failed
+// sync while growing the file as an unwrapped "file sync error". A failed write leaves the
+// last commit intact and may succeed later (disk full, then freed); a failed sync does not.
+func syncFailed(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op == "sync" || pe.Op == "fdatasync"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return true
+	}
+	return strings.HasPrefix(err.Error(), "file sync error")
 }
 
 func getInt(b *bolt.Bucket, k string) int64 {

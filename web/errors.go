@@ -55,6 +55,8 @@ func classify(err error) (int, string) {
 		return http.StatusInsufficientStorage, err.Error()
 	case errors.Is(err, store.ErrTooMany):
 		return http.StatusTooManyRequests, err.Error()
+	case errors.Is(err, store.ErrFailed):
+		return http.StatusServiceUnavailable, "store unavailable: the data partition failed to keep a write; the box needs its admin"
 	case errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable, "store unavailable: the gateway is shutting down; try again shortly"
 	case errors.As(err, &fe):
