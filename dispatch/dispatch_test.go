@@ -1,12 +1,19 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"multimsg/internal/peertest"
 	"multimsg/internal/poll"
 	"multimsg/provider"
 	"multimsg/provider/mail"
@@ -89,4 +96,74 @@ func maildirCount(t *testing.T, dir string) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// syncBuffer is a log sink safe for the dispatcher's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+// A send the provider accepted is not repeated because the store could not record it (issue
+// 11, item 11): while the database file refuses writes (chattr +i: every write fails with
+// EPERM, as on a disk that cannot take them), the dispatcher retries the record, not the send;
+// once the file takes writes again the job is delivered, with one message sent.
+func TestRecordFailureDoesNotResend(t *testing.T) {
+	peertest.Root(t, "chattr +i needs CAP_LINUX_IMMUTABLE")
+	chattr := peertest.Binary(t, "chattr")
+	dbPath := filepath.Join(t.TempDir(), "multimsg.db")
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	st, err := store.Open(dbPath, store.Options{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command(chattr, "-i", dbPath).Run(); st.Close() })
+	outbox := t.TempDir()
+	drv, err := mail.New(mail.Options{Name: "default", Maildir: outbox, From: "gateway@localhost"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := provider.NewRegistry(mail.Service([]provider.Sender{{Name: "default", Driver: drv}}, nil, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mailJob(t, st, "default")
+	if out, err := exec.Command(chattr, "+i", dbPath).CombinedOutput(); err != nil {
+		peertest.Missing(t, "chattr +i", fmt.Sprintf("the test directory's file system refused it: %v %s", err, out))
+	}
+	d := New(st, reg, Options{RetryMin: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond, Log: log})
+	run(t, d)
+	poll.Until(t, 10*time.Second, "the send, and four failed commits of its outcome", func() bool {
+		return maildirCount(t, outbox) >= 1 && logs.count("store: commit failed") >= 4
+	})
+	if n := maildirCount(t, outbox); n != 1 {
+		t.Fatalf("%d messages sent while the outcome could not be recorded, want 1", n)
+	}
+	if out, err := exec.Command(chattr, "-i", dbPath).CombinedOutput(); err != nil {
+		t.Fatalf("chattr -i: %v %s", err, out)
+	}
+	var j *store.Job
+	poll.Until(t, 10*time.Second, "the pending outcome to be recorded", func() bool {
+		j, err = st.Get(id)
+		return err == nil && j.State.Finished()
+	})
+	if j.State != store.Delivered || j.Files[0].Attempts != 1 {
+		t.Fatalf("job %s with %d attempts, want delivered at the first", j.State, j.Files[0].Attempts)
+	}
+	if n := maildirCount(t, outbox); n != 1 {
+		t.Fatalf("%d messages sent in all, want 1", n)
+	}
 }
