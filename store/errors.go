@@ -11,6 +11,8 @@ var (
 	ErrQuota = errors.New("store quota exceeded")
 	// ErrTooMany: the device has as many jobs waiting for /msg as the store keeps per device.
 	ErrTooMany = errors.New("too many jobs waiting for parameters")
+	// ErrReplay: an encrypted upload whose wrapped key a kept job already came with.
+	ErrReplay = errors.New("encrypted upload replayed")
 	// ErrFailed: a commit's fsync failed; the store takes no more writes until it is opened again.
 	ErrFailed = errors.New("store stopped after a failed fsync")
 	// ErrClosed: the store is closed (shutting down).

@@ -279,3 +279,26 @@ func TestPreprocessCapPerDevice(t *testing.T) {
 		upload(t, s, a, 1)
 	}
 }
+
+// The replay index lives as long as the job (issue 11, item 12).
+func TestReplayIndexFollowsTheJob(t *testing.T) {
+	c := newClock()
+	s := open(t, Options{Now: c.Now})
+	n := NewJob{Device: "d", Files: []NewFile{{Name: "a", Data: []byte("x")}}, KeyDigest: "00112233445566778899aabbccddeeff"}
+	if _, err := s.Create(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, n); !errors.Is(err, ErrReplay) {
+		t.Fatalf("second upload with the same key = %v, want ErrReplay", err)
+	}
+	if _, err := s.Create(ctx, NewJob{Device: "e", Files: n.Files, KeyDigest: n.KeyDigest}); !errors.Is(err, ErrReplay) {
+		t.Fatalf("the same key from another device = %v, want ErrReplay", err)
+	}
+	c.Add(25 * time.Hour) // the unparameterised job is deleted, and its key forgotten
+	if st, err := s.Sweep(ctx); err != nil || st.Deleted != 1 {
+		t.Fatalf("Sweep = %v, %v", st, err)
+	}
+	if _, err := s.Create(ctx, n); err != nil {
+		t.Fatalf("upload after the first job is gone = %v", err)
+	}
+}

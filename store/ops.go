@@ -34,6 +34,10 @@ type NewJob struct {
 	IP     string
 	Files  []NewFile
 	Params *Params // nil: the job waits in preprocess for /msg
+	// KeyDigest, for an encrypted upload, is a digest of its wrapped key (web: SHA-256, hex). A
+	// second upload with the same digest is refused (ErrReplay) for as long as the first job is
+	// kept: a copy of a device's encrypted upload, captured on the LAN, cannot be sent again.
+	KeyDigest string
 }
 
 // Create stores a new job durably and returns it; the id is valid once Create returns.
@@ -107,7 +111,7 @@ func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 // newJob builds the job record of an upload (in memory).
 func (s *Store) newJob(n NewJob) (*Job, error) {
 	now := s.o.Now()
-	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now}
+	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now, KeyDigest: n.KeyDigest}
 	j.Files = make([]File, len(n.Files))
 	var data int64
 	for i, f := range n.Files {
@@ -157,6 +161,9 @@ func (w *wtx) quota(n int64) error {
 // create stores the new job j with its files' contents, within the quota and, for a job that
 // waits for /msg and capped, within its device's share of such jobs.
 func (w *wtx) create(j *Job, files []NewFile, capped bool) error {
+	if j.KeyDigest != "" && w.tx.Bucket(bKeys).Get([]byte(j.KeyDigest)) != nil {
+		return fmt.Errorf("%w: this encrypted upload (its key part) was received before; encrypt every upload with a fresh key", ErrReplay)
+	}
 	if err := w.quota(j.Bytes); err != nil {
 		return err
 	}
@@ -168,6 +175,11 @@ func (w *wtx) create(j *Job, files []NewFile, capped bool) error {
 	jobs := w.tx.Bucket(bJobs)
 	for jobs.Get([]byte(j.ID)) != nil { // 128 random bits: never, but never reuse an id
 		j.ID = newIDAt(j.Created)
+	}
+	if j.KeyDigest != "" {
+		if err := w.tx.Bucket(bKeys).Put([]byte(j.KeyDigest), []byte(j.ID)); err != nil {
+			return err
+		}
 	}
 	data := w.tx.Bucket(bData)
 	for i, f := range files {

@@ -25,6 +25,7 @@ var (
 	bDeadlines = []byte("deadlines")
 	bDevices   = []byte("devices")
 	bMeta      = []byte("meta")
+	bKeys      = []byte("keys") // wrapped-key digest of an encrypted upload → its job id (replays)
 )
 
 // Options configure a Store. Zero values take the SPEC §1 defaults.
@@ -169,7 +170,7 @@ func Open(path string, o Options) (*Store, error) {
 		dirty:   make(map[string]bool),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta} {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta, bKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -446,6 +447,11 @@ func (w *wtx) remove(j *Job) error {
 	}
 	if !j.Deadline.IsZero() {
 		if err := w.tx.Bucket(bDeadlines).Delete(deadlineKey(j.Deadline, j.ID)); err != nil {
+			return err
+		}
+	}
+	if j.KeyDigest != "" {
+		if err := w.tx.Bucket(bKeys).Delete([]byte(j.KeyDigest)); err != nil {
 			return err
 		}
 	}

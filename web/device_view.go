@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"multimsg/store"
@@ -38,4 +40,15 @@ func deviceReason(f store.File) string {
 		return "failed at " + f.Service + "; the admin page has the provider's reason"
 	}
 	return "not delivered yet by " + f.Service + "; retrying (the admin page has the provider's reason)"
+}
+
+// keyDigest names an encrypted upload's wrapped key for the store's replay index: a copy of
+// the upload captured on the LAN carries the same key part and is refused. "" for a plain
+// upload.
+func keyDigest(wrapped []byte) string {
+	if wrapped == nil {
+		return ""
+	}
+	sum := sha256.Sum256(wrapped)
+	return hex.EncodeToString(sum[:16]) // 128 bits: no two honest uploads collide
 }

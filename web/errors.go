@@ -53,6 +53,8 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrQuota):
 		return http.StatusInsufficientStorage, err.Error()
+	case errors.Is(err, store.ErrReplay):
+		return http.StatusConflict, "upload rejected, nothing stored: " + err.Error()
 	case errors.Is(err, store.ErrTooMany):
 		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, store.ErrFailed):

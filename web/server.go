@@ -249,7 +249,7 @@ func (s *Server) data(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files})
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, KeyDigest: keyDigest(f.key)})
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -401,7 +401,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, svc, snd, p, info)})
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, svc, snd, p, info), KeyDigest: keyDigest(f.key)})
 	if err != nil {
 		s.fail(ctx, err)
 		return
