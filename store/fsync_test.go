@@ -41,7 +41,7 @@ func failingDisk(t *testing.T) (mnt string, fill func()) {
 		}
 	}
 	run(mount, "-t", "tmpfs", "-o", "size=24m", "tmpfs", back)
-	t.Cleanup(func() { exec.Command(umount, back).Run() })
+	t.Cleanup(func() { undo(t, umount, back) })
 	img := filepath.Join(back, "disk.img")
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -51,9 +51,9 @@ func failingDisk(t *testing.T) (mnt string, fill func()) {
 	}
 	run(mkfs, "-q", "-F", img)
 	dev := run(losetup, "--find", "--show", img)
-	t.Cleanup(func() { exec.Command(losetup, "-d", dev).Run() })
+	t.Cleanup(func() { undo(t, losetup, "-d", dev) })
 	run(mount, "-t", "ext2", dev, mnt)
-	t.Cleanup(func() { exec.Command(umount, "-l", mnt).Run() })
+	t.Cleanup(func() { undo(t, umount, mnt) }) // the store is closed by then: not busy
 	return mnt, func() {
 		t.Helper()
 		f, err := os.Create(filepath.Join(back, "fill"))
@@ -70,6 +70,14 @@ func failingDisk(t *testing.T) (mnt string, fill func()) {
 	}
 }
 
+// undo runs a cleanup command; a failure is the test's (a mount or loop device left behind).
+func undo(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Errorf("cleanup: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
 // A failed fsync stops the store's writes, loudly, for good (issue 11, item 11): carrying on
 // would ack jobs on top of pages the kernel may have dropped.
 func TestFsyncFailureStopsWrites(t *testing.T) {
@@ -78,7 +86,7 @@ func TestFsyncFailureStopsWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() }) // before the unmount (cleanups run last first)
 	big := []NewFile{{Name: "a", Data: make([]byte, 256<<10)}}
 	if _, err := s.Create(ctx, NewJob{Device: "d", Files: big}); err != nil {
 		t.Fatal(err)
