@@ -217,9 +217,11 @@ func TestQuotaChargesMetadata(t *testing.T) {
 	if stored == 1000 || stored == 0 {
 		t.Fatalf("stored %d jobs of 16 empty files with 640-byte names each in a %d-byte quota; want the quota to stop them", stored, quota)
 	}
-	if used, _ := s.Bytes(); used > quota || used < int64(stored*16*640) {
+	used, _ := s.Bytes()
+	if used > quota || used < int64(stored*16*640) {
 		t.Fatalf("used = %d after %d such jobs, want at least their metadata (%d) and at most the quota", used, stored, stored*16*640)
 	}
+	t.Logf("jobs of 16 empty files with 640-byte names: %d stored in a %d-byte quota, %d bytes charged", stored, quota, used)
 
 	// parameters are charged when /msg sets them
 	s2 := open(t, Options{Quota: quota})
