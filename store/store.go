@@ -274,6 +274,12 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(batch []*op) {
+	if failed := s.failed.Load(); failed != nil { // ops queued before the failure: not run
+		for _, o := range batch {
+			o.err <- *failed
+		}
+		return
+	}
 	errs := make([]error, len(batch))
 	var total delta
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -302,9 +308,6 @@ func (s *Store) commit(batch []*op) {
 		}
 		return putInt(m, "bytes", s.bytes+total.bytes)
 	})
-	if err == nil && s.failed.Load() != nil {
-		err = *s.failed.Load() // ops queued before the failure
-	}
 	if err != nil {
 		if syncFailed(err) && s.failed.Load() == nil {
 			// After a failed fsync the kernel may have dropped the pages it could not write
