@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,6 +45,14 @@ func TestSystemdUnitUnprivileged(t *testing.T) {
 	}
 	if v := one("NoNewPrivileges"); v != "yes" {
 		t.Errorf("NoNewPrivileges=%s, want yes", v)
+	}
+	for _, k := range []string{"ExecStartPre", "ExecStart"} {
+		for _, v := range keys[k] {
+			// systemd substitutes $NAME in command lines: a shell variable must be written $$
+			if lone := regexp.MustCompile(`(^|[^$])\$[A-Za-z_{]`).FindString(strings.ReplaceAll(v, "$$", "")); lone != "" {
+				t.Errorf("%s= uses %q, which systemd would expand itself: write $$", k, lone)
+			}
+		}
 	}
 
 	analyze := peertest.Binary(t, "systemd-analyze")
