@@ -209,3 +209,40 @@ func TestDeviceRoutesRefuseBrowsers(t *testing.T) {
 		t.Errorf("%d jobs stored, want the 3 allowed ones", n)
 	}
 }
+
+// TestMaxConnsPerIP: connections from one address past limits.max_conns_per_ip are refused
+// (issue 11, item 3).
+func TestMaxConnsPerIP(t *testing.T) {
+	b := startBox(t, "", "[limits]\nmax_conns_per_ip = 2\n")
+	addr := strings.TrimPrefix(b.base, "http://")
+	get := func() (net.Conn, int) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		r, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("GET /healthz: %v", err)
+		}
+		r.Body.Close()
+		return c, r.StatusCode
+	}
+	// all held open (keep-alive); the box's own client may hold one too
+	ok, refused := 0, 0
+	for i := 0; i < 5; i++ {
+		switch _, code := get(); code {
+		case 200:
+			ok++
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Errorf("connection %d: %d", i+1, code)
+		}
+	}
+	if ok > 2 || refused < 3 {
+		t.Fatalf("5 connections from one address with max_conns_per_ip = 2: %d served, %d refused", ok, refused)
+	}
+}
