@@ -11,7 +11,7 @@ import (
 )
 
 // Status is /admin/api/status and the data of the /admin page: one struct, rendered by the
-// page's template and served as JSON (docs/ADMIN.md documents every field).
+// admin page (admin_render.go) and served as JSON (docs/ADMIN.md documents every field).
 type Status struct {
 	Version       string                  `json:"version"`
 	Now           time.Time               `json:"now"`
