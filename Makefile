@@ -47,6 +47,9 @@ size: ## binary sizes per target (stripped, as make cross builds them) and the T
 	  else { i=match(n, /\/[^\/]*$$/); s=(i ? substr(n, i+1) : n); j=index(s, "."); p=(i ? substr(n, 1, i) : "") (j ? substr(s, 1, j-1) : s) } sum[p]+=$$2 } \
 	  END { for (p in sum) printf "%10d  %s\n", sum[p], p }' | sort -rn | head -$(TOP)
 	@rm -f bin/multimsg-linux-arm64.syms
+	@r=$$(CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags=-dumpdep -o /dev/null ./cmd/multimsg 2>&1 | grep '<ReflectMethod>' | sort -u); \
+	  if [ -n "$$r" ]; then echo "  WARNING: reflect's Method/MethodByName is reachable, so the linker keeps every exported method (~4 MB; docs/DESIGN.md, issue 19):"; echo "$$r" | sed 's/^/    /'; \
+	  else echo "  reflect's Method/MethodByName: not reachable (dead methods are dropped)"; fi
 
 qemu-test: ## boot the arm64 build under qemu (Debian kernel + busybox), send a job, power-cycle, check it survived
 	buildroot/scripts/qemu-test
