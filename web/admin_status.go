@@ -13,24 +13,25 @@ import (
 // Status is /admin/api/status and the data of the /admin page: one struct, rendered by the
 // admin page (admin_render.go) and served as JSON (docs/ADMIN.md documents every field).
 type Status struct {
-	Version       string           `json:"version"`
-	Now           time.Time        `json:"now"`
-	Started       time.Time        `json:"started"`
-	Uptime        string           `json:"uptime"`
-	UptimeSeconds int64            `json:"uptime_seconds"`
-	Jobs          map[string]int64 `json:"jobs"` // by state, plus "archived"
-	Queue         int              `json:"queue_depth"`
-	Store         StoreStatus      `json:"store"`
-	Disk          *DiskStatus      `json:"disk,omitempty"`
-	History       []Hour           `json:"history"`
+	Version       string                  `json:"version"`
+	Now           time.Time               `json:"now"`
+	Started       time.Time               `json:"started"`
+	Uptime        string                  `json:"uptime"`
+	UptimeSeconds int64                   `json:"uptime_seconds"`
+	Jobs          map[string]int64        `json:"jobs"` // by state, plus "archived"
+	Queue         int                     `json:"queue_depth"`
+	Store         StoreStatus             `json:"store"`
+	Disk          *DiskStatus             `json:"disk,omitempty"`
+	History       []Hour                  `json:"history"`
+	Senders       []dispatch.SenderStatus `json:"senders"`
+	Devices       []store.Device          `json:"devices"`
+	DevicesTotal  int                     `json:"devices_total"`
+	Recent        []RecentJob             `json:"recent"`
+	Services      []string                `json:"services"`
+	Extra         map[string]any          `json:"extra,omitempty"`
+
 	// HistoryLoading: the hours before this start are still being read back from the store.
-	HistoryLoading bool                    `json:"history_loading,omitempty"`
-	Senders        []dispatch.SenderStatus `json:"senders"`
-	Devices        []store.Device          `json:"devices"`
-	DevicesTotal   int                     `json:"devices_total"`
-	Recent         []RecentJob             `json:"recent"`
-	Services       []string                `json:"services"`
-	Extra          map[string]any          `json:"extra,omitempty"`
+	HistoryLoading bool `json:"history_loading,omitempty"`
 }
 
 // StoreStatus is the store's size against its quota.
@@ -87,7 +88,8 @@ func (s *Server) Snapshot() Status {
 	st := Status{Version: s.o.Version, Now: now.UTC(), Started: s.started.UTC(),
 		Uptime: up.Round(time.Second).String(), UptimeSeconds: int64(up / time.Second),
 		Jobs: jobs, Store: StoreStatus{Bytes: used, Quota: quota, FileBytes: s.o.Store.FileSize()},
-		History: s.hist.last(now), HistoryLoading: s.hist.loading.Load(), Services: s.o.Registry.Names(), Senders: []dispatch.SenderStatus{}}
+		History: s.hist.last(now), Services: s.o.Registry.Names(), Senders: []dispatch.SenderStatus{}}
+	st.HistoryLoading = s.hist.loading.Load()
 	st.Devices = s.o.Store.Devices()
 	st.DevicesTotal = len(st.Devices)
 	if len(st.Devices) > devicesLimit {
