@@ -97,7 +97,11 @@ func dayCard(p *page, d *pageData) {
   <div id="chart">`)
 	chartSVG(p, d.History)
 	p.raw(`</div>
-  <p class="caption">hours in UTC · newest on the right</p>
+  <p class="caption">hours in UTC · newest on the right<span id="chart-loading"`)
+	if !d.HistoryLoading {
+		p.raw(` hidden`)
+	}
+	p.raw(`> · the hours before the last start are still being read</span></p>
 </section>
 `)
 }

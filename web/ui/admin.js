@@ -192,6 +192,7 @@
   function render(st) {
     const now = Date.parse(st.now);
     counts(st); chart(st.history); senders(st, now); recent(st, now); devices(st, now); box(st);
+    $("chart-loading").hidden = !st.history_loading;
     document.body.dataset.updated = st.now;
   }
 
