@@ -385,7 +385,6 @@ func (m *Modem) session() (ok bool) {
 	h = Health{LastError: ""}
 	s := &session{eng: eng, timeout: m.o.CommandTimeout, pin: m.pin}
 	err = s.setup(m.ctx, &h)
-	m.opMu.Unlock()
 	var st *StateError
 	switch {
 	case err == nil:
@@ -398,7 +397,11 @@ func (m *Modem) session() (ok bool) {
 		h.LastError = "setup: " + err.Error()
 		m.log.Warn("modem: setup failed", "err", err)
 	}
+	// Published before the port is let go: a Send waiting on opMu refreshes from Health, and
+	// from the stale "opening" one (not present) it would write back a health that never says
+	// present again (refresh does not probe presence; only setup does).
 	m.setHealth(h)
+	m.opMu.Unlock()
 	if errors.Is(err, ErrTimeout) {
 		m.reset(eng)
 		return false
