@@ -42,8 +42,8 @@ func TestRecent(t *testing.T) {
 // across the chunk boundaries, and stops when told to.
 func TestSinceChunks(t *testing.T) {
 	c := newClock()
-	s := open(t, Options{Now: c.Now})
 	n := 2*sinceChunk + 7
+	s := open(t, Options{Now: c.Now, MaxPreprocess: n})
 	var ids []string
 	for range n {
 		ids = append(ids, upload(t, s, "dev", 1).ID)
