@@ -8,8 +8,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,23 +18,6 @@ import (
 // Each test asserts a generous bound on RssAnon, the anonymous memory of `multimsg serve` from
 // /proc/<pid>/status, and logs the figure for docs/LOAD.md's table. Before issue 11 the
 // first one took the process to 2.96 GB, the last to 140 MiB.
-
-// rssAnon is process pid's anonymous resident memory in bytes.
-func rssAnon(t testing.TB, pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			f := strings.Fields(v)
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			return n << 10
-		}
-	}
-	t.Fatal("no RssAnon in /proc/pid/status")
-	return 0
-}
 
 // peakRSS samples pid's RssAnon until stop is called, which returns the highest figure seen.
 func peakRSS(t testing.TB, pid int) (stop func() int64) {
