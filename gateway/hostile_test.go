@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
