@@ -22,7 +22,7 @@ func HTMLText(s string) string {
 			lt = len(s) - i
 		}
 		if skip == "" {
-			b.WriteString(collapse(html.UnescapeString(s[i : i+lt])))
+			b.WriteString(collapse(strings.ReplaceAll(html.UnescapeString(s[i:i+lt]), "\u00a0", " ")))
 		}
 		i += lt
 		if i >= len(s) {

@@ -72,7 +72,7 @@ func compose(msg *Message, rule TextRule, note string) string {
 		room := rule.MaxChars - runeLen(note)
 		if runeLen(text) > room {
 			if room > len(cut) {
-				text = strings.TrimRight(trimRunes(text, room-len(cut)), " \n\t") + cut
+				text = trimRunes(text, room-len(cut)) + cut
 			} else {
 				text = ""
 				note = trimRunes(strings.TrimPrefix(note, "\n"), rule.MaxChars)
