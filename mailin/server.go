@@ -352,9 +352,9 @@ const dummyHash = "$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3bP0d5ZFUuqVqjLx0qiZ5Rq"
 
 // loginServer is SASL LOGIN (draft-murchison-sasl-login): go-sasl has only the client side.
 type loginServer struct {
-	check      func(user, pass string) error
-	user       string
-	state      int
+	check func(user, pass string) error
+	user  string
+	state int
 }
 
 func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
