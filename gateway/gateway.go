@@ -186,6 +186,9 @@ func (g *Gateway) MailAddr() net.Addr {
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.close()
 	g.log.Info("multimsg: serving", "addr", g.ln.Addr().String(), "data_dir", g.cfg.DataDir, "services", strings.Join(g.available(), ","))
+	if g.mailLn != nil {
+		g.log.Info("multimsg: smtp_in listening", "smtp", g.mailLn.Addr().String())
+	}
 	eg, ectx := errgroup.WithContext(ctx)
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()

@@ -50,7 +50,7 @@ type Options struct {
 	Burst int
 
 	MaxConns      int // connections at once; default 64
-	MaxConnsPerIP int // default 8
+	MaxConnsPerIP int // default 16
 
 	TLS          *tls.Config     // non-nil: STARTTLS is offered
 	Users        map[string]User // AUTH PLAIN/LOGIN logins; none: AUTH is not offered
@@ -94,7 +94,7 @@ func New(o Options) (*Server, error) {
 		o.MaxConns = 64
 	}
 	if o.MaxConnsPerIP <= 0 {
-		o.MaxConnsPerIP = 8
+		o.MaxConnsPerIP = 16
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = time.Minute
