@@ -22,7 +22,7 @@ test: ## run every test (race detector on); peers missing on a laptop skip loudl
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 bench: build ## print comparable figures: store, envelope, mail, and the HTTP load benchmark
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./modem ./web ./hw/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./modem ./web ./hw/... ./mailin
 	MULTIMSG_LOAD=1 $(GO) test -run '^TestLoad$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(=== RUN|---|ok|FAIL|PASS)|load_test.go|proc_test.go'
 
 cross: ## static, stripped, version-stamped binaries for linux/arm (GOARM=7), arm64, amd64 in bin/
