@@ -13,9 +13,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +28,6 @@ import (
 
 	"multimsg/gateway/gatewaytest"
 	"multimsg/internal/peertest"
-	"multimsg/internal/poll"
 	"multimsg/modem/modemsim"
 	"multimsg/provider/mail/smtptest"
 	"multimsg/provider/whatsapp/cloudapitest"
@@ -187,11 +189,46 @@ print("sent")
 	if j := recent[0]; j.Via != "mail" || j.Device != "local" || j.Service != "wpp1" {
 		t.Errorf("job via %q device %q service %q, want mail, local, wpp1", j.Via, j.Device, j.Service)
 	}
-	code, body := gatewaytest.Get(t, b.gw.URL+"/metrics?x=1")
-	_ = code
-	if !strings.Contains(body, `multimsg_jobs_accepted_total{route="smtp",service="wpp1",sender="wa"} 1`) && code == 200 {
-		t.Errorf("/metrics has no smtp route for the job:\n%s", grep(body, "accepted"))
+	// the admin sees it marked, and /metrics counts it under route "smtp"
+	admin := adminClient(t, b.gw)
+	status := adminGet(t, admin, b.gw.URL+"/admin/api/status")
+	if !strings.Contains(status, `"via":"mail"`) {
+		t.Errorf("/admin/api/status does not mark the job as arrived by mail:\n%.2000s", status)
 	}
+	metrics := adminGet(t, admin, b.gw.URL+"/metrics")
+	if !strings.Contains(metrics, `multimsg_jobs_accepted_total{route="smtp",service="wpp1",sender="wa"} 1`) {
+		t.Errorf("/metrics has no smtp route for the job:\n%s", grep(metrics, "accepted"))
+	}
+}
+
+// adminClient logs in to the admin page and returns a client that carries the session.
+func adminClient(t *testing.T, g *gatewaytest.Gateway) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(g.URL+"/admin/login", url.Values{"password": {gatewaytest.AdminPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("admin login: %d", resp.StatusCode)
+	}
+	return c
+}
+
+func adminGet(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 func grep(s, sub string) string {
@@ -435,5 +472,3 @@ func TestHTMLOnlyMailBecomesText(t *testing.T) {
 		t.Errorf("SMS = %q, want %q", sms[0].Text, want)
 	}
 }
-
-var _ = poll.Wait
