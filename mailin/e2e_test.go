@@ -472,3 +472,57 @@ func TestHTMLOnlyMailBecomesText(t *testing.T) {
 		t.Errorf("SMS = %q, want %q", sms[0].Text, want)
 	}
 }
+
+// An SMS cannot carry the camera's snapshot: it is dropped, and the SMS says so.
+func TestAttachmentToSMSIsDroppedWithANote(t *testing.T) {
+	b := startBox(t, "[smtp_in.text.sms]\ncontent = \"subject\"\n")
+	raw := "From: cam@lan\r\nTo: 15551234567@sms\r\nSubject: Motion: gate\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n" +
+		"--B\r\nContent-Type: text/plain\r\n\r\nlong body the rule leaves out\r\n" +
+		"--B\r\nContent-Type: image/jpeg\r\nContent-Disposition: attachment; filename=snap.jpg\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(jpeg(2048)) + "\r\n--B--\r\n"
+	if err := smtp.SendMail(b.addr, nil, "cam@lan", []string{"15551234567@sms"}, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sms, err := b.sim.WaitMessages(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Motion: gate\n[1 attachment(s) not sent by sms: snap.jpg]"; sms[0].Text != want {
+		t.Errorf("SMS = %q, want %q", sms[0].Text, want)
+	}
+}
+
+// A mail the store cannot take (over its quota) is a 4xx: the device keeps it and retries;
+// nothing is queued.
+func TestStoreFullIs452(t *testing.T) {
+	b := startBox(t, "\n[store]\nquota = \"1MiB\"\n")
+	msg := "From: nas@lan\r\nTo: ops@example.com\r\nSubject: log\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=log.bin\r\n\r\n" +
+		strings.Repeat(strings.Repeat("z", 998)+"\r\n", 1500) // 1.5 MB: over the quota, under max_size
+	err := smtp.SendMail(b.addr, nil, "nas@lan", []string{"ops@example.com"}, []byte(msg))
+	if smtpCode(err) != 452 {
+		t.Fatalf("mail over the store's quota: %v, want 452", err)
+	}
+	if counts, _ := b.gw.Store.Counts(); counts["queued"] != 0 {
+		t.Errorf("store has %d queued jobs after a refused mail", counts["queued"])
+	}
+}
+
+// A line longer than the listener takes is a permanent refusal (sending it again would not
+// help), and nothing is queued; unwrapped base64 of a few KiB is taken.
+func TestOverlongLineIsRefusedForGood(t *testing.T) {
+	b := startBox(t, "")
+	long := "From: cam@lan\r\nTo: 15551234567@wpp1\r\nSubject: x\r\n\r\n" + strings.Repeat("y", 70<<10) + "\r\n"
+	err := smtp.SendMail(b.addr, nil, "cam@lan", []string{"15551234567@wpp1"}, []byte(long))
+	if c := smtpCode(err); c/100 != 5 {
+		t.Errorf("a 70 KiB line: %v, want a 5xx", err)
+	}
+	ok := "From: cam@lan\r\nTo: 15551234567@wpp1\r\nSubject: x\r\n\r\n" + strings.Repeat("y", 8<<10) + "\r\n"
+	if err := smtp.SendMail(b.addr, nil, "cam@lan", []string{"15551234567@wpp1"}, []byte(ok)); err != nil {
+		t.Errorf("an 8 KiB line: %v", err)
+	}
+	if counts, _ := b.gw.Store.Counts(); counts["queued"]+counts["delivered"] != 1 {
+		t.Errorf("jobs = %v, want the one good mail", counts)
+	}
+}

@@ -133,6 +133,10 @@ func New(o Options) (*Server, error) {
 	// (their only option); with one, AUTH waits for STARTTLS.
 	srv.AllowInsecureAuth = o.TLS == nil
 	srv.EnableSMTPUTF8 = true
+	// RFC 5321 allows 1000 bytes a line, but devices' mail libraries do not all wrap base64
+	// (a snapshot as one line of some KiB). 64 KiB takes those and still bounds what a
+	// command line may make the server hold (MaxConns × 64 KiB).
+	srv.MaxLineLength = maxLine
 	srv.ErrorLog = slogPrintf{o.Log}
 	s.srv = srv
 	return s, nil
@@ -256,6 +260,9 @@ func (ss *session) Data(r io.Reader) error {
 		if errors.As(err, &se) {
 			return se // 552: over the size limit
 		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "a line of the message is longer than %d bytes", maxLine)
+		}
 		return smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "reading the message: %v; send it again", err)
 	}
 	msg, err := Parse(buf.Bytes())
@@ -285,6 +292,9 @@ func (ss *session) Data(r io.Reader) error {
 	s.log.Info("smtp: mail queued", "device", ss.dev, "jobs", strings.Join(ids, ","), "bytes", buf.Len())
 	return smtpErr(250, smtp.EnhancedCode{2, 0, 0}, "queued as %s", strings.Join(ids, " "))
 }
+
+// maxLine bounds one line of the session, commands and message alike.
+const maxLine = 64 << 10
 
 // bufPool keeps the buffers of usual alert mails (up to 1 MiB) between messages: reading a
 // mail into a fresh doubling buffer allocates about four times its size.
