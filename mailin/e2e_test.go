@@ -195,6 +195,9 @@ print("sent")
 	if !strings.Contains(status, `"via":"mail"`) {
 		t.Errorf("/admin/api/status does not mark the job as arrived by mail:\n%.2000s", status)
 	}
+	if page := adminGet(t, admin, b.gw.URL+"/admin"); !strings.Contains(page, `<span class="via"`) {
+		t.Errorf("/admin does not mark the job as arrived by mail")
+	}
 	metrics := adminGet(t, admin, b.gw.URL+"/metrics")
 	if !strings.Contains(metrics, `multimsg_jobs_accepted_total{route="smtp",service="wpp1",sender="wa"} 1`) {
 		t.Errorf("/metrics has no smtp route for the job:\n%s", grep(metrics, "accepted"))
