@@ -20,6 +20,7 @@ var (
 	bData      = []byte("data")
 	bActive    = []byte("active")
 	bDeadlines = []byte("deadlines")
+	bDue       = []byte("due") // queued jobs by next due time: the dispatcher pages it (dueKey)
 	bDevices   = []byte("devices")
 	bMeta      = []byte("meta")
 )
@@ -151,7 +152,7 @@ func Open(path string, o Options) (*Store, error) {
 		dirty:   make(map[string]bool),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta} {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDue, bDevices, bMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -159,6 +160,9 @@ func Open(path string, o Options) (*Store, error) {
 		m := tx.Bucket(bMeta)
 		for _, st := range States {
 			s.counts[st] = getInt(m, "n:"+string(st))
+		}
+		if err := indexDue(tx); err != nil {
+			return err
 		}
 		s.archived = getInt(m, "n:archived")
 		s.bytes = getInt(m, "bytes")
@@ -318,7 +322,7 @@ func putInt(b *bolt.Bucket, k string, n int64) error {
 // appendBuckets are filled in key order, mostly at their end (ids begin with their creation
 // time, deadlines with theirs): their pages are filled before they are split (bbolt's
 // default splits at half, right for random keys), so a commit writes fewer pages.
-var appendBuckets = [][]byte{bJobs, bData, bActive, bDeadlines}
+var appendBuckets = [][]byte{bJobs, bData, bActive, bDeadlines, bDue}
 
 const appendFill = 0.9
 
@@ -353,8 +357,11 @@ func getJob(tx *bolt.Tx, id string) (*Job, error) {
 	return j, nil
 }
 
-// put writes the job and moves its deadline index entry.
+// put writes the job and moves its deadline and due index entries.
 func (w *wtx) put(j *Job, oldDeadline time.Time) error {
+	if err := moveDue(w.tx, j); err != nil {
+		return err
+	}
 	b, err := json.Marshal(j)
 	if err != nil {
 		return err
@@ -394,6 +401,11 @@ func (w *wtx) remove(j *Job) error {
 	}
 	if !j.Deadline.IsZero() {
 		if err := w.tx.Bucket(bDeadlines).Delete(deadlineKey(j.Deadline, j.ID)); err != nil {
+			return err
+		}
+	}
+	if !j.Due.IsZero() {
+		if err := w.tx.Bucket(bDue).Delete(dueKey(j.Due, j.ID)); err != nil {
 			return err
 		}
 	}
