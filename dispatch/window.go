@@ -123,7 +123,12 @@ func (w *window) trim(n int) []string {
 		delete(w.items, it.id)
 		gone = append(gone, it.id)
 	}
-	w.shrink(all[n].key())
+	// cover up to the last entry kept (not just before the first let go: at equal due times
+	// that would leave the kept ones uncovered, and the next page would trim the same way)
+	if last := all[n-1].key(); w.all || last.Before(w.upTo) {
+		w.upTo = last
+	}
+	w.all = false
 	w.h = all[:n]
 	for i, it := range w.h {
 		it.index = i

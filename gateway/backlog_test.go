@@ -28,6 +28,7 @@ import (
 //	MULTIMSG_LOAD=1                 run it (otherwise it skips)
 //	MULTIMSG_LOAD_BACKLOG=500000    queued jobs
 //	MULTIMSG_LOAD_DURATION=12s      each /send load lasts half of this (at least 3 s)
+//	MULTIMSG_LOAD_BIN=path          run this multimsg binary instead of building ./cmd/multimsg
 func TestBacklog(t *testing.T) {
 	if os.Getenv("MULTIMSG_LOAD") != "1" {
 		t.Skip("load benchmark: run with MULTIMSG_LOAD=1 (make bench)")
@@ -40,7 +41,10 @@ func TestBacklog(t *testing.T) {
 		}
 	}
 	dur := max(envDuration(t, "MULTIMSG_LOAD_DURATION", 12*time.Second)/2, 3*time.Second)
-	bin := buildServer(t)
+	bin := os.Getenv("MULTIMSG_LOAD_BIN") // a binary built elsewhere: the before of a before/after
+	if bin == "" {
+		bin = buildServer(t)
+	}
 	relay := smtptest.New(t, smtptest.Options{ReadTimeout: time.Minute})
 	relay.SetStall("MAIL") // the uplink is down: sessions hang until the sender's timeout
 	go func() {
