@@ -78,9 +78,9 @@ func TestBacklog(t *testing.T) {
 		srv := startServer(t, bin, cfg)
 		r.up = healthy(t, srv, t0)
 		time.Sleep(2 * time.Second) // settle: the dispatcher's first pages, the first stalled attempts
-		r.anon = rssAnon(srv.cmd.Process.Pid)
+		r.anon = anonMiB(t, srv.cmd.Process.Pid)
 		r.rate = ingestRate(t, srv, dur)
-		r.anonAf = rssAnon(srv.cmd.Process.Pid)
+		r.anonAf = anonMiB(t, srv.cmd.Process.Pid)
 		srv.stop(t)
 		t0 = time.Now()
 		srv = startServer(t, bin, cfg)
@@ -123,7 +123,7 @@ drain:
 		}
 	}
 	out("backlog: drain once the relay answers: %d messages in %s = %.0f/s (relay concurrency 4); RssAnon %s",
-		got, drainFor, float64(got)/time.Since(t1).Seconds(), rssAnon(srv.cmd.Process.Pid))
+		got, drainFor, float64(got)/time.Since(t1).Seconds(), anonMiB(t, srv.cmd.Process.Pid))
 	srv.kill()
 	if got == 0 {
 		t.Errorf("nothing drained in %s:\n%s", drainFor, srv.stderr())
@@ -221,23 +221,8 @@ func fillBacklog(t testing.TB, path string, n, size int) int64 {
 	return used
 }
 
-// rssAnon is process pid's anonymous resident memory (the heap, not the mapped file).
-func rssAnon(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return "unknown"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
-			f := strings.Fields(v)
-			if len(f) == 2 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return mib(kb << 10)
-			}
-		}
-	}
-	return "unknown"
-}
+// anonMiB is process pid's anonymous resident memory (the heap, not the mapped file).
+func anonMiB(t *testing.T, pid int) string { return mib(rssAnon(t, pid)) }
 
 // dropCaches empties the kernel's page cache (root only), for a cold start.
 func dropCaches() error {
