@@ -216,7 +216,7 @@ func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.s.o.AuthRequired && ss.user == "" {
-		return smtp.ErrAuthRequired
+		return errAuthRequired
 	}
 	if wait, ok := ss.s.pace.allow(ss.dev); !ok {
 		return smtpErr(421, smtp.EnhancedCode{4, 7, 0}, "too many mails from this device (%s); try again in %s", ss.dev, wait.Round(time.Second))
@@ -229,7 +229,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.o.AuthRequired && ss.user == "" {
-		return smtp.ErrAuthRequired
+		return errAuthRequired
 	}
 	ts, err := ss.s.rcpt.resolve(to)
 	if err != nil {
