@@ -11,7 +11,6 @@
 package dispatch
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -30,8 +29,11 @@ type Options struct {
 	RetryMax    time.Duration // backoff cap; default 10m
 	Workers     int           // jobs worked on at once; default 64
 	SendTimeout time.Duration // bound on one Send; default 2m
-	Now         func() time.Time
-	Log         *slog.Logger
+	// Window is how many queued jobs the dispatcher holds in memory at most (about; see
+	// window.go); the rest of the backlog stays in the store's due index. Default 1024.
+	Window int
+	Now    func() time.Time
+	Log    *slog.Logger
 	// Observe, if set, is told about every attempt (metrics).
 	Observe func(Event)
 }
@@ -55,10 +57,9 @@ type Dispatcher struct {
 
 	senders map[string]*senderState // key service/sender; built in New, read-only after
 
-	mu       sync.Mutex // guards queue, items, state, heartbeat
-	queue    dueHeap
-	items    map[string]*item // the heap's entries by job id
-	state    map[string]jobMark
+	mu       sync.Mutex // guards win, state, beat, inFlight
+	win      window
+	state    map[string]jobMark // jobs in the window or running (at most Window + Workers)
 	wake     chan struct{}
 	beat     time.Time
 	inFlight int
@@ -76,7 +77,7 @@ type pendingOutcome struct {
 type jobMark uint8
 
 const (
-	markQueued  jobMark = 1 << iota // in the heap
+	markQueued  jobMark = 1 << iota // in the window
 	markRunning                     // a worker has it
 	markAgain                       // woken while running: look again when done
 )
@@ -95,6 +96,10 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 2 * time.Minute
 	}
+	if o.Window <= 0 {
+		o.Window = 1024
+	}
+	o.Window = max(o.Window, 2*o.Workers) // a page must hold more than the running jobs
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -102,8 +107,9 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
-		senders: map[string]*senderState{}, state: map[string]jobMark{}, items: map[string]*item{}, wake: make(chan struct{}, 1), beat: o.Now(),
+		senders: map[string]*senderState{}, state: map[string]jobMark{}, wake: make(chan struct{}, 1), beat: o.Now(),
 		pending: map[string]pendingOutcome{}}
+	d.win.items = map[string]*item{}
 	for _, name := range reg.Names() {
 		svc, _ := reg.Service(name)
 		for i := range svc.Senders {
@@ -121,6 +127,8 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 // Enqueue says job id has work now (a new queued job, an admin retry).
 func (d *Dispatcher) Enqueue(id string) { d.schedule(id, d.o.Now()) }
 
+// schedule says job id next has work at at. A job beyond what the window covers is left to
+// the store's due index, where a later page finds it.
 func (d *Dispatcher) schedule(id string, at time.Time) {
 	d.mu.Lock()
 	m := d.state[id]
@@ -128,37 +136,39 @@ func (d *Dispatcher) schedule(id string, at time.Time) {
 	case m&markRunning != 0:
 		d.state[id] = m | markAgain
 	case m&markQueued != 0:
-		d.queue.update(d.items[id], at)
+		d.win.earlier(id, at)
 	default:
-		d.state[id] = m | markQueued
-		it := &item{id: id, at: at}
-		d.items[id] = it
-		heap.Push(&d.queue, it)
+		k := store.Due{At: at, ID: id}
+		switch {
+		case !d.win.covers(k):
+			d.win.turnedAway(k) // the index has it; a later page finds it
+		case d.win.len() >= 2*d.o.Window:
+			d.win.shrink(k) // full (a burst): leave it, and what comes after, to the index
+			d.win.turnedAway(k)
+		default:
+			d.state[id] = m | markQueued
+			d.win.push(id, at)
+		}
 	}
 	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Dispatcher) poke() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run loads every queued job (restart resumes them) and delivers until ctx is done. It waits
-// for the sends in flight to return before it returns.
+// Run delivers until ctx is done, paging due work from the store's due index (restart resumes
+// from there: nothing is loaded up front). It waits for the sends in flight to return before
+// it returns.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	n := 0
-	err := d.st.Queued(func(j *store.Job) bool {
-		due := j.NextDue()
-		if due.IsZero() {
-			due = d.o.Now()
-		}
-		d.schedule(j.ID, due)
-		n++
-		return true
-	})
-	if err != nil {
-		return fmt.Errorf("dispatch: loading queued jobs: %w", err)
+	if err := d.refill(); err != nil {
+		return fmt.Errorf("dispatch: reading the due index: %w", err)
 	}
-	if n > 0 {
+	if n := d.QueueDepth(); n > 0 {
 		d.log.Info("dispatch: resuming queued jobs", "jobs", n)
 	}
 	slots := make(chan struct{}, d.o.Workers)
@@ -166,21 +176,38 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer wg.Wait()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	lastFill := d.o.Now()
 	for {
 		now := d.o.Now()
 		d.mu.Lock()
 		d.beat = now
+		stale := d.win.stale() || now.Sub(lastFill) >= heartbeat
+		d.mu.Unlock()
+		filled := false
+		if stale {
+			filled = true
+			// the window ran out of what it covers, or a heartbeat passed: read the head of
+			// the due index again (it also repairs anything the window lost track of)
+			if err := d.refill(); err != nil {
+				d.log.Error("dispatch: reading the due index", "err", err)
+			}
+			lastFill = now
+		}
+		d.mu.Lock()
 		var ready []string
-		for d.queue.Len() > 0 && !d.queue[0].at.After(now) && len(ready) < cap(slots) {
-			it := heap.Pop(&d.queue).(*item)
-			delete(d.items, it.id)
-			d.state[it.id] = markRunning
-			ready = append(ready, it.id)
+		for len(ready) < cap(slots) {
+			id, ok := d.win.popDue(now)
+			if !ok {
+				break
+			}
+			d.state[id] = markRunning
+			ready = append(ready, id)
 		}
 		wait := heartbeat // wake up at least this often, so Alive can tell a wedged loop
-		if d.queue.Len() > 0 && len(ready) == 0 {
-			wait = min(wait, d.queue[0].at.Sub(now))
+		if at, ok := d.win.next(); ok && len(ready) == 0 {
+			wait = min(wait, at.Sub(now))
 		}
+		stale = d.win.stale() && !filled // a failed read waits for the timer, not a spin
 		d.mu.Unlock()
 		for _, id := range ready {
 			select {
@@ -195,7 +222,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				d.work(ctx, id)
 			}()
 		}
-		if len(ready) > 0 {
+		if len(ready) > 0 || stale {
+			if ctx.Err() != nil {
+				return nil
+			}
 			continue
 		}
 		timer.Reset(max(wait, 0))
@@ -214,7 +244,41 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// heartbeat is the longest the scheduling loop sleeps.
+// refill reads the head of the due index (Window entries) into the window. It reads from the
+// start, not from where the window ends: what the window lost track of, or what became due
+// earlier, is found again, and jobs that are running or already held are skipped.
+func (d *Dispatcher) refill() error {
+	d.mu.Lock()
+	d.win.reading, d.win.missed = true, nil
+	d.mu.Unlock()
+	page, err := d.st.DueAfter(store.Due{}, d.o.Window)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		d.win.reading, d.win.missed = false, nil
+		return err
+	}
+	d.win.cover(page, len(page) < d.o.Window)
+	for _, e := range page {
+		m := d.state[e.ID]
+		switch {
+		case m&markRunning != 0:
+		case m&markQueued != 0:
+			d.win.earlier(e.ID, e.At)
+		default:
+			d.state[e.ID] = markQueued
+			d.win.push(e.ID, e.At)
+		}
+	}
+	// keep the window bounded: what it holds beyond what it covers is in the index anyway
+	for _, id := range d.win.trim(d.o.Window) {
+		delete(d.state, id)
+	}
+	return nil
+}
+
+// heartbeat is the longest the scheduling loop sleeps, and how often it reads the head of
+// the due index again.
 const heartbeat = 5 * time.Second
 
 // Alive reports whether the scheduling loop ran within the last within (at least its
@@ -225,11 +289,19 @@ func (d *Dispatcher) Alive(within time.Duration) bool {
 	return !d.beat.IsZero() && d.o.Now().Sub(d.beat) < max(within, 2*heartbeat)
 }
 
-// QueueDepth is the number of queued jobs waiting for a worker or their next attempt.
+// QueueDepth is the number of queued jobs waiting for a worker or their next attempt (the
+// store's count of queued jobs, less those being worked on).
 func (d *Dispatcher) QueueDepth() int {
+	counts, _ := d.st.Counts()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.queue.Len()
+	running := 0
+	for _, m := range d.state {
+		if m&markRunning != 0 {
+			running++
+		}
+	}
+	d.mu.Unlock()
+	return max(int(counts[store.Queued])-running, 0)
 }
 
 // work delivers the due files of one job, then reschedules it.
@@ -452,7 +524,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 		del.Info = nil // a fallback service never sees the first service's parameters
 	}
 	start := d.o.Now()
-	rc, err := g.snd.send(ctx, del, d.o.SendTimeout)
+	rc, err := g.snd.send(ctx, del, d.o.SendTimeout, d.o.Now)
 	took := d.o.Now().Sub(start)
 	if err != nil && provider.IsContext(err) && ctx.Err() != nil {
 		return nil, nil

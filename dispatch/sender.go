@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"multimsg/provider"
-	"multimsg/store"
 )
 
 // senderState is one sender's slots, pacing and health.
@@ -44,6 +43,9 @@ func newSenderState(svc *provider.Service, s *provider.Sender) *senderState {
 	return ss
 }
 
+// pausedWait is how long files wait before they look at a paused sender again.
+const pausedWait = time.Minute
+
 // blocked says how long the sender's work must wait, and why: paused by an admin, or down
 // (needs an operator; the wait counts as failing, toward fallback_after).
 func (s *senderState) blocked(now time.Time) (wait time.Duration, why string, down bool) {
@@ -51,7 +53,7 @@ func (s *senderState) blocked(now time.Time) (wait time.Duration, why string, do
 	defer s.mu.Unlock()
 	switch {
 	case s.paused:
-		return time.Minute, ErrPaused.Error(), false
+		return pausedWait, ErrPaused.Error(), false
 	case now.Before(s.downUntil):
 		return s.downUntil.Sub(now), "sender unhealthy: " + s.downWhy, true
 	}
@@ -59,7 +61,7 @@ func (s *senderState) blocked(now time.Time) (wait time.Duration, why string, do
 }
 
 // send takes a slot, waits for the pace, and calls the driver with a bounded context.
-func (s *senderState) send(ctx context.Context, d provider.Delivery, timeout time.Duration) (provider.Receipt, error) {
+func (s *senderState) send(ctx context.Context, d provider.Delivery, timeout time.Duration, clock func() time.Time) (provider.Receipt, error) {
 	select {
 	case s.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -68,7 +70,7 @@ func (s *senderState) send(ctx context.Context, d provider.Delivery, timeout tim
 	defer func() { <-s.slots }()
 	if s.gap > 0 {
 		s.mu.Lock()
-		now := time.Now()
+		now := clock()
 		at := s.nextSend
 		if at.Before(now) {
 			at = now
@@ -179,13 +181,10 @@ func (d *Dispatcher) Pause(service, sender string, pause bool) bool {
 	s.mu.Lock()
 	s.paused = pause
 	s.mu.Unlock()
-	if !pause {
-		// work held back while paused waits up to a minute; look at it now instead
-		_ = d.st.Queued(func(j *store.Job) bool {
-			d.Enqueue(j.ID)
-			return true
-		})
-	}
+	// Work held back while paused was recorded due again a minute later (pausedWait) and
+	// goes out then: the due index is the one place that says when, and a resume does not
+	// rewrite it for the whole backlog.
+	d.poke()
 	return true
 }
 

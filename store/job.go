@@ -63,7 +63,8 @@ type Job struct {
 	Files []File `json:"files"`
 	Bytes int64  `json:"bytes"` // charged to the quota: the files' contents and the job's metadata (metaCost)
 
-	Deadline time.Time `json:"deadline"` // the next retention step, indexed in "deadlines"
+	Deadline time.Time `json:"deadline"`     // the next retention step, indexed in "deadlines"
+	Due      time.Time `json:"due,omitzero"` // when it next has work, indexed in "due" (queued only)
 }
 
 // File is one file of a job and its delivery state.

@@ -23,6 +23,7 @@ var (
 	bData      = []byte("data")
 	bActive    = []byte("active")
 	bDeadlines = []byte("deadlines")
+	bDue       = []byte("due") // queued jobs by next due time: the dispatcher pages it (dueKey)
 	bDevices   = []byte("devices")
 	bMeta      = []byte("meta")
 	bKeys      = []byte("keys") // wrapped-key digest of an encrypted upload → its job id (replays)
@@ -42,6 +43,8 @@ type Options struct {
 	DeviceIdle      time.Duration // a device not seen for this long leaves the registry; default 30 days
 	Now             func() time.Time
 	Log             *slog.Logger
+
+	bolt func(*bolt.Options) // tests: other bbolt options, to measure them (TestOpenOptions)
 }
 
 func (o *Options) defaults() {
@@ -153,11 +156,18 @@ func (d *delta) add(o delta) {
 // Open opens (creating if needed) the store at path.
 func Open(path string, o Options) (*Store, error) {
 	o.defaults()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        o.LockTimeout,
-		NoFreelistSync: true, // the freelist is rebuilt at open; commits write less
+	bo := &bolt.Options{
+		Timeout: o.LockTimeout,
+		// The freelist is written with each commit, so Open reads it instead of walking the
+		// whole file to rebuild it: with a 500,000-job backlog that walk was 12 s from a cold
+		// page cache, and opening must not grow with the backlog (docs/LOAD.md has the figures).
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
-	})
+	}
+	if o.bolt != nil {
+		o.bolt(bo)
+	}
+	db, err := bolt.Open(path, 0o600, bo)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -170,7 +180,7 @@ func Open(path string, o Options) (*Store, error) {
 		dirty:   make(map[string]bool),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta, bKeys} {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDue, bDevices, bMeta, bKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -178,6 +188,9 @@ func Open(path string, o Options) (*Store, error) {
 		m := tx.Bucket(bMeta)
 		for _, st := range States {
 			s.counts[st] = getInt(m, "n:"+string(st))
+		}
+		if err := indexDue(tx); err != nil {
+			return err
 		}
 		s.archived = getInt(m, "n:archived")
 		s.bytes = getInt(m, "bytes")
@@ -374,7 +387,7 @@ func putInt(b *bolt.Bucket, k string, n int64) error {
 // appendBuckets are filled in key order, mostly at their end (ids begin with their creation
 // time, deadlines with theirs): their pages are filled before they are split (bbolt's
 // default splits at half, right for random keys), so a commit writes fewer pages.
-var appendBuckets = [][]byte{bJobs, bData, bActive, bDeadlines}
+var appendBuckets = [][]byte{bJobs, bData, bActive, bDeadlines, bDue}
 
 const appendFill = 0.9
 
@@ -409,8 +422,11 @@ func getJob(tx *bolt.Tx, id string) (*Job, error) {
 	return j, nil
 }
 
-// put writes the job and moves its deadline index entry.
+// put writes the job and moves its deadline and due index entries.
 func (w *wtx) put(j *Job, oldDeadline time.Time) error {
+	if err := moveDue(w.tx, j); err != nil {
+		return err
+	}
 	b, err := json.Marshal(j)
 	if err != nil {
 		return err
@@ -450,6 +466,11 @@ func (w *wtx) remove(j *Job) error {
 	}
 	if !j.Deadline.IsZero() {
 		if err := w.tx.Bucket(bDeadlines).Delete(deadlineKey(j.Deadline, j.ID)); err != nil {
+			return err
+		}
+	}
+	if !j.Due.IsZero() {
+		if err := w.tx.Bucket(bDue).Delete(dueKey(j.Due, j.ID)); err != nil {
 			return err
 		}
 	}

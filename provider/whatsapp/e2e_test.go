@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"multimsg/gateway/gatewaytest"
+	"multimsg/internal/poll"
 	"multimsg/modem/modemsim"
 	"multimsg/provider/whatsapp/cloudapitest"
 )
@@ -254,7 +255,12 @@ func TestE2ETokenExpiredShowsUnhealthySender(t *testing.T) {
 	if _, err := e.api.WaitRejections(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	s := e.sender("sales")
+	// The API answered the 401; the dispatcher records it when the send returns, a moment later.
+	var s map[string]any
+	poll.Until(t, 10*time.Second, "wpp1/sales reported unhealthy", func() bool {
+		s = e.sender("sales")
+		return s["healthy"] == false && strings.Contains(fmt.Sprint(s["problem"]), "190")
+	})
 	if s["healthy"] != false || !strings.Contains(fmt.Sprint(s["problem"]), "190") {
 		t.Fatalf("status for wpp1/sales = %v, want unhealthy naming code 190", s)
 	}
