@@ -68,7 +68,7 @@ func (h *history) load(st *store.Store, log *slog.Logger) {
 				log.Error("web: reading the 24-hour chart back from the store", "err", err)
 				return
 			}
-			log.Debug("web: 24-hour chart read back", "took", time.Since(t0))
+			log.Info("web: 24-hour chart read back", "took", time.Since(t0))
 		}()
 	})
 }
