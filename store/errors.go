@@ -11,4 +11,6 @@ var (
 	ErrQuota = errors.New("store quota exceeded")
 	// ErrClosed: the store is closed (shutting down).
 	ErrClosed = errors.New("store closed")
+	// ErrSchemaNewer: the data was written by a newer version (see SchemaVersion, SchemaError).
+	ErrSchemaNewer = errors.New("store: data written by a newer version")
 )

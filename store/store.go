@@ -35,6 +35,8 @@ type Options struct {
 	MaxBatch        int           // writes per group commit at most; default 1024
 	Now             func() time.Time
 	Log             *slog.Logger
+
+	schema int64 // the schema version this store writes (SchemaVersion; tests play other versions)
 }
 
 func (o *Options) defaults() {
@@ -65,6 +67,9 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.schema == 0 {
+		o.schema = SchemaVersion
+	}
 }
 
 // Store is the job store. All methods are safe for concurrent use.
@@ -88,6 +93,8 @@ type Store struct {
 	onQueued func(id string) // set once by the dispatcher before serving
 
 	commits, committed atomic.Int64 // group commits and the writes in them (benchmarks)
+
+	schema atomic.Int64 // the data's schema version (schema.go)
 
 	devMu   sync.Mutex // guards devices and dirty
 	devices map[string]*Device
@@ -142,6 +149,14 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	stored, fresh, err := checkSchema(db, path, o.schema)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if fresh {
+		stored = o.schema
+	}
 	s := &Store{
 		db: db, path: path, o: o, log: o.Log,
 		ops:     make(chan *op, 4096),
@@ -157,6 +172,11 @@ func Open(path string, o Options) (*Store, error) {
 			}
 		}
 		m := tx.Bucket(bMeta)
+		if fresh {
+			if err := putInt(m, schemaKey, o.schema); err != nil {
+				return err
+			}
+		}
 		for _, st := range States {
 			s.counts[st] = getInt(m, "n:"+string(st))
 		}
@@ -174,6 +194,7 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
+	s.schema.Store(stored)
 	go s.commitLoop()
 	return s, nil
 }
