@@ -41,6 +41,7 @@ type Config struct {
 	Delivery Delivery `toml:"delivery"`
 	Store    Store    `toml:"store"`
 	Limits   Limits   `toml:"limits"`
+	Update   Update   `toml:"update"`
 
 	Mail MailService `toml:"mail"`
 	Wpp1 WppService  `toml:"wpp1"`
@@ -69,6 +70,12 @@ type Store struct {
 	Unconsulted     Duration `toml:"unconsulted"`     // finished, unconsulted jobs are archived after this
 	KeepArchived    Duration `toml:"keep_archived"`   // archived jobs are purged after this
 	SweepEvery      Duration `toml:"sweep_every"`
+}
+
+// Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
+type Update struct {
+	SpoolDir  string `toml:"spool_dir"`  // where an uploaded bundle waits for RAUC: tmpfs, never data_dir
+	MaxBundle Size   `toml:"max_bundle"` // the largest bundle POST /admin/api/update takes
 }
 
 // Limits is the [limits] table: what one request may carry.
@@ -171,6 +178,7 @@ func Default() Config {
 			MaxField: 64 << 10,
 			ReadTime: Duration(30 * time.Second),
 		},
+		Update: Update{SpoolDir: "/run/multimsg/update", MaxBundle: 512 << 20},
 		Wpp1: WppService{ServiceCommon: ServiceCommon{Fallback: []string{"sms"}, FallbackAfter: Duration(2 * time.Minute)}},
 		Mail: MailService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
 		SMS:  SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
@@ -288,6 +296,9 @@ func (c *Config) Validate() error {
 		if err := pos(x.k, x.d); err != nil {
 			return err
 		}
+	}
+	if err := c.Update.validate(c.DataDir); err != nil {
+		return err
 	}
 	if c.Delivery.RetryMax < c.Delivery.RetryMin {
 		return errors.New("delivery.retry_max: must not be below delivery.retry_min")
@@ -461,4 +472,19 @@ func ParseSize(x string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want bytes or e.g. \"256MiB\")", x)
 	}
 	return n * mul, nil
+}
+
+func (u Update) validate(dataDir string) error {
+	if !filepath.IsAbs(u.SpoolDir) {
+		return fmt.Errorf("update.spool_dir: %q must be an absolute path (a tmpfs such as /run/multimsg/update)", u.SpoolDir)
+	}
+	if dataDir != "" {
+		if rel, err := filepath.Rel(filepath.Clean(dataDir), filepath.Clean(u.SpoolDir)); err == nil && !strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("update.spool_dir: %s is inside data_dir %s: bundles must never fill the data partition both slots share", u.SpoolDir, dataDir)
+		}
+	}
+	if u.MaxBundle < 1<<20 || u.MaxBundle > 4<<30 {
+		return fmt.Errorf("update.max_bundle: %d bytes, want 1MiB..4GiB", u.MaxBundle)
+	}
+	return nil
 }

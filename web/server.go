@@ -39,6 +39,8 @@ type Options struct {
 	DataDir string
 	// MetricsPublic serves /metrics without the admin login (config [admin] metrics_public).
 	MetricsPublic bool
+	// Update serves the firmware update routes (update.go); nil answers them 503.
+	Update Updater
 }
 
 // Server is the HTTP front.
@@ -101,6 +103,9 @@ func New(o Options) *Server {
 		// Left on, fasthttp would parse every multipart body into a form first, and
 		// PostBody would then marshal that form back into a body: twice the work per upload.
 		DisablePreParseMultipartForm: true,
+		// Routes read large bodies as streams (stream.go); the others get theirs buffered
+		// under MaxRequestBodySize before they run, as without streaming.
+		StreamRequestBody: true,
 	}
 	return s
 }
@@ -112,6 +117,9 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if !streamed(ctx) && !s.bufferBody(ctx) {
+		return
+	}
 	p := string(ctx.Path())
 	post := ctx.IsPost()
 	switch {
@@ -183,6 +191,9 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 // expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
 // is refused before the client sends it, so it gets the 413 rather than a reset connection.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if streamed(ctx) {
+		return s.updateExpect(ctx)
+	}
 	if n := ctx.Request.Header.ContentLength(); n > s.srv.MaxRequestBodySize {
 		s.transportError(ctx, fasthttp.ErrBodyTooLarge)
 		return http.StatusRequestEntityTooLarge
