@@ -39,9 +39,9 @@ func Dial(ctx context.Context, address string) (*RAUC, error) {
 		address = "unix:path=/run/dbus/system_bus_socket"
 	}
 	// A private connection: the Updater owns it and closes it (dbus.SystemBus would be shared).
-	// Its lifetime is not ctx's (godbus ties the connection to the context it is given); ctx
-	// bounds the calls below.
-	conn, err = dbus.Connect(address, dbus.WithContext(context.WithoutCancel(ctx)))
+	// Its lifetime is not ctx's (godbus ties the connection to the context it is given, and
+	// keeps it: a request's context must not outlive the request); ctx bounds the calls below.
+	conn, err = dbus.Connect(address, dbus.WithContext(context.Background()))
 	if err != nil {
 		return nil, &UnavailableError{Reason: "no system D-Bus at " + address + ": " + err.Error()}
 	}

@@ -505,6 +505,10 @@ func (u *Updater) Status(ctx context.Context) Status {
 	}
 	if err != nil {
 		st.Reason = err.Error()
+		var ue *UnavailableError
+		if errors.As(err, &ue) {
+			st.Reason = ue.Reason // the page says "not available on this system" itself
+		}
 		return st
 	}
 	st.Available = true

@@ -77,8 +77,10 @@ func browser(t *testing.T) context.Context {
 				p = "console.error"
 			}
 		case *cdplog.EventEntryAdded:
-			// a 401 on a wrong password is the page working, not a problem
-			if e.Entry.Level == cdplog.EntryLevelError && !(e.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(e.Entry.Text, "401")) {
+			// a 401 on a wrong password, or a refused firmware bundle (4xx with the reason the
+			// Update panel shows), is the page working, not a problem
+			if e.Entry.Level == cdplog.EntryLevelError && !(e.Entry.Source == cdplog.EntrySourceNetwork && (strings.Contains(e.Entry.Text, "401") ||
+				strings.HasSuffix(e.Entry.URL, "/admin/api/update") && strings.Contains(e.Entry.Text, "status of 4"))) {
 				p = string(e.Entry.Source) + ": " + e.Entry.Text + " " + e.Entry.URL
 			}
 		}

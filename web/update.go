@@ -58,7 +58,7 @@ func (s *Server) updateRoutes(ctx *fasthttp.RequestCtx, p string) {
 			return
 		}
 		ctx.Response.Header.Set("Cache-Control", "no-store")
-		jsonReply(ctx, http.StatusOK, UpdateStatus{Status: s.o.Update.Status(ctx), Version: s.o.Version})
+		jsonReply(ctx, http.StatusOK, UpdateStatus{Status: s.o.Update.Status(updCtx()), Version: s.o.Version})
 	case p == updatePath && ctx.IsPost():
 		s.updatePost(ctx)
 	case p == rebootPath && ctx.IsPost():
@@ -68,6 +68,11 @@ func (s *Server) updateRoutes(ctx *fasthttp.RequestCtx, p string) {
 		jsonReply(ctx, http.StatusMethodNotAllowed, errBody("method "+string(ctx.Method())+" not allowed on "+p))
 	}
 }
+
+// updCtx is the context of calls into the updater: never the *fasthttp.RequestCtx, which
+// fasthttp recycles after the handler returns while the updater's D-Bus client may still hold
+// what it was given. The upload itself is bounded by the connection's idle deadline.
+func updCtx() context.Context { return context.Background() }
 
 var errNoUpdater = &update.UnavailableError{Reason: "this server was started without an updater"}
 
@@ -163,7 +168,7 @@ func (s *Server) uploadHead(ctx *fasthttp.RequestCtx) (who string, size int64, b
 		jsonReply(ctx, http.StatusBadRequest, errBody("no bundle: the request has no body"))
 		return who, 0, "", http.StatusBadRequest
 	}
-	if err := s.o.Update.Check(ctx, size); err != nil {
+	if err := s.o.Update.Check(updCtx(), size); err != nil {
 		return who, 0, "", updateFail(ctx, err, cl, max)
 	}
 	return who, size, boundary, 0
@@ -224,9 +229,9 @@ func (s *Server) updatePost(ctx *fasthttp.RequestCtx) {
 	var acc *update.Accepted
 	var err error
 	if boundary == "" {
-		acc, err = s.o.Update.Install(ctx, body, size, opts)
+		acc, err = s.o.Update.Install(updCtx(), body, size, opts)
 	} else {
-		acc, err = s.installMultipart(ctx, body, boundary, opts)
+		acc, err = s.installMultipart(body, boundary, opts)
 	}
 	if err != nil {
 		ctx.SetConnectionClose()
@@ -240,7 +245,7 @@ func (s *Server) updatePost(ctx *fasthttp.RequestCtx) {
 
 // installMultipart streams the part named "bundle"; small fields before it (csrf,
 // allow_downgrade) are read and bounded, other files refused.
-func (s *Server) installMultipart(ctx *fasthttp.RequestCtx, body io.Reader, boundary string, opts update.InstallOptions) (*update.Accepted, error) {
+func (s *Server) installMultipart(body io.Reader, boundary string, opts update.InstallOptions) (*update.Accepted, error) {
 	mr := multipart.NewReader(body, boundary)
 	for {
 		part, err := mr.NextPart()
@@ -252,7 +257,7 @@ func (s *Server) installMultipart(ctx *fasthttp.RequestCtx, body io.Reader, boun
 		}
 		switch part.FormName() {
 		case "bundle":
-			return s.o.Update.Install(ctx, part, -1, opts)
+			return s.o.Update.Install(updCtx(), part, -1, opts)
 		case "allow_downgrade":
 			v, _ := io.ReadAll(io.LimitReader(part, 16))
 			opts.AllowDowngrade = string(v) == "1" || string(v) == "true" || string(v) == "on"
@@ -289,7 +294,7 @@ func (s *Server) rebootPost(ctx *fasthttp.RequestCtx) {
 	if status == 0 {
 		// Only a box with RAUC reboots from its page: on a laptop (make run) the button must not
 		// restart the developer's machine.
-		if err := s.o.Update.Check(ctx, 0); err != nil {
+		if err := s.o.Update.Check(updCtx(), 0); err != nil {
 			status = updateFail(ctx, err, 0, 0)
 		} else if err := s.o.Update.Reboot(time.Second); err != nil {
 			status = updateFail(ctx, err, 0, 0)

@@ -123,7 +123,7 @@ func jsonError(t *testing.T, r resp) string {
 func TestUpdateNotAvailable(t *testing.T) {
 	b := startUpdateBox(t, "unix:path="+filepath.Join(t.TempDir(), "no-bus"), "512MiB")
 	st := b.updateStatus()
-	if st.Available || !strings.Contains(st.Reason, "not available") || st.Version != "2.0.0-test" {
+	if st.Available || !strings.Contains(st.Reason, "no system D-Bus") || st.Version != "2.0.0-test" {
 		t.Errorf("status without RAUC = %+v, want not available with a reason", st)
 	}
 	r := b.do("POST", "/admin/api/update", strings.NewReader("bundle"), "Content-Type", "application/octet-stream", "Authorization", basic(testPassword))
