@@ -38,6 +38,17 @@ image: ## build the firmware image with Buildroot: make image BR=<buildroot chec
 	@test -n "$(BR)" || { echo 'usage: make image BR=<path to a Buildroot checkout> [DEFCONFIG=multimsg_raspberrypi4_64_defconfig]'; exit 2; }
 	buildroot/scripts/image $(BR) $(DEFCONFIG)
 
+dev-keys: ## make a throw-away RAUC signing key and certificate in out/keys (tests only: never a release key)
+	@mkdir -p out/keys && test ! -e out/keys/dev.key.pem || { echo 'out/keys/dev.key.pem exists'; exit 1; }
+	openssl req -x509 -newkey rsa:4096 -nodes -days 365 -subj '/O=multimsg development/CN=multimsg dev key' \
+		-keyout out/keys/dev.key.pem -out out/keys/dev.cert.pem
+	@echo 'build the image with it: MULTIMSG_RAUC_KEYRING=$$PWD/out/keys/dev.cert.pem make image BR=...'
+
+bundle: ## signed verity update bundle: make bundle KEY=key.pem CERT=cert.pem [ROOTFS=...] [OUT=...] [BUNDLE_VERSION=...]
+	@test -n "$(KEY)" -a -n "$(CERT)" || { echo 'usage: make bundle KEY=<signing key> CERT=<its certificate> [ROOTFS=out/buildroot/multimsg_raspberrypi4_64/images/rootfs.ext4] [OUT=...]'; exit 2; }
+	buildroot/scripts/bundle --key $(KEY) --cert $(CERT) --version $(or $(BUNDLE_VERSION),$(VERSION)) \
+		$(or $(ROOTFS),out/buildroot/multimsg_raspberrypi4_64/images/rootfs.ext4) $(or $(OUT),out/multimsg-$(or $(BUNDLE_VERSION),$(VERSION)).raucb)
+
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
 
@@ -56,4 +67,4 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 clean: ## remove build outputs and the run directory
 	rm -rf bin run
 
-.PHONY: help build run test bench cross fmt check fuzz clean qemu-test image
+.PHONY: help build run test bench cross fmt check fuzz clean qemu-test image dev-keys bundle

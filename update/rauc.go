@@ -51,8 +51,13 @@ func Dial(ctx context.Context, address string) (*RAUC, error) {
 		return nil, &UnavailableError{Reason: "asking the bus for RAUC: " + err.Error()}
 	}
 	if !has {
-		conn.Close()
-		return nil, &UnavailableError{Reason: "RAUC (" + raucName + ") is not running on the system bus"}
+		// RAUC may be D-Bus activated (Buildroot's package installs it so, without an init
+		// script): ask the bus to start it.
+		var started uint32
+		if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.StartServiceByName", 0, raucName, uint32(0)).Store(&started); err != nil {
+			conn.Close()
+			return nil, &UnavailableError{Reason: "RAUC (" + raucName + ") is not running on the system bus, and the bus cannot start it: " + err.Error()}
+		}
 	}
 	r := &RAUC{conn: conn, obj: conn.Object(raucName, raucPath), done: make(chan int, 4)}
 	if err := conn.AddMatchSignalContext(ctx, dbus.WithMatchObjectPath(raucPath),
