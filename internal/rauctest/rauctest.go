@@ -54,7 +54,7 @@ type System struct {
 // It needs rauc, dbus-daemon, mksquashfs and openssl, and root (RAUC loop-mounts bundles).
 func Start(t testing.TB) *System {
 	t.Helper()
-	for _, b := range []string{"rauc", "dbus-daemon", "mksquashfs", "openssl"} {
+	for _, b := range []string{"rauc", "dbus-daemon", "dbus-send", "mksquashfs", "openssl"} {
 		peertest.Binary(t, b)
 	}
 	peertest.Root(t, "rauc service loop-mounts bundles")
