@@ -34,10 +34,21 @@ func (s *Server) bufferBody(ctx *fasthttp.RequestCtx) bool {
 		s.transportError(ctx, fasthttp.ErrBodyTooLarge)
 		return false
 	}
-	var b bytes.Buffer
-	if cl > 0 {
-		b.Grow(cl)
+	if cl >= 0 {
+		// A known length within the limit: read exactly that, once, into a slice the request
+		// then owns. (fasthttp's own Body() would turn a read error, a client that stalls
+		// mid-body, into the body's text instead of an error.)
+		b := make([]byte, cl)
+		if _, err := io.ReadFull(ctx.RequestBodyStream(), b); err != nil {
+			ctx.SetConnectionClose()
+			s.transportError(ctx, err)
+			return false
+		}
+		ctx.Request.SetBodyRaw(b)
+		return true
 	}
+	// Chunked: read up to the limit, and one byte more to tell "over" from "at".
+	var b bytes.Buffer
 	n, err := b.ReadFrom(io.LimitReader(ctx.RequestBodyStream(), int64(limit)+1))
 	if err == nil && n > int64(limit) {
 		err = fasthttp.ErrBodyTooLarge

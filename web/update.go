@@ -224,6 +224,9 @@ func (s *Server) updatePost(ctx *fasthttp.RequestCtx) {
 		s.auditUpdate(ctx, who, status, "refused: "+string(ctx.Response.Body()))
 		return
 	}
+	// Whatever happens, this connection ends with this request: a refusal leaves the body
+	// unread, and a multipart upload its closing boundary.
+	ctx.SetConnectionClose()
 	body := &idleReader{r: ctx.RequestBodyStream(), conn: ctx.Conn(), idle: s.o.ReadTimeout}
 	opts := update.InstallOptions{AllowDowngrade: ctx.QueryArgs().GetBool("allow_downgrade")}
 	var acc *update.Accepted
