@@ -31,8 +31,9 @@ cross: ## static, stripped, version-stamped binaries for linux/arm (GOARM=7), ar
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-amd64 ./cmd/multimsg
 	@ls -l bin/multimsg-linux-*
 
-qemu-test: ## boot the arm64 build under qemu (Debian kernel + busybox), send a job, power-cycle, check it survived
+qemu-test: ## boot the arm64 build under qemu (Debian kernel + busybox), send a job, power-cycle, check it survived; then the update scenario
 	buildroot/scripts/qemu-test
+	buildroot/scripts/qemu-update-test
 
 image: ## build the firmware image with Buildroot: make image BR=<buildroot checkout> [DEFCONFIG=...] (needs internet)
 	@test -n "$(BR)" || { echo 'usage: make image BR=<path to a Buildroot checkout> [DEFCONFIG=multimsg_raspberrypi4_64_defconfig]'; exit 2; }

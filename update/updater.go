@@ -220,14 +220,24 @@ func (u *Updater) Install(ctx context.Context, body io.Reader, size int64, opts 
 	u.lastError = err.Error()
 	u.lastDone = "refused"
 	u.mu.Unlock()
-	if path != "" && !errors.Is(err, errHanded) {
-		os.Remove(path)
+	var h *handedError
+	if !errors.As(err, &h) {
+		if path != "" {
+			os.Remove(path)
+		}
+		return nil, err
 	}
-	return nil, err
+	return nil, h.err
 }
 
-// errHanded marks an error after RAUC took the bundle (its spool file is RAUC's to read).
-var errHanded = errors.New("handed to RAUC")
+// handedError marks an error met after RAUC took the bundle: its spool file is then RAUC's to
+// read, and removed when RAUC reports the end (finish).
+type handedError struct{ err error }
+
+func (e *handedError) Error() string { return e.err.Error() }
+func (e *handedError) Unwrap() error { return e.err }
+
+func handed(err error) error { return &handedError{err} }
 
 // receive copies the body into a new file in the spool directory.
 func (u *Updater) receive(ctx context.Context, body io.Reader, size int64) (string, error) {
@@ -331,7 +341,7 @@ func (u *Updater) start(ctx context.Context, path string, o InstallOptions) (*Ac
 	u.mu.Unlock()
 	if err := r.InstallBundle(ctx, path); err != nil {
 		u.finish(r, -1, err.Error())
-		return nil, fmt.Errorf("%w: %w", errHanded, err)
+		return nil, handed(err)
 	}
 	if infoErr != nil {
 		// RAUC 1.8's Info says only "rauc info error": the reason comes from the installation,
@@ -342,13 +352,13 @@ func (u *Updater) start(ctx context.Context, path string, o InstallOptions) (*Ac
 		select {
 		case code, ok := <-verdict:
 			if !ok {
-				return nil, fmt.Errorf("%w: %w", errHanded, &UnavailableError{Reason: "lost RAUC while it checked the bundle"})
+				return nil, handed(&UnavailableError{Reason: "lost RAUC while it checked the bundle"})
 			}
 			if code != 0 {
 				u.mu.Lock()
 				reason := u.lastError
 				u.mu.Unlock()
-				return nil, fmt.Errorf("%w: %w", errHanded, &RefusedError{Reason: reason})
+				return nil, handed(&RefusedError{Reason: reason})
 			}
 		case <-t.C:
 		case <-ctx.Done():
