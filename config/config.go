@@ -178,10 +178,11 @@ func Default() Config {
 			MaxField: 64 << 10,
 			ReadTime: Duration(30 * time.Second),
 		},
-		Update: Update{SpoolDir: "/run/multimsg/update", MaxBundle: 512 << 20},
 		Wpp1: WppService{ServiceCommon: ServiceCommon{Fallback: []string{"sms"}, FallbackAfter: Duration(2 * time.Minute)}},
 		Mail: MailService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
 		SMS:  SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
+
+		Update: Update{SpoolDir: "/run/multimsg/update", MaxBundle: 512 << 20},
 	}
 }
 
