@@ -70,6 +70,9 @@ type Store struct {
 	Unconsulted     Duration `toml:"unconsulted"`     // finished, unconsulted jobs are archived after this
 	KeepArchived    Duration `toml:"keep_archived"`   // archived jobs are purged after this
 	SweepEvery      Duration `toml:"sweep_every"`
+	MaxPreprocess   int      `toml:"max_preprocess"` // uploads waiting for /msg per device
+	MaxDevices      int      `toml:"max_devices"`    // the device registry's bound
+	DeviceIdle      Duration `toml:"device_idle"`    // a device not seen for this long leaves the registry
 }
 
 // Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
@@ -147,9 +150,13 @@ type SMSSender struct {
 	PIN          string   `toml:"pin"`
 	Segments     int      `toml:"segments"`
 	ResetCommand string   `toml:"reset_command"`
-	Timeout      Duration `toml:"timeout"`      // one AT command
-	SendTimeout  Duration `toml:"send_timeout"` // one AT+CMGS (the modem may take up to a minute)
-	HealthEvery  Duration `toml:"health_every"` // how often signal, SIM and registration are read
+	Timeout      Duration `toml:"timeout"`       // one AT command
+	SendTimeout  Duration `toml:"send_timeout"`  // one AT+CMGS (the modem may take up to a minute)
+	HealthEvery  Duration `toml:"health_every"`  // how often signal, SIM and registration are read
+	PowerTimeout Duration `toml:"power_timeout"` // AT+CFUN=1: how long the radio may take to power up
+	// SendUnregisteredAfter: how long the modem may say "not registered" before sends are
+	// tried anyway and the network answers ("0s" default 1m; negative: never).
+	SendUnregisteredAfter Duration `toml:"send_unregistered_after"`
 }
 
 // Default returns the built-in defaults every file starts from.
@@ -171,6 +178,9 @@ func Default() Config {
 			Unconsulted:     Duration(24 * time.Hour),
 			KeepArchived:    Duration(7 * 24 * time.Hour),
 			SweepEvery:      Duration(time.Minute),
+			MaxPreprocess:   100,
+			MaxDevices:      1024,
+			DeviceIdle:      Duration(30 * 24 * time.Hour),
 		},
 		Limits: Limits{
 			MaxBody:  32 << 20,
@@ -291,7 +301,7 @@ func (c *Config) Validate() error {
 		{"delivery.ttl", c.Delivery.TTL}, {"delivery.retry_min", c.Delivery.RetryMin}, {"delivery.retry_max", c.Delivery.RetryMax},
 		{"delivery.send_timeout", c.Delivery.SendTimeout},
 		{"store.unparameterised", c.Store.Unparameterised}, {"store.unconsulted", c.Store.Unconsulted}, {"store.keep_archived", c.Store.KeepArchived},
-		{"store.sweep_every", c.Store.SweepEvery}, {"limits.read_timeout", c.Limits.ReadTime},
+		{"store.sweep_every", c.Store.SweepEvery}, {"store.device_idle", c.Store.DeviceIdle}, {"limits.read_timeout", c.Limits.ReadTime},
 		{"mail.fallback_after", c.Mail.FallbackAfter}, {"wpp1.fallback_after", c.Wpp1.FallbackAfter}, {"sms.fallback_after", c.SMS.FallbackAfter},
 	} {
 		if err := pos(x.k, x.d); err != nil {
@@ -309,6 +319,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.QuotaBytes < 1<<20 {
 		return fmt.Errorf("store.quota: %d bytes is below 1MiB", c.Store.QuotaBytes)
+	}
+	if c.Store.MaxPreprocess < 1 || c.Store.MaxPreprocess > 1<<20 {
+		return fmt.Errorf("store.max_preprocess: %d, want 1..1048576", c.Store.MaxPreprocess)
+	}
+	if c.Store.MaxDevices < 1 || c.Store.MaxDevices > 1<<20 {
+		return fmt.Errorf("store.max_devices: %d, want 1..1048576", c.Store.MaxDevices)
 	}
 	if c.Limits.MaxBody < 1<<10 || c.Limits.MaxBody > 1<<30 {
 		return fmt.Errorf("limits.max_body: %d bytes, want 1KiB..1GiB", c.Limits.MaxBody)
@@ -391,8 +407,8 @@ func (c *Config) Validate() error {
 		if s.Device == "" {
 			return fmt.Errorf("%s.device: must be set (e.g. /dev/serial/by-id/...)", k)
 		}
-		if s.Timeout < 0 || s.SendTimeout < 0 || s.HealthEvery < 0 {
-			return fmt.Errorf("%s: timeout, send_timeout and health_every must not be negative", k)
+		if s.Timeout < 0 || s.SendTimeout < 0 || s.HealthEvery < 0 || s.PowerTimeout < 0 {
+			return fmt.Errorf("%s: timeout, send_timeout, health_every and power_timeout must not be negative", k)
 		}
 		if s.Segments < 1 || s.Segments > 255 {
 			return fmt.Errorf("%s.segments: %d, want 1..255", k, s.Segments)

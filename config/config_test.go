@@ -84,6 +84,9 @@ func TestRejects(t *testing.T) {
 		{"[delivery]\nttl = \"soon\"", "soon"},
 		{"[delivery]\nttl = \"-1h\"", "delivery.ttl"},
 		{"[store]\nquota = \"lots\"", "lots"},
+		{"[store]\nmax_devices = 0", "store.max_devices"},
+		{"[store]\nmax_preprocess = -1", "store.max_preprocess"},
+		{"[store]\ndevice_idle = \"0s\"", "store.device_idle"},
 		{"[limits]\nmax_files = 0", "limits.max_files"},
 		{"[admin]\npassword_hash = \"plain\"", "admin.password_hash"},
 		{"[wpp1]\nfallback = [\"fax\"]", "wpp1.fallback[0]"},
@@ -109,6 +112,21 @@ func TestSizesAndDurations(t *testing.T) {
 	}
 	if c.Store.QuotaBytes != 1<<30 || c.Store.KeepArchived.D() != 7*24*time.Hour || c.Limits.MaxBody != 1<<20 {
 		t.Fatalf("quota %d keep %v body %d", c.Store.QuotaBytes, c.Store.KeepArchived.D(), c.Limits.MaxBody)
+	}
+}
+
+// Issue 11's store keys: defaults, and values read from the file.
+func TestStoreLimits(t *testing.T) {
+	d := Default()
+	if d.Store.MaxDevices != 1024 || d.Store.MaxPreprocess != 100 || d.Store.DeviceIdle.D() != 30*24*time.Hour {
+		t.Fatalf("defaults: max_devices %d max_preprocess %d device_idle %v", d.Store.MaxDevices, d.Store.MaxPreprocess, d.Store.DeviceIdle.D())
+	}
+	c, err := Parse("[store]\nmax_devices = 64\nmax_preprocess = 5\ndevice_idle = \"7d\"", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.MaxDevices != 64 || c.Store.MaxPreprocess != 5 || c.Store.DeviceIdle.D() != 7*24*time.Hour {
+		t.Fatalf("parsed: max_devices %d max_preprocess %d device_idle %v", c.Store.MaxDevices, c.Store.MaxPreprocess, c.Store.DeviceIdle.D())
 	}
 }
 

@@ -5,7 +5,9 @@
 //
 // The store decides job states; the dispatcher only reports outcomes to it (store.Record).
 // Delivery is at least once: an outcome is recorded after the send returns, so a crash in
-// between repeats that one send after restart, and nothing accepted is dropped.
+// between repeats that one send after restart, and nothing accepted is dropped. A store that
+// fails to take the outcome (disk full, I/O error) does not repeat it: the outcome waits in
+// memory and its record is retried, not the send.
 package dispatch
 
 import (
@@ -60,6 +62,15 @@ type Dispatcher struct {
 	wake     chan struct{}
 	beat     time.Time
 	inFlight int
+	// pending holds outcomes of sends the store failed to record: the job's next turn retries
+	// the record, not the send (guarded by mu).
+	pending map[string]pendingOutcome
+}
+
+// pendingOutcome is a send's outcome waiting to be recorded.
+type pendingOutcome struct {
+	idx []int
+	o   store.Outcome
 }
 
 type jobMark uint8
@@ -91,11 +102,16 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
-		senders: map[string]*senderState{}, state: map[string]jobMark{}, items: map[string]*item{}, wake: make(chan struct{}, 1), beat: o.Now()}
+		senders: map[string]*senderState{}, state: map[string]jobMark{}, items: map[string]*item{}, wake: make(chan struct{}, 1), beat: o.Now(),
+		pending: map[string]pendingOutcome{}}
 	for _, name := range reg.Names() {
 		svc, _ := reg.Service(name)
 		for i := range svc.Senders {
-			d.senders[name+"/"+svc.Senders[i].Name] = newSenderState(svc, &svc.Senders[i])
+			ss := newSenderState(svc, &svc.Senders[i])
+			d.senders[name+"/"+svc.Senders[i].Name] = ss
+			if rn, ok := svc.Senders[i].Driver.(provider.ReadyNotifier); ok {
+				rn.NotifyReady(func() { d.senderReady(ss) })
+			}
 		}
 	}
 	st.OnQueued(d.Enqueue)
@@ -237,6 +253,9 @@ func (d *Dispatcher) work(ctx context.Context, id string) {
 // deliverDue sends every due file of job id and returns when the job next has work (zero:
 // never — finished, gone, or shutting down).
 func (d *Dispatcher) deliverDue(ctx context.Context, id string) time.Time {
+	if !d.recordPending(ctx, id) {
+		return d.o.Now().Add(d.o.RetryMin)
+	}
 	j, err := d.st.Get(id)
 	if err != nil || j.State != store.Queued {
 		return time.Time{}
@@ -272,6 +291,43 @@ func (d *Dispatcher) deliverDue(ctx context.Context, id string) time.Time {
 	return time.Time{}
 }
 
+// record stores the outcome of a send that happened. The provider has the message (or has
+// answered): if the store cannot take the outcome now (disk full, I/O error), the outcome is
+// kept in memory and the job's next turn retries the record, not the send (issue 11). The
+// write is not cancelled by shutdown either: a send whose outcome is lost is repeated after
+// the restart. Only a crash, or a store that never takes the record again, repeats it.
+func (d *Dispatcher) record(ctx context.Context, id string, idx []int, o store.Outcome) (*store.Job, error) {
+	j, err := d.st.Record(context.WithoutCancel(ctx), id, idx, o)
+	if err != nil {
+		d.mu.Lock()
+		d.pending[id] = pendingOutcome{idx: idx, o: o}
+		d.mu.Unlock()
+		d.log.Error("dispatch: sent, but recording the outcome failed; the record will be retried, not the send",
+			"job", id, "ok", o.OK, "err", err)
+	}
+	return j, err
+}
+
+// recordPending records job id's pending outcome, if it has one, and reports whether the job
+// may be worked on (false: the record failed again).
+func (d *Dispatcher) recordPending(ctx context.Context, id string) bool {
+	d.mu.Lock()
+	p, ok := d.pending[id]
+	d.mu.Unlock()
+	if !ok {
+		return true
+	}
+	if _, err := d.st.Record(context.WithoutCancel(ctx), id, p.idx, p.o); err != nil {
+		d.log.Error("dispatch: recording a pending outcome failed again; will retry", "job", id, "err", err)
+		return false
+	}
+	d.mu.Lock()
+	delete(d.pending, id)
+	d.mu.Unlock()
+	d.log.Info("dispatch: pending outcome recorded", "job", id, "ok", p.o.OK)
+	return true
+}
+
 // group is files of one job that go out in one delivery.
 type group struct {
 	svc *provider.Service
@@ -284,7 +340,7 @@ type group struct {
 func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 	var g *group
 	for i, f := range j.Files {
-		if f.State != store.FilePending || f.NextAt.After(now) {
+		if f.State != store.FilePending || f.NextAt.After(now) && !d.expedited(f) {
 			continue
 		}
 		if g == nil {
@@ -305,7 +361,9 @@ func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 			}
 			continue
 		}
-		if f.Service == g.svc.Name && (f.Sender == g.snd.name || f.Sender == "" && !g.svc.ShareLoad) {
+		// g.snd is nil when the service has no sender left (an admin removed them all): the
+		// group's files then fail in attempt, and must not panic here first.
+		if f.Service == g.svc.Name && (g.snd != nil && f.Sender == g.snd.name || f.Sender == "" && !g.svc.ShareLoad) {
 			g.idx = append(g.idx, i)
 		}
 	}
@@ -404,7 +462,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 		g.snd.succeeded(now)
 		log.Info("dispatch: delivered", "sender", g.snd.name, "attempt", del.Attempt, "took", took)
 		d.observe(Event{Service: g.svc.Name, Sender: g.snd.name, OK: true, Latency: now.Sub(j.ParamsAt), SendTime: took})
-		return d.st.Record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
+		return d.record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
 			OK: true, MessageID: rc.MessageID, Attempted: true})
 	}
 	return d.fail(ctx, j, g, now, log, err)
@@ -440,7 +498,7 @@ func (d *Dispatcher) fail(ctx context.Context, j *store.Job, g *group, now time.
 		log.Warn("dispatch: delivery failed", "sender", sndName, "class", class, "attempt", first.Attempts+1,
 			"err", err, "final", o.Final, "fallback", o.MoveTo, "next", o.NextAt)
 	}
-	return d.st.Record(ctx, j.ID, g.idx, o)
+	return d.record(ctx, j.ID, g.idx, o)
 }
 
 type target struct{ svc, snd string }

@@ -14,9 +14,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -103,6 +103,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Unconsulted:     cfg.Store.Unconsulted.D(),
 		KeepArchived:    cfg.Store.KeepArchived.D(),
 		TTL:             cfg.Delivery.TTL.D(),
+		MaxPreprocess:   cfg.Store.MaxPreprocess,
+		MaxDevices:      cfg.Store.MaxDevices,
+		DeviceIdle:      cfg.Store.DeviceIdle.D(),
 		Log:             o.Log,
 	})
 	if err != nil {
@@ -126,10 +129,10 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		allow[m] = true
 	}
 	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
-	// with the gateway (Close, among the closers), not with a request's context.
-	// every MAC the watcher learns (or sees move to another IP) enters the device registry
-	learn := func(ip netip.Addr, mac string) { g.Store.TouchDevice(mac, ip.String(), time.Now()) }
-	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface, OnLearn: learn}, o.Log)
+	// with the gateway (Close, among the closers), not with a request's context. Devices enter
+	// the registry by their requests (web), not by the ARP frames the watcher learns from: any
+	// host on the LAN can forge those by the thousand (issue 11).
+	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +147,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
 		Identity: &web.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
-		Status:   func() map[string]any { return map[string]any{"arp": neigh.Entries()} },
+		Status:   func() map[string]any { return arpStatus(neigh.Entries()) },
 		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
 		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
@@ -153,6 +156,22 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	return g, nil
+}
+
+// arpStatusLimit bounds the ARP entries the status lists: the table holds up to 4096, which a
+// host forging ARP fills in seconds, and the page is refreshed every few seconds.
+const arpStatusLimit = 256
+
+// arpStatus is the ARP table for /admin/api/status: the most recently seen entries, sorted by
+// address, and how many there are in all.
+func arpStatus(es []arp.Entry) map[string]any {
+	n := len(es)
+	if n > arpStatusLimit {
+		slices.SortFunc(es, func(a, b arp.Entry) int { return b.LastSeen.Compare(a.LastSeen) })
+		es = es[:arpStatusLimit]
+		slices.SortFunc(es, func(a, b arp.Entry) int { return a.IP.Compare(b.IP) })
+	}
+	return map[string]any{"arp": es, "arp_total": n}
 }
 
 // Addr is where the gateway listens.
@@ -286,14 +305,22 @@ func (g *Gateway) available() []string {
 
 // adminHash returns the configured admin hash or, when none is configured, the one made on
 // first start: a random password is generated, only its hash is kept (data_dir/admin.bcrypt),
-// and the password is printed once on the console.
+// and the password is printed once on the console. A hash file that cannot be read, or that
+// holds something else than a bcrypt hash, stops the start: replacing it would silently change
+// the admin's password. An empty one (its write never reached the disk) is made again.
 func adminHash(cfg config.Config, console io.Writer, log *slog.Logger) (string, error) {
 	if cfg.Admin.PasswordHash != "" {
 		return cfg.Admin.PasswordHash, nil
 	}
 	path := filepath.Join(cfg.DataDir, "admin.bcrypt")
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
+	b, err := os.ReadFile(path)
+	switch h := strings.TrimSpace(string(b)); {
+	case err == nil && strings.HasPrefix(h, "$2"):
+		return h, nil
+	case err == nil && h != "":
+		return "", fmt.Errorf("admin password: %s holds no bcrypt hash; remove it to have a new password generated, or set admin.password_hash", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("admin password: %w (not replaced: fix the file, remove it to have a new password generated, or set admin.password_hash)", err)
 	}
 	var raw [12]byte
 	_, _ = rand.Read(raw[:])
@@ -302,14 +329,40 @@ func adminHash(cfg config.Config, console io.Writer, log *slog.Logger) (string, 
 	if err != nil {
 		return "", err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(h, '\n'), 0o600); err != nil {
-		return "", fmt.Errorf("admin password: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := writeDurably(path, append(h, '\n')); err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
 	}
 	fmt.Fprintf(console, "\n*** multimsg first start: the admin password is %s\n*** (shown once; only its hash is kept in %s; set admin.password_hash with `multimsg passwd` to choose your own)\n\n", pass, path)
 	log.Info("admin password generated and printed on the console", "hash_file", path)
 	return string(h), nil
+}
+
+// writeDurably replaces path with data (mode 0600) so that after a power cut it holds either
+// the old contents or all of data: the password is printed once, so its hash must not be lost.
+func writeDurably(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -48,6 +48,9 @@ unknown_device = "reject"
 [delivery]
 ttl = "1h"
 
+[store]
+quota = "4GiB"   # the load test's bursts; every job's metadata counts toward the quota too
+
 [[mail.sender]]
 name = "default"
 maildir = %q

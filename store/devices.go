@@ -18,11 +18,24 @@ type Device struct {
 
 // TouchDevice records that device was seen at ip. It only touches memory; the registry is
 // written at each sweep and at Close, so a request costs no write.
+//
+// The registry is bounded (Options.MaxDevices): a new device past the bound replaces the least
+// recently seen device that never uploaded a job, or, when every device has, the least
+// recently seen one. Only requests register devices (never ARP frames, which anyone on the LAN
+// can forge by the thousand), and a device's jobs stay its own whether it is listed or not:
+// the registry is what admins see, not what ownership rests on.
 func (s *Store) TouchDevice(device, ip string, at time.Time) {
 	s.devMu.Lock()
 	defer s.devMu.Unlock()
+	s.touchLocked(device, ip, at)
+}
+
+func (s *Store) touchLocked(device, ip string, at time.Time) *Device {
 	d := s.devices[device]
 	if d == nil {
+		if len(s.devices) >= s.o.MaxDevices {
+			s.evictLocked()
+		}
 		d = &Device{MAC: device, FirstSeen: at}
 		s.devices[device] = d
 	}
@@ -31,12 +44,52 @@ func (s *Store) TouchDevice(device, ip string, at time.Time) {
 	}
 	d.IP = ip
 	s.dirty[device] = true
+	return d
+}
+
+// evictLocked drops one device to make room: the least recently seen of those without jobs,
+// else the least recently seen. O(n) in the registry, which MaxDevices keeps small; paid only
+// when a device never seen before arrives at a full registry.
+func (s *Store) evictLocked() {
+	var victim *Device
+	for _, d := range s.devices {
+		switch {
+		case victim == nil,
+			d.Jobs == 0 && victim.Jobs > 0,
+			(d.Jobs == 0) == (victim.Jobs == 0) && d.LastSeen.Before(victim.LastSeen):
+			victim = d
+		}
+	}
+	if victim != nil {
+		delete(s.devices, victim.MAC)
+		s.dirty[victim.MAC] = false
+	}
+}
+
+// trimDevices applies the bound to a registry loaded from disk.
+func (s *Store) trimDevices() {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	for len(s.devices) > s.o.MaxDevices {
+		s.evictLocked()
+	}
+}
+
+// pruneDevices forgets devices not seen for Options.DeviceIdle; the sweep calls it.
+func (s *Store) pruneDevices(now time.Time) {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	for k, d := range s.devices {
+		if now.Sub(d.LastSeen) > s.o.DeviceIdle {
+			delete(s.devices, k)
+			s.dirty[k] = false
+		}
+	}
 }
 
 func (s *Store) deviceJob(device, ip string, at time.Time) {
-	s.TouchDevice(device, ip, at)
 	s.devMu.Lock()
-	s.devices[device].Jobs++
+	s.touchLocked(device, ip, at).Jobs++
 	s.devMu.Unlock()
 }
 
@@ -52,7 +105,8 @@ func (s *Store) Devices() []Device {
 	return out
 }
 
-// FlushDevices writes the registry's changes.
+// FlushDevices writes the registry's changes: devices touched since the last flush, and the
+// removal of those evicted or forgotten.
 func (s *Store) FlushDevices(ctx context.Context) error {
 	s.devMu.Lock()
 	if len(s.dirty) == 0 {
@@ -60,16 +114,26 @@ func (s *Store) FlushDevices(ctx context.Context) error {
 		return nil
 	}
 	recs := make(map[string][]byte, len(s.dirty))
-	for k := range s.dirty {
-		b, _ := json.Marshal(s.devices[k])
-		recs[k] = b
+	for k, keep := range s.dirty {
+		if d := s.devices[k]; keep && d != nil {
+			b, _ := json.Marshal(d)
+			recs[k] = b
+		} else {
+			recs[k] = nil
+		}
 	}
 	s.dirty = make(map[string]bool)
 	s.devMu.Unlock()
 	return s.write(ctx, func(w *wtx) error {
 		b := w.tx.Bucket(bDevices)
 		for k, v := range recs {
-			if err := b.Put([]byte(k), v); err != nil {
+			var err error
+			if v == nil {
+				err = b.Delete([]byte(k))
+			} else {
+				err = b.Put([]byte(k), v)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,12 @@ var (
 	ErrState = errors.New("job is not in a state that allows this")
 	// ErrQuota: storing the upload would take the store over its byte quota.
 	ErrQuota = errors.New("store quota exceeded")
+	// ErrTooMany: the device has as many jobs waiting for /msg as the store keeps per device.
+	ErrTooMany = errors.New("too many jobs waiting for parameters")
+	// ErrReplay: an encrypted upload whose wrapped key a kept job already came with.
+	ErrReplay = errors.New("encrypted upload replayed")
+	// ErrFailed: a commit's fsync failed; the store takes no more writes until it is opened again.
+	ErrFailed = errors.New("store stopped after a failed fsync")
 	// ErrClosed: the store is closed (shutting down).
 	ErrClosed = errors.New("store closed")
 	// ErrSchemaNewer: the data was written by a newer version (see SchemaVersion, SchemaError).

@@ -52,8 +52,12 @@ type Job struct {
 	Dest    string          `json:"dest,omitempty"`
 	Info    json.RawMessage `json:"info,omitempty"`
 
+	// KeyDigest names the wrapped key of an encrypted upload (NewJob.KeyDigest), indexed
+	// while the job is kept so that a replay of the upload is refused.
+	KeyDigest string `json:"key_digest,omitempty"`
+
 	Files []File `json:"files"`
-	Bytes int64  `json:"bytes"`
+	Bytes int64  `json:"bytes"` // charged to the quota: the files' contents and the job's metadata (metaCost)
 
 	Deadline time.Time `json:"deadline"` // the next retention step, indexed in "deadlines"
 }

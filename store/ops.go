@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -33,6 +34,10 @@ type NewJob struct {
 	IP     string
 	Files  []NewFile
 	Params *Params // nil: the job waits in preprocess for /msg
+	// KeyDigest, for an encrypted upload, is a digest of its wrapped key (web: SHA-256, hex). A
+	// second upload with the same digest is refused (ErrReplay) for as long as the first job is
+	// kept: a copy of a device's encrypted upload, captured on the LAN, cannot be sent again.
+	KeyDigest string
 }
 
 // Create stores a new job durably and returns it; the id is valid once Create returns.
@@ -45,7 +50,7 @@ func (s *Store) Create(ctx context.Context, n NewJob) (*Job, error) {
 	if j.State == Queued {
 		post = s.notifyQueued(j.ID)
 	}
-	if err := s.write(ctx, func(w *wtx) error { return w.create(j, n.Files) }, post); err != nil {
+	if err := s.write(ctx, func(w *wtx) error { return w.create(j, n.Files, true) }, post); err != nil {
 		return nil, err
 	}
 	s.deviceJob(n.Device, n.IP, j.Created)
@@ -55,7 +60,7 @@ func (s *Store) Create(ctx context.Context, n NewJob) (*Job, error) {
 // BulkLoad stores many jobs in one transaction and returns their ids, in order. It exists for
 // tests and benchmarks that need a large store quickly (a million jobs for the /cons lookup
 // figures); the request path uses Create. It is all or nothing: one job that cannot be stored
-// (the quota) stores none.
+// (the quota) stores none. The cap on a device's jobs in preprocess does not apply.
 func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 	jobs := make([]*Job, len(ns))
 	for i, n := range ns {
@@ -86,7 +91,7 @@ func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 			return err
 		}
 		for i, j := range jobs {
-			if err := w.create(j, ns[i].Files); err != nil {
+			if err := w.create(j, ns[i].Files, false); err != nil {
 				return err
 			}
 		}
@@ -106,11 +111,12 @@ func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 // newJob builds the job record of an upload (in memory).
 func (s *Store) newJob(n NewJob) (*Job, error) {
 	now := s.o.Now()
-	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now}
+	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now, KeyDigest: n.KeyDigest}
 	j.Files = make([]File, len(n.Files))
+	var data int64
 	for i, f := range n.Files {
 		j.Files[i] = File{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Size: int64(len(f.Data))}
-		j.Bytes += int64(len(f.Data))
+		data += int64(len(f.Data))
 	}
 	j.Deadline = now.Add(s.o.Unparameterised)
 	if n.Params != nil {
@@ -118,7 +124,25 @@ func (s *Store) newJob(n NewJob) (*Job, error) {
 			return nil, err
 		}
 	}
+	j.Bytes = data + metaCost(j)
 	return j, nil
+}
+
+// Per-file allowance for the delivery record a file gathers (attempts, errors, message ids),
+// whose text is bounded by maxErrorLen.
+const fileRecordAllowance = 256
+
+// maxErrorLen bounds a provider's error text kept per attempt and per file.
+const maxErrorLen = 512
+
+// metaCost is what a job's metadata costs the store: its record, the index keys that name it,
+// and an allowance per file for its delivery record. Every stored byte of a job counts toward
+// the quota (issue 11): without it a device could store names, filenames, types, info and
+// destinations by the megabyte in jobs of empty files.
+func metaCost(j *Job) int64 {
+	b, _ := json.Marshal(j)
+	keys := 4*len(j.ID) + 8 + len(j.Files)*(len(j.ID)+2) // jobs, active, deadlines (+8), data
+	return int64(len(b) + keys + len(j.Files)*fileRecordAllowance)
 }
 
 // quota refuses n more bytes when they would take the store over its quota.
@@ -134,14 +158,28 @@ func (w *wtx) quota(n int64) error {
 	return nil
 }
 
-// create stores the new job j with its files' contents, within the quota.
-func (w *wtx) create(j *Job, files []NewFile) error {
+// create stores the new job j with its files' contents, within the quota and, for a job that
+// waits for /msg and capped, within its device's share of such jobs.
+func (w *wtx) create(j *Job, files []NewFile, capped bool) error {
+	if j.KeyDigest != "" && w.tx.Bucket(bKeys).Get([]byte(j.KeyDigest)) != nil {
+		return fmt.Errorf("%w: this encrypted upload (its key part) was received before; encrypt every upload with a fresh key", ErrReplay)
+	}
 	if err := w.quota(j.Bytes); err != nil {
 		return err
+	}
+	if j.State == Preprocess {
+		if err := w.preprocessAdd(j.Device, capped); err != nil {
+			return err
+		}
 	}
 	jobs := w.tx.Bucket(bJobs)
 	for jobs.Get([]byte(j.ID)) != nil { // 128 random bits: never, but never reuse an id
 		j.ID = newIDAt(j.Created)
+	}
+	if j.KeyDigest != "" {
+		if err := w.tx.Bucket(bKeys).Put([]byte(j.KeyDigest), []byte(j.ID)); err != nil {
+			return err
+		}
 	}
 	data := w.tx.Bucket(bData)
 	for i, f := range files {
@@ -195,8 +233,17 @@ func (s *Store) SetParams(ctx context.Context, id, device string, p Params) (*Jo
 		if j.State != Preprocess {
 			return fmt.Errorf("%w: job %s is already %s; parameters can be set once", ErrState, id, j.State)
 		}
-		old := j.Deadline
+		old, before := j.Deadline, metaCost(j)
 		if err := s.applyParams(j, p, now); err != nil {
+			return err
+		}
+		extra := max(metaCost(j)-before, 0) // dest, info, types: charged like the files
+		if err := w.quota(extra); err != nil {
+			return err
+		}
+		j.Bytes += extra
+		w.d.bytes += extra
+		if err := w.preprocessDone(j.Device); err != nil {
 			return err
 		}
 		if err := w.tx.Bucket(bActive).Put(activeKey(j), nil); err != nil {
@@ -264,6 +311,9 @@ func (s *Store) Consult(ctx context.Context, id, device string) (*Job, error) {
 		j, err = getOwned(w.tx, id, device) // again: a concurrent /cons may have archived it
 		if err != nil {
 			return err
+		}
+		if !j.State.Finished() {
+			return nil // an admin's Retry put it back in the queue meanwhile: answer that, archive nothing
 		}
 		old := j.Deadline
 		j.Archived, j.ArchivedAt, j.Updated = true, now, now
@@ -365,6 +415,7 @@ func (s *Store) Record(ctx context.Context, id string, idx []int, o Outcome) (*J
 }
 
 func applyOutcome(f *File, o Outcome) {
+	o.Err = truncate(o.Err, maxErrorLen) // the record's size stays within what the quota charged
 	a := Attempt{At: o.At, Service: o.Service, Sender: o.Sender, OK: o.OK, Class: o.Class, Error: o.Err, Fallback: o.MoveTo}
 	if o.Attempted {
 		f.Attempts++
@@ -392,4 +443,43 @@ func applyOutcome(f *File, o Outcome) {
 			f.Service, f.Sender, f.FailingFrom = o.MoveTo, o.MoveSnd, time.Time{}
 		}
 	}
+}
+
+// truncate cuts s to at most n bytes, on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// preprocessKey is the meta key counting device's jobs in preprocess.
+func preprocessKey(device string) []byte { return []byte("p:" + device) }
+
+// preprocessAdd counts one more job of device waiting for /msg, refusing it past
+// Options.MaxPreprocess: uploads nobody gives parameters to are kept for a day, and without a
+// cap one device could fill the store with them. It is the op's last check, so a refused op
+// changes nothing.
+func (w *wtx) preprocessAdd(device string, capped bool) error {
+	m := w.tx.Bucket(bMeta)
+	n := getInt(m, string(preprocessKey(device)))
+	if capped && n >= int64(w.s.o.MaxPreprocess) {
+		return fmt.Errorf("%w: device %s has %d uploads waiting for /msg, the most this box keeps per device; give them their parameters, or wait for them to expire (%s)",
+			ErrTooMany, device, n, w.s.o.Unparameterised)
+	}
+	return putInt(m, string(preprocessKey(device)), n+1)
+}
+
+// preprocessDone counts one job of device fewer in preprocess (parameters given, cancelled or
+// deleted).
+func (w *wtx) preprocessDone(device string) error {
+	m := w.tx.Bucket(bMeta)
+	k := preprocessKey(device)
+	if n := getInt(m, string(k)); n > 1 {
+		return putInt(m, string(k), n-1)
+	}
+	return m.Delete(k) // 0, or a store made before the count existed
 }

@@ -16,10 +16,11 @@ type SweepStats struct {
 	Expired  int // queued jobs past their TTL, now failed or partial
 	Archived int // finished jobs nobody consulted
 	Purged   int // archived jobs past retention
+	Dropped  int // deadline entries naming no job, a corrupt one, or not its deadline
 }
 
 func (s SweepStats) String() string {
-	return fmt.Sprintf("deleted=%d expired=%d archived=%d purged=%d", s.Deleted, s.Expired, s.Archived, s.Purged)
+	return fmt.Sprintf("deleted=%d expired=%d archived=%d purged=%d dropped=%d", s.Deleted, s.Expired, s.Archived, s.Purged, s.Dropped)
 }
 
 // sweepBatch bounds one sweep transaction, so a large backlog never holds the committer long.
@@ -30,20 +31,34 @@ func (s *Store) Sweep(ctx context.Context) (SweepStats, error) {
 	var st SweepStats
 	for {
 		now := s.o.Now()
-		due := s.dueIDs(now, sweepBatch)
+		due := s.dueKeys(now, sweepBatch)
 		if len(due) == 0 {
 			break
 		}
 		var n int
 		err := s.write(ctx, func(w *wtx) error {
 			n = 0
-			for _, id := range due {
-				j, err := getJob(w.tx, id)
-				if err != nil {
-					continue
+			dl := w.tx.Bucket(bDeadlines)
+			for _, k := range due {
+				// An index entry that names no job, a corrupt one, or not the job's deadline
+				// is dropped (and counted as progress): left in place it would come first in
+				// every sweep and, 512 of them, stall retention for good.
+				var j *Job
+				var err error
+				if len(k) >= 8 {
+					j, err = getJob(w.tx, string(k[8:]))
 				}
-				if j.Deadline.After(now) {
-					continue // moved meanwhile
+				if j == nil || !bytes.Equal(k, deadlineKey(j.Deadline, j.ID)) {
+					if dl.Get(k) == nil {
+						continue // moved meanwhile by another write
+					}
+					if err := dl.Delete(k); err != nil {
+						return err
+					}
+					s.log.Error("store: dropped a deadline entry that does not match its job", "key", fmt.Sprintf("%x", k), "err", err)
+					n++
+					st.Dropped++
+					continue
 				}
 				n++
 				old := j.Deadline
@@ -98,25 +113,27 @@ func (s *Store) Sweep(ctx context.Context) (SweepStats, error) {
 			break
 		}
 	}
+	s.pruneDevices(s.o.Now())
 	return st, s.FlushDevices(ctx)
 }
 
-// dueIDs returns up to max ids whose deadline is at or before now.
-func (s *Store) dueIDs(now time.Time, max int) []string {
-	var ids []string
+// dueKeys returns up to max keys of the deadline index at or before now. A key too short to
+// hold a time is returned too (first in the index), so that the sweep drops it.
+func (s *Store) dueKeys(now time.Time, max int) [][]byte {
+	var keys [][]byte
 	var lim [8]byte
 	binary.BigEndian.PutUint64(lim[:], uint64(now.UnixNano()))
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bDeadlines).Cursor()
-		for k, _ := c.First(); k != nil && len(ids) < max; k, _ = c.Next() {
-			if len(k) < 8 || bytes.Compare(k[:8], lim[:]) > 0 {
+		for k, _ := c.First(); k != nil && len(keys) < max; k, _ = c.Next() {
+			if len(k) >= 8 && bytes.Compare(k[:8], lim[:]) > 0 {
 				break
 			}
-			ids = append(ids, string(k[8:]))
+			keys = append(keys, bytes.Clone(k))
 		}
 		return nil
 	})
-	return ids
+	return keys
 }
 
 // Retry puts the failed files of a job back in the queue now (admin action). A job archived
@@ -174,6 +191,9 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (*Job, error) {
 		}
 		old, from := j.Deadline, j.State
 		if j.State == Preprocess {
+			if err := w.preprocessDone(j.Device); err != nil {
+				return err
+			}
 			j.State = Queued // so settle counts it as finished (failed)
 			w.transition(j, Preprocess)
 			from = Queued

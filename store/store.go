@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,6 +25,7 @@ var (
 	bDeadlines = []byte("deadlines")
 	bDevices   = []byte("devices")
 	bMeta      = []byte("meta")
+	bKeys      = []byte("keys") // wrapped-key digest of an encrypted upload → its job id (replays)
 )
 
 // Options configure a Store. Zero values take the SPEC §1 defaults.
@@ -33,6 +37,9 @@ type Options struct {
 	TTL             time.Duration // default time to live of a queued job; default 24h
 	LockTimeout     time.Duration // how long Open waits for another process's lock; default 5s
 	MaxBatch        int           // writes per group commit at most; default 1024
+	MaxPreprocess   int           // jobs in preprocess per device at most; default 100
+	MaxDevices      int           // devices in the registry at most; default 1024 (devices.go)
+	DeviceIdle      time.Duration // a device not seen for this long leaves the registry; default 30 days
 	Now             func() time.Time
 	Log             *slog.Logger
 
@@ -60,6 +67,15 @@ func (o *Options) defaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
+	}
+	if o.MaxPreprocess <= 0 {
+		o.MaxPreprocess = 100
+	}
+	if o.MaxDevices <= 0 {
+		o.MaxDevices = 1024
+	}
+	if o.DeviceIdle <= 0 {
+		o.DeviceIdle = 30 * 24 * time.Hour
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -94,11 +110,14 @@ type Store struct {
 
 	commits, committed atomic.Int64 // group commits and the writes in them (benchmarks)
 
+	// failed is set (once, by the committer) when a commit's fsync failed: see syncFailed.
+	failed atomic.Pointer[error]
+
 	schema atomic.Int64 // the data's schema version (schema.go)
 
 	devMu   sync.Mutex // guards devices and dirty
 	devices map[string]*Device
-	dirty   map[string]bool
+	dirty   map[string]bool // devices to write (true) or to delete (false) at the next flush
 }
 
 // op is one write waiting for the committer.
@@ -166,7 +185,7 @@ func Open(path string, o Options) (*Store, error) {
 		dirty:   make(map[string]bool),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta} {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDevices, bMeta, bKeys} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -186,6 +205,8 @@ func Open(path string, o Options) (*Store, error) {
 			var d Device
 			if json.Unmarshal(v, &d) == nil {
 				s.devices[string(k)] = &d
+			} else {
+				s.dirty[string(k)] = false
 			}
 			return nil
 		})
@@ -195,6 +216,7 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
 	s.schema.Store(stored)
+	s.trimDevices() // a registry filled before it was bounded (an ARP flood) shrinks at once
 	go s.commitLoop()
 	return s, nil
 }
@@ -234,6 +256,9 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error, post func()) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.failed.Load(); err != nil {
+		return *err
+	}
 	o := &op{fn: fn, err: make(chan error, 1), post: post}
 	s.mu.RLock()
 	if s.closed {
@@ -270,6 +295,12 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(batch []*op) {
+	if failed := s.failed.Load(); failed != nil { // ops queued before the failure: not run
+		for _, o := range batch {
+			o.err <- *failed
+		}
+		return
+	}
 	errs := make([]error, len(batch))
 	var total delta
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -299,6 +330,15 @@ func (s *Store) commit(batch []*op) {
 		return putInt(m, "bytes", s.bytes+total.bytes)
 	})
 	if err != nil {
+		if syncFailed(err) && s.failed.Load() == nil {
+			// After a failed fsync the kernel may have dropped the pages it could not write
+			// and marked them clean: a later fsync that succeeds proves nothing about them.
+			// Carrying on could ack jobs on top of lost ones; stop, and let /healthz, the
+			// watchdog and the log say so. Reopening reads the last commit that did sync.
+			stop := fmt.Errorf("%w (%v): the data partition may be failing; restart the service (the watchdog resets the board) and check the card", ErrFailed, err)
+			s.failed.Store(&stop)
+			s.log.Error("store: fsync failed; no more writes until the store is opened again", "err", err)
+		}
 		s.log.Error("store: commit failed", "ops", len(batch), "err", err)
 		for _, o := range batch {
 			o.err <- fmt.Errorf("store: commit: %w", err)
@@ -320,6 +360,22 @@ func (s *Store) commit(batch []*op) {
 		}
 		o.err <- errs[i]
 	}
+}
+
+// syncFailed reports whether a commit error is a failed fsync rather than a failed write: bbolt
+// returns fdatasync's errno bare (its writes fail as *fs.PathError, "write"), and a failed
+// sync while growing the file as an unwrapped "file sync error". A failed write leaves the
+// last commit intact and may succeed later (disk full, then freed); a failed sync does not.
+func syncFailed(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op == "sync" || pe.Op == "fdatasync"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return true
+	}
+	return strings.HasPrefix(err.Error(), "file sync error")
 }
 
 func getInt(b *bolt.Bucket, k string) int64 {
@@ -418,10 +474,20 @@ func (w *wtx) remove(j *Job) error {
 			return err
 		}
 	}
+	if j.KeyDigest != "" {
+		if err := w.tx.Bucket(bKeys).Delete([]byte(j.KeyDigest)); err != nil {
+			return err
+		}
+	}
 	if j.Archived {
 		w.d.archived--
 	} else {
 		w.d.state(j.State, -1)
+	}
+	if j.State == Preprocess && !j.Archived {
+		if err := w.preprocessDone(j.Device); err != nil {
+			return err
+		}
 	}
 	w.d.bytes -= j.Bytes
 	return nil

@@ -175,11 +175,11 @@ func TestRetention(t *testing.T) {
 }
 
 func TestQuota(t *testing.T) {
-	s := open(t, Options{Quota: 100})
-	if _, err := s.Create(ctx, NewJob{Device: "d", Files: []NewFile{{Name: "a", Data: make([]byte, 60)}}}); err != nil {
+	s := open(t, Options{Quota: 4000})
+	if _, err := s.Create(ctx, NewJob{Device: "d", Files: []NewFile{{Name: "a", Data: make([]byte, 2000)}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Create(ctx, NewJob{Device: "d", Files: []NewFile{{Name: "b", Data: make([]byte, 60)}}})
+	_, err := s.Create(ctx, NewJob{Device: "d", Files: []NewFile{{Name: "b", Data: make([]byte, 2000)}}})
 	if !errors.Is(err, ErrQuota) {
 		t.Fatalf("Create over quota = %v, want ErrQuota", err)
 	}
@@ -190,7 +190,7 @@ func TestQuota(t *testing.T) {
 
 // TestGroupCommitIsolation: a failing write in a batch does not take the others down.
 func TestGroupCommitConcurrent(t *testing.T) {
-	s := open(t, Options{Quota: 1 << 20})
+	s := open(t, Options{Quota: 1 << 20, MaxPreprocess: 1000})
 	var wg sync.WaitGroup
 	errs := make(chan error, 400)
 	for i := 0; i < 200; i++ {

@@ -43,8 +43,8 @@ func chartSVG(hours []Hour) template.HTML {
 }
 
 // modem is what the page shows of an SMS sender's modem, from its driver's Health facts
-// (modem.Health.Facts: present, sim, registered, registration, operator, signal_dbm, smsc,
-// model, last_error).
+// (modem.Health.Facts: present, radio, sim, registered, registration, operator, signal_dbm,
+// smsc, model, last_error).
 type modem struct {
 	Show bool
 	Bars int
@@ -86,6 +86,9 @@ func modemFacts(st dispatch.SenderStatus) modem {
 	m.Rows = append(m.Rows, modemRow{"signal", sig, map[bool]string{true: "stale"}[gone]})
 	if known {
 		m.Rows = append(m.Rows, modemRow{"modem", map[bool]string{true: "not present", false: "present"}[gone], okClass(!gone)})
+	}
+	if v, ok := f["radio"].(string); ok && v != "" {
+		m.Rows = append(m.Rows, modemRow{"radio", v, cls(v == "on")})
 	}
 	if v, ok := f["sim"]; ok {
 		m.Rows = append(m.Rows, modemRow{"SIM", factText(v), cls(simReady(v))})
@@ -145,7 +148,7 @@ func barsSVG(n int) template.HTML {
 // other facts are listed as they are).
 func modemKey(k string) bool {
 	switch k {
-	case "present", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error":
+	case "present", "radio", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error":
 		return true
 	}
 	return false

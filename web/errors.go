@@ -53,6 +53,12 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrQuota):
 		return http.StatusInsufficientStorage, err.Error()
+	case errors.Is(err, store.ErrReplay):
+		return http.StatusConflict, "upload rejected, nothing stored: " + err.Error()
+	case errors.Is(err, store.ErrTooMany):
+		return http.StatusTooManyRequests, err.Error()
+	case errors.Is(err, store.ErrFailed):
+		return http.StatusServiceUnavailable, "store unavailable: the data partition failed to keep a write; the box needs its admin"
 	case errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable, "store unavailable: the gateway is shutting down; try again shortly"
 	case errors.As(err, &fe):
@@ -62,5 +68,7 @@ func classify(err error) (int, string) {
 	case errors.Is(err, ErrUnknownDevice), errors.Is(err, ErrNotAllowed):
 		return http.StatusForbidden, err.Error()
 	}
-	return http.StatusInternalServerError, "internal error: " + err.Error()
+	// The error's text stays in the log (fail writes it): it can name files, addresses and
+	// internals a device has no business reading.
+	return http.StatusInternalServerError, "internal error; the gateway logged the details for its admin"
 }

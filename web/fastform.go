@@ -89,7 +89,7 @@ func fastMultipart(body []byte, boundary string, lim Limits, params bool) (*form
 					return nil, false
 				}
 			}
-			f.files = append(f.files, store.NewFile{Name: name, Filename: fn, MIME: ctype, Data: bytes.Clone(data)})
+			f.files = append(f.files, store.NewFile{Name: name, Filename: fn, MIME: partType(ctype), Data: bytes.Clone(data)})
 		}
 		if last {
 			return f, true

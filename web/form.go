@@ -103,9 +103,38 @@ func parseMultipartSlow(body []byte, boundary string, lim Limits, params bool) (
 				return nil, badRequest("file %q: its filename is not at most 255 bytes of UTF-8", name)
 			}
 		}
-		f.files = append(f.files, store.NewFile{Name: name, Filename: fn, MIME: p.Header.Get("Content-Type"), Data: data})
+		f.files = append(f.files, store.NewFile{Name: name, Filename: fn, MIME: partType(p.Header.Get("Content-Type")), Data: data})
 	}
 	return f, nil
+}
+
+// maxPartType bounds a part's Content-Type as stored.
+const maxPartType = 255
+
+// partType is the part's Content-Type as the job keeps it: the media type and its charset,
+// nothing else, at most maxPartType bytes; "" when there is none worth keeping (absent,
+// unparsable, too long), as if the client had sent none — the type then follows from the
+// filename. The header is the client's, kept for as long as the job and handed to providers
+// (an attachment's type): without this a part could carry kilobytes of parameters, outside
+// the quota, into every mail (issue 11).
+func partType(ct string) string {
+	if ct == "" {
+		return ""
+	}
+	mt, ps, err := mime.ParseMediaType(ct)
+	if err != nil || !strings.Contains(mt, "/") {
+		return ""
+	}
+	var out string
+	if cs := ps["charset"]; cs != "" {
+		out = mime.FormatMediaType(mt, map[string]string{"charset": strings.ToLower(cs)})
+	} else {
+		out = mime.FormatMediaType(mt, nil)
+	}
+	if len(out) > maxPartType {
+		return ""
+	}
+	return out
 }
 
 // readLimited reads all of r, at most n bytes. It reads into scratch (grown as needed and

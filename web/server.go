@@ -260,7 +260,7 @@ func (s *Server) data(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files})
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, KeyDigest: keyDigest(f.key)})
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -412,7 +412,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, svc, snd, p, info)})
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, svc, snd, p, info), KeyDigest: keyDigest(f.key)})
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -444,7 +444,7 @@ func viewOf(j *store.Job) JobView {
 	v := JobView{ID: j.ID, State: string(j.State), Files: make([]FileView, len(j.Files))}
 	for i, f := range j.Files {
 		v.Files[i] = FileView{Name: f.Name, Type: f.Type, State: string(f.State), Service: f.Service, Sender: f.Sender,
-			Attempts: f.Attempts, MessageID: f.MessageID, Error: f.LastError}
+			Attempts: f.Attempts, MessageID: f.MessageID, Error: deviceReason(f)}
 	}
 	return v
 }

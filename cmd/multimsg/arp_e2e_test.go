@@ -47,14 +47,32 @@ func buildE2EBinary(t *testing.T, dir string) string {
 type e2eServer struct {
 	gw    *nslan.Host
 	url   string
+	pid   int    // multimsg's own (ip netns exec and setpriv exec it)
+	dir   string // its data_dir
 	mu    sync.Mutex
 	lines []string
 	news  chan struct{}
 }
 
+// e2eOptions vary how startE2EServerWith runs multimsg.
+type e2eOptions struct {
+	logLevel string   // default "debug"
+	tables   string   // TOML tables appended to the config
+	wrap     []string // a command multimsg runs under (setpriv …)
+	owner    int      // > 0: the data dir is chowned to this uid and gid first
+}
+
 // startE2EServer runs multimsg serve in gw's namespace with the given top-level config lines.
 func startE2EServer(t *testing.T, bin string, gw *nslan.Host, cfg string) *e2eServer {
 	t.Helper()
+	return startE2EServerWith(t, bin, gw, cfg, e2eOptions{})
+}
+
+func startE2EServerWith(t *testing.T, bin string, gw *nslan.Host, cfg string, o e2eOptions) *e2eServer {
+	t.Helper()
+	if o.logLevel == "" {
+		o.logLevel = "debug"
+	}
 	dir := t.TempDir()
 	hash, err := bcrypt.GenerateFromPassword([]byte(e2eAdminPassword), bcrypt.MinCost)
 	if err != nil {
@@ -72,12 +90,25 @@ password_hash = %q
 name = "default"
 maildir = "outbox"
 from = "gateway@localhost"
-`, dir, gw.Link, cfg, hash)
+%s
+`, dir, gw.Link, cfg, hash, o.tables)
 	path := filepath.Join(dir, "multimsg.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := gw.Command(context.Background(), bin, "serve", "-config", path, "-log-level", "debug")
+	if o.owner > 0 {
+		for _, p := range []string{dir, path} {
+			if err := os.Chown(p, o.owner, o.owner); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// t.TempDir's parent is root's 0700: let the unprivileged service reach its own
+		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := append(append([]string(nil), o.wrap...), bin, "serve", "-config", path, "-log-level", o.logLevel)
+	cmd := gw.Command(context.Background(), args[0], args[1:]...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +116,7 @@ from = "gateway@localhost"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &e2eServer{gw: gw, url: "http://" + gw.IP.String() + ":8080", news: make(chan struct{}, 1)}
+	s := &e2eServer{gw: gw, url: "http://" + gw.IP.String() + ":8080", pid: cmd.Process.Pid, dir: dir, news: make(chan struct{}, 1)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

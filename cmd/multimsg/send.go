@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
 	"multimsg/client"
+	"multimsg/envelope"
 )
 
 // typeFlags collects repeated -type name=type flags.
@@ -32,6 +38,7 @@ func RunSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	info := fs.String("info", "", `service parameters as a JSON object, e.g. {"subject": "Door open"}`)
 	sender := fs.String("sender", "", "sender account of the service (default: the box's first)")
 	plain := fs.Bool("plain", false, "send the files unencrypted")
+	keyFile := fs.String("key", "", "the box's public key (PEM) to encrypt to, instead of asking the box (GET /key) at every run; a `FILE` that does not exist yet is filled from the box once and trusted from then on")
 	poll := fs.Duration("poll", time.Second, "how often to ask for the job's state")
 	timeout := fs.Duration("timeout", 0, "give up waiting after this long (0: wait until the job finishes)")
 	fs.Usage = func() {
@@ -89,6 +96,12 @@ func RunSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%6.1fs  box not answering (%v), retrying\n", time.Since(start).Seconds(), err)
 		}
 	})
+	if *keyFile != "" && !*plain {
+		if err := pinKey(ctx, c, *keyFile, stderr); err != nil {
+			fmt.Fprintf(stderr, "multimsg send: -key %s: %v\n", *keyFile, err)
+			return 1
+		}
+	}
 	p := client.Params{Service: *serv, Dest: *dest, Types: typeMap, Info: infoMap, Sender: *sender}
 	id, state, err := c.Deliver(ctx, files, p, !*plain, *poll, progress)
 	if err != nil {
@@ -113,4 +126,48 @@ func RunSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// pinKey makes c encrypt to the key in path. GET /key is unauthenticated: anyone on the LAN
+// can answer it in the box's place and read what is then encrypted to their key. A key read
+// from a file the user trusts (copied from the box's console, or pinned at the first run, when
+// the path does not exist yet: trust on first use) closes that for every later run.
+func pinKey(ctx context.Context, c *client.Client, path string, stderr io.Writer) error {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		pub, err := envelope.ParsePublicPEM(b)
+		if err != nil {
+			return err
+		}
+		c.SetPublicKey(pub)
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	pub, pemBytes, err := c.Key(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(pemBytes)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return err
+	}
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	sum := sha256.Sum256(der)
+	fmt.Fprintf(stderr, "multimsg send: first use: pinned the box's key SHA256:%s into %s; later runs encrypt to it without asking the box (compare it with the box's; delete the file only if the box's key was changed on purpose)\n",
+		base64.RawStdEncoding.EncodeToString(sum[:]), path)
+	c.SetPublicKey(pub)
+	return nil
 }

@@ -531,3 +531,25 @@ func FuzzParseProc(f *testing.F) {
 
 // advance moves a synctest bubble's fake clock on by d (the bubble's goroutines run meanwhile).
 func advance(d time.Duration) { <-time.After(d) }
+
+// An ARP frame whose Ethernet source differs from its sender MAC is a forgery: it teaches
+// nothing (issue 11, item 8).
+func TestForgedSenderNotLearned(t *testing.T) {
+	c := newFakeConn()
+	tb, _, got := newTestTable(t, Options{}, c)
+	f := frame(t, layers.ARPRequest, macA, ip10, [6]byte{}, ipBox)
+	copy(f[6:12], macB[:]) // sent by B, claiming to be A
+	c.send(t, f)
+	tb.Sync()
+	if mac, ok := tb.Lookup(ip10); ok {
+		t.Fatalf("Lookup(%v) = %q after a frame from %x claiming %x, want nothing learned", ip10, mac, macB, macA)
+	}
+	if n := len(got.get()); n != 0 {
+		t.Fatalf("OnLearn called %d times for a forged frame", n)
+	}
+	c.send(t, frame(t, layers.ARPRequest, macA, ip10, [6]byte{}, ipBox)) // the genuine one
+	tb.Sync()
+	if mac, ok := tb.Lookup(ip10); !ok || mac != formatMAC(macA) {
+		t.Fatalf("Lookup(%v) = %q, %v after A's own frame, want %s", ip10, mac, ok, formatMAC(macA))
+	}
+}

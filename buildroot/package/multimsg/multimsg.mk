@@ -45,6 +45,30 @@ define MULTIMSG_INSTALL_DATA_DIR
 endef
 MULTIMSG_POST_INSTALL_TARGET_HOOKS += MULTIMSG_INSTALL_DATA_DIR
 
+# The service runs as this user, not root (issue 11): a hole in it then reaches
+# its own data, not the box. Group dialout: the modems' serial ports.
+MULTIMSG_USERS = multimsg -1 multimsg -1 * - - dialout multimsg gateway service
+
+# The capabilities it needs, on the binary (busybox start-stop-daemon -c drops
+# every capability; file capabilities give them back at exec): CAP_NET_RAW for
+# the ARP watcher, CAP_SYS_TIME for restore_clock, CAP_NET_BIND_SERVICE for a
+# port below 1024. Only the service's group may run it. Without extended
+# attributes in the root filesystem the binary has no capabilities and the
+# init script keeps running it as root.
+ifeq ($(BR2_ROOTFS_DEVICE_TABLE_SUPPORTS_EXTENDED_ATTRIBUTES),y)
+define MULTIMSG_PERMISSIONS
+	/usr/bin/multimsg f 750 root multimsg - - - - -
+	|xattr cap_net_raw+ep
+	|xattr cap_sys_time+ep
+	|xattr cap_net_bind_service+ep
+endef
+define MULTIMSG_INSTALL_RUN_AS
+	mkdir -p $(TARGET_DIR)/etc/default
+	printf 'MULTIMSG_USER=multimsg\n' > $(TARGET_DIR)/etc/default/multimsg
+endef
+MULTIMSG_POST_INSTALL_TARGET_HOOKS += MULTIMSG_INSTALL_RUN_AS
+endif
+
 define MULTIMSG_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(MULTIMSG_PKGDIR)/S95multimsg \
 		$(TARGET_DIR)/etc/init.d/S95multimsg
