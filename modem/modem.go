@@ -572,7 +572,6 @@ func (m *Modem) session() (ok bool) {
 	var steps []Step
 	s := m.newSession(eng, &steps)
 	err = s.setup(m.ctx, &h)
-	m.opMu.Unlock()
 	m.mu.Lock()
 	m.steps = steps
 	m.mu.Unlock()
@@ -589,7 +588,11 @@ func (m *Modem) session() (ok bool) {
 		h.LastError = "setup: " + err.Error()
 		m.log.Warn("modem: setup failed", "err", err)
 	}
+	// Published before the port is let go: a Send waiting on opMu refreshes from Health, and
+	// from the stale "opening" one (not present) it would write back a health that never says
+	// present again (refresh does not probe presence; only setup does).
 	m.setHealth(h)
+	m.opMu.Unlock()
 	if errors.Is(err, ErrTimeout) {
 		m.reset(eng)
 		return false
