@@ -38,9 +38,6 @@ type Updater interface {
 	MaxBundle() int64
 }
 
-// multipartSlack is room for a multipart upload's framing around the bundle.
-const multipartSlack = 64 << 10
-
 // UpdateStatus is GET /admin/api/update's answer: the updater's facts and the running version.
 type UpdateStatus struct {
 	update.Status
@@ -307,4 +304,10 @@ func (s *Server) rebootPost(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	s.log.Info("audit: reboot", "ip", ctx.RemoteIP().String(), "auth", who, "status", status)
+}
+
+// streamed reports whether the request is the upload, which reads its own body (its rule in
+// cost.go is raw) after auth and size were checked from the headers.
+func streamed(ctx *fasthttp.RequestCtx) bool {
+	return ctx.IsPost() && string(ctx.Path()) == updatePath
 }

@@ -154,7 +154,7 @@ func rawRequest(t *testing.T, addr, head string) (string, string) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(head, "Expect: 100-continue") {
-		// What a client that does not wait sends at once. fasthttp reads up to 8 KiB of a body
+		// What a client that does not wait sends at once. fasthttp reads up to the route's prefetch (4 KiB) of a body
 		// before any handler runs (its pre-read for streamed bodies); the refusal comes then.
 		c.Write(make([]byte, 8<<10))
 	}
