@@ -564,7 +564,8 @@ func fallback(slots []Slot) string {
 		if s.Name == booted.Name || s.Class != booted.Class || s.BootStatus != "bad" || s.Version == "" {
 			continue
 		}
-		if s.Installed > booted.Installed { // RFC 3339 UTC stamps order as text
+		// RFC 3339 UTC stamps order as text; whole seconds: the same second counts as later
+		if s.Installed >= booted.Installed {
 			running := booted.Version
 			if running == "" {
 				running = "the previous version"
