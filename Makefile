@@ -52,12 +52,24 @@ size: ## binary sizes per target (stripped, as make cross builds them) and the T
 	  if [ -n "$$r" ]; then echo "  WARNING: reflect's Method/MethodByName is reachable, so the linker keeps every exported method (~4 MB; docs/DESIGN.md, issue 19):"; echo "$$r" | sed 's/^/    /'; \
 	  else echo "  reflect's Method/MethodByName: not reachable (dead methods are dropped)"; fi
 
-qemu-test: ## boot the arm64 build under qemu (Debian kernel + busybox), send a job, power-cycle, check it survived
+qemu-test: ## boot the arm64 build under qemu (Debian kernel + busybox), send a job, power-cycle, check it survived; then the update scenario
 	buildroot/scripts/qemu-test
+	buildroot/scripts/qemu-update-test
 
 image: ## build the firmware image with Buildroot: make image BR=<buildroot checkout> [DEFCONFIG=...] (needs internet)
 	@test -n "$(BR)" || { echo 'usage: make image BR=<path to a Buildroot checkout> [DEFCONFIG=multimsg_raspberrypi4_64_defconfig]'; exit 2; }
 	buildroot/scripts/image $(BR) $(DEFCONFIG)
+
+dev-keys: ## make a throw-away RAUC signing key and certificate in out/keys (tests only: never a release key)
+	@mkdir -p out/keys && test ! -e out/keys/dev.key.pem || { echo 'out/keys/dev.key.pem exists'; exit 1; }
+	openssl req -x509 -newkey rsa:4096 -nodes -days 365 -subj '/O=multimsg development/CN=multimsg dev key' \
+		-keyout out/keys/dev.key.pem -out out/keys/dev.cert.pem
+	@echo 'build the image with it: MULTIMSG_RAUC_KEYRING=$$PWD/out/keys/dev.cert.pem make image BR=...'
+
+bundle: ## signed verity update bundle: make bundle KEY=key.pem CERT=cert.pem [ROOTFS=...] [OUT=...] [BUNDLE_VERSION=...]
+	@test -n "$(KEY)" -a -n "$(CERT)" || { echo 'usage: make bundle KEY=<signing key> CERT=<its certificate> [ROOTFS=out/buildroot/multimsg_raspberrypi4_64/images/rootfs.ext4] [OUT=...]'; exit 2; }
+	buildroot/scripts/bundle --key $(KEY) --cert $(CERT) --version $(or $(BUNDLE_VERSION),$(VERSION)) \
+		$(or $(ROOTFS),out/buildroot/multimsg_raspberrypi4_64/images/rootfs.ext4) $(or $(OUT),out/multimsg-$(or $(BUNDLE_VERSION),$(VERSION)).raucb)
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')
@@ -78,3 +90,4 @@ clean: ## remove build outputs and the run directory
 	rm -rf bin run
 
 .PHONY: help build run test bench cross size fmt check fuzz clean qemu-test image
+.PHONY: help build run test bench cross fmt check fuzz clean qemu-test image dev-keys bundle

@@ -42,6 +42,7 @@ type Config struct {
 	Delivery Delivery `toml:"delivery"`
 	Store    Store    `toml:"store"`
 	Limits   Limits   `toml:"limits"`
+	Update   Update   `toml:"update"`
 
 	Mail MailService `toml:"mail"`
 	Wpp1 WppService  `toml:"wpp1"`
@@ -106,6 +107,12 @@ type Store struct {
 	MaxPreprocess   int      `toml:"max_preprocess"` // uploads waiting for /msg per device
 	MaxDevices      int      `toml:"max_devices"`    // the device registry's bound
 	DeviceIdle      Duration `toml:"device_idle"`    // a device not seen for this long leaves the registry
+}
+
+// Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
+type Update struct {
+	SpoolDir  string `toml:"spool_dir"`  // where an uploaded bundle waits for RAUC: tmpfs, never data_dir
+	MaxBundle Size   `toml:"max_bundle"` // the largest bundle POST /admin/api/update takes
 }
 
 // Limits is the [limits] table: what one request may carry.
@@ -234,6 +241,8 @@ func Default() Config {
 		SMS:  SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
 		SMTPIn: SMTPIn{Hostname: "multimsg", MaxSize: 10 << 20, MaxRecipients: 32, Relay: true,
 			Rate: 1, Burst: 20, MaxConns: 64, Auth: "off"},
+
+		Update: Update{SpoolDir: "/run/multimsg/update", MaxBundle: 512 << 20},
 	}
 }
 
@@ -348,6 +357,9 @@ func (c *Config) Validate() error {
 		if err := pos(x.k, x.d); err != nil {
 			return err
 		}
+	}
+	if err := c.Update.validate(c.DataDir); err != nil {
+		return err
 	}
 	if c.Delivery.RetryMax < c.Delivery.RetryMin {
 		return errors.New("delivery.retry_max: must not be below delivery.retry_min")
@@ -629,4 +641,19 @@ func ParseSize(x string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want bytes or e.g. \"256MiB\")", x)
 	}
 	return n * mul, nil
+}
+
+func (u Update) validate(dataDir string) error {
+	if !filepath.IsAbs(u.SpoolDir) {
+		return fmt.Errorf("update.spool_dir: %q must be an absolute path (a tmpfs such as /run/multimsg/update)", u.SpoolDir)
+	}
+	if dataDir != "" {
+		if rel, err := filepath.Rel(filepath.Clean(dataDir), filepath.Clean(u.SpoolDir)); err == nil && !strings.HasPrefix(rel, "..") {
+			return fmt.Errorf("update.spool_dir: %s is inside data_dir %s: bundles must never fill the data partition both slots share", u.SpoolDir, dataDir)
+		}
+	}
+	if u.MaxBundle < 1<<20 || u.MaxBundle > 4<<30 {
+		return fmt.Errorf("update.max_bundle: %d bytes, want 1MiB..4GiB", u.MaxBundle)
+	}
+	return nil
 }

@@ -129,3 +129,22 @@ func TestStoreLimits(t *testing.T) {
 		t.Fatalf("parsed: max_devices %d max_preprocess %d device_idle %v", c.Store.MaxDevices, c.Store.MaxPreprocess, c.Store.DeviceIdle.D())
 	}
 }
+
+func TestUpdateTable(t *testing.T) {
+	c, err := Parse("[update]\nmax_bundle = \"256MiB\"\nspool_dir = \"/tmp/spool\"\n", "t")
+	if err != nil || c.Update.MaxBundle != 256<<20 || c.Update.SpoolDir != "/tmp/spool" {
+		t.Fatalf("Parse([update]) = %+v, %v", c.Update, err)
+	}
+	if d := Default().Update; d.MaxBundle != 512<<20 || d.SpoolDir != "/run/multimsg/update" {
+		t.Errorf("default [update] = %+v, want 512MiB in /run/multimsg/update", d)
+	}
+	for _, bad := range []string{
+		"[update]\nspool_dir = \"/var/lib/multimsg/spool\"\n",
+		"[update]\nspool_dir = \"spool\"\n",
+		"[update]\nmax_bundle = \"1KiB\"\n",
+	} {
+		if _, err := Parse(bad, "t"); err == nil || !strings.Contains(err.Error(), "update.") {
+			t.Errorf("Parse(%q) = %v, want an error naming the update key", bad, err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -33,6 +34,7 @@ import (
 	"multimsg/mailin"
 	"multimsg/provider"
 	"multimsg/store"
+	"multimsg/update"
 	"multimsg/web"
 )
 
@@ -42,6 +44,8 @@ type Options struct {
 	Version string
 	// Console receives the one-time admin password on first start (default os.Stderr).
 	Console io.Writer
+	// RebootCommand restarts the box from the page (default /sbin/reboot: init stops us first).
+	RebootCommand []string
 }
 
 // Gateway is a configured, listening, not yet running multimsg.
@@ -53,11 +57,14 @@ type Gateway struct {
 	Reg     *provider.Registry
 	Disp    *dispatch.Dispatcher
 	Web     *web.Server
+	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
 	ln      net.Listener
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
 	closers []func() error
+
+	dogArmed, dogPetted atomic.Bool // the watchdog is open / has been petted since start (health.go)
 }
 
 // New opens everything the config names and starts listening; Run serves.
@@ -134,9 +141,16 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, neigh.Close)
+	// Firmware updates through RAUC on the system bus; on a system without it (a laptop) the
+	// updater says so and the routes answer 503.
+	g.Update = update.New(context.Background(), update.Options{
+		SpoolDir: cfg.Update.SpoolDir, MaxBundle: int64(cfg.Update.MaxBundle), RebootCommand: o.RebootCommand, Log: o.Log,
+	})
+	g.closers = append(g.closers, g.Update.Close)
 	id := &identity.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow}
 	g.Web = web.New(web.Options{
-		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
+		Update: g.Update,
+		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
 		Identity: id,
 		Status:   func() map[string]any { return arpStatus(neigh.Entries()) },
 		Limits: web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField),
@@ -245,6 +259,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.cfg.Watchdog != "" {
 		g.runWatchdog(ctx, ectx, eg)
 	}
+	eg.Go(func() error { g.commitWhenHealthy(ectx); return nil })
 	g.saveClock()
 	err := eg.Wait()
 	g.saveClock()
@@ -273,11 +288,14 @@ func (g *Gateway) runWatchdog(stop, ctx context.Context, eg *errgroup.Group) {
 	}
 	g.log.Info("watchdog armed", "path", g.cfg.Watchdog, "interval", interval)
 	eg.Go(func() error {
+		g.dogArmed.Store(true)
 		err := dog.Run(ctx, interval, func(ctx context.Context) error {
 			if !g.Disp.Alive(3 * interval) {
 				return errors.New("dispatcher loop is not running")
 			}
-			return g.Store.Ping(ctx)
+			err := g.Store.Ping(ctx)
+			g.dogPetted.Store(g.dogPetted.Load() || err == nil) // Run pets right after a nil
+			return err
 		})
 		if err != nil {
 			return err // the device refused a pet: exit non-zero so the supervisor restarts us

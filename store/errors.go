@@ -17,4 +17,6 @@ var (
 	ErrFailed = errors.New("store stopped after a failed fsync")
 	// ErrClosed: the store is closed (shutting down).
 	ErrClosed = errors.New("store closed")
+	// ErrSchemaNewer: the data was written by a newer version (see SchemaVersion, SchemaError).
+	ErrSchemaNewer = errors.New("store: data written by a newer version")
 )

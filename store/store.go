@@ -44,7 +44,8 @@ type Options struct {
 	Now             func() time.Time
 	Log             *slog.Logger
 
-	bolt func(*bolt.Options) // tests: other bbolt options, to measure them (TestOpenOptions)
+	bolt   func(*bolt.Options) // tests: other bbolt options, to measure them (TestOpenOptions)
+	schema int64               // the schema version this store writes (SchemaVersion; tests play other versions)
 }
 
 func (o *Options) defaults() {
@@ -84,6 +85,9 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	if o.schema == 0 {
+		o.schema = SchemaVersion
+	}
 }
 
 // Store is the job store. All methods are safe for concurrent use.
@@ -110,6 +114,8 @@ type Store struct {
 
 	// failed is set (once, by the committer) when a commit's fsync failed: see syncFailed.
 	failed atomic.Pointer[error]
+
+	schema atomic.Int64 // the data's schema version (schema.go)
 
 	devMu   sync.Mutex // guards devices and dirty
 	devices map[string]*Device
@@ -171,6 +177,14 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	stored, fresh, err := checkSchema(db, path, o.schema)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if fresh {
+		stored = o.schema
+	}
 	s := &Store{
 		db: db, path: path, o: o, log: o.Log,
 		ops:     make(chan *op, 4096),
@@ -186,6 +200,11 @@ func Open(path string, o Options) (*Store, error) {
 			}
 		}
 		m := tx.Bucket(bMeta)
+		if fresh {
+			if err := putInt(m, schemaKey, o.schema); err != nil {
+				return err
+			}
+		}
 		for _, st := range States {
 			s.counts[st] = getInt(m, "n:"+string(st))
 		}
@@ -208,6 +227,7 @@ func Open(path string, o Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
+	s.schema.Store(stored)
 	s.trimDevices() // a registry filled before it was bounded (an ARP flood) shrinks at once
 	go s.commitLoop()
 	return s, nil

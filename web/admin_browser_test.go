@@ -82,7 +82,9 @@ func browser(t *testing.T) context.Context {
 			// asks for after showing the device route's plain-text answer
 			expected := e.Entry.Source == cdplog.EntrySourceNetwork && (strings.Contains(e.Entry.Text, "401") ||
 				strings.Contains(e.Entry.Text, "403") && strings.HasSuffix(e.Entry.URL, "/send") ||
-				strings.Contains(e.Entry.Text, "404") && strings.HasSuffix(e.Entry.URL, "/favicon.ico"))
+				strings.Contains(e.Entry.Text, "404") && strings.HasSuffix(e.Entry.URL, "/favicon.ico") ||
+				// a refused firmware bundle: 4xx with the reason the Firmware panel shows
+				strings.Contains(e.Entry.Text, "status of 4") && strings.HasSuffix(e.Entry.URL, "/admin/api/update"))
 			if e.Entry.Level == cdplog.EntryLevelError && !expected {
 				p = string(e.Entry.Source) + ": " + e.Entry.Text + " " + e.Entry.URL
 			}

@@ -54,6 +54,8 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 			ctx.Response.Header.Set("Cache-Control", "no-store")
 			reply(ctx, 200, "", s.Snapshot())
 		}
+	case p == updatePath || p == rebootPath: // update.go
+		s.updateRoutes(ctx, p)
 	case (p == "/admin/api/retry" || p == "/admin/api/cancel" || p == "/admin/api/pause" || p == "/admin/api/resume") && post:
 		s.action(ctx, strings.TrimPrefix(p, "/admin/api/"))
 	case p == "/metrics" || p == "/admin" || p == "/admin/login" || p == "/admin/logout" || strings.HasPrefix(p, "/admin/api/"):

@@ -31,6 +31,8 @@ func adminPage(p *page, d *pageData) {
 <link rel="icon" href="/admin/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/admin/static/admin.css">
 <script src="/admin/static/admin.js" defer></script>
+<link rel="stylesheet" href="/admin/static/update.css">
+<script src="/admin/static/update.js" defer></script>
 </head>
 <body>
 <header>
@@ -54,6 +56,9 @@ func adminPage(p *page, d *pageData) {
 	recentCard(p, d)
 	devicesCard(p, d)
 	boxCard(p, d)
+	// The Firmware panel (docs/UPDATE.md): update.js fills it from GET /admin/api/update.
+	p.raw(`<section class="card" id="update-card" hidden><h2>Firmware</h2><div id="update"></div></section>
+`)
 	p.raw(`<noscript><p class="muted">JavaScript is off: reload the page to refresh it.</p></noscript>
 </main>
 </body>

@@ -48,6 +48,12 @@ func (s *Server) rule(method, path []byte) bodyRule {
 		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true}
 	case post && (p == "/msg" || p == "/cons"):
 		return bodyRule{max: lim.MaxForm, prefetch: lim.MaxForm}
+	case post && p == updatePath: // the firmware bundle: streamed to the spool by its handler (update.go)
+		max := smallBody
+		if s.o.Update != nil {
+			max = int(s.o.Update.MaxBundle()) + multipartSlack
+		}
+		return bodyRule{max: max, prefetch: smallBody, raw: true}
 	case post && p == "/admin/login":
 		return bodyRule{max: smallBody, prefetch: smallBody}
 	case post && strings.HasPrefix(p, "/admin/"):

@@ -42,6 +42,8 @@ type Options struct {
 	// HostNames are names, besides its IP addresses, localhost and its hostname, that device
 	// routes accept in Host (config host_names; origin.go).
 	HostNames []string
+	// Update serves the firmware update routes (update.go); nil answers them 503.
+	Update Updater
 }
 
 // Server is the HTTP front.
@@ -246,6 +248,9 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 // expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
 // is refused before the client sends it, so it gets the 413 rather than a reset connection.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
+	if streamed(ctx) {
+		return s.updateExpect(ctx)
+	}
 	if r := s.requestRule(ctx); ctx.Request.Header.ContentLength() > r.max {
 		s.fail(ctx, tooLarge("request body too large: at most %d bytes on %s", r.max, ctx.Path()))
 		return http.StatusRequestEntityTooLarge

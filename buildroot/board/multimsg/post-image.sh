@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Post-image for the multimsg boards. Arguments: the images directory, then
 # the board name from BR2_ROOTFS_POST_SCRIPT_ARGS: raspberrypi4 or qemu.
-#   raspberrypi4: sdcard.img with boot, root and data partitions
+#   raspberrypi4: sdcard.img with boot, root A, root B and data partitions
 #   qemu:         data.ext4 and start-qemu.sh next to Image and rootfs.ext4
 
 set -euo pipefail
@@ -13,13 +13,15 @@ GENIMAGE_TMP="${BUILD_DIR}/genimage.tmp"
 
 case "${BOARD}" in
 raspberrypi4)
-	# The boot partition takes the firmware, the device trees and the
-	# kernel named in config.txt.
+	# The boot partition takes the firmware, the device trees (for the
+	# firmware and U-Boot), U-Boot (the kernel= of config.txt) and boot.scr.
+	# The Linux kernel is in each root slot's /boot, not here.
 	files=()
 	for f in "${BINARIES_DIR}"/*.dtb "${BINARIES_DIR}"/rpi-firmware/*; do
 		files+=("${f#"${BINARIES_DIR}/"}")
 	done
 	files+=("$(sed -n 's/^kernel=//p' "${BINARIES_DIR}/rpi-firmware/config.txt")")
+	files+=("boot.scr")
 	list="$(printf '\t\t\t"%s",\n' "${files[@]}")"
 	awk -v list="${list}" '$0 == "#BOOT_FILES#" { print list; next } { print }' \
 		"${BOARD_DIR}/genimage-raspberrypi4.cfg.in" >"${GENIMAGE_CFG}"
