@@ -59,11 +59,23 @@ func moveDue(tx *bolt.Tx, j *Job) error {
 // index are indexed once, at their first open).
 const dueIndexVersion = "due-index"
 
-// indexDue builds "due" for a store made before it: once, walking the queued jobs.
-func indexDue(tx *bolt.Tx) error {
+// indexDue builds "due" for a store made before it: once, walking the queued jobs. With
+// rebuild it starts again from an empty index: the data's schema is older than this version's,
+// so a release that does not keep the index (the one before it, run again after a failed update:
+// both root slots share the data partition) may have written jobs since — queued jobs without an
+// entry would never be dispatched, and its re-encoded jobs dropped Job.Due, leaving stale keys.
+// The schema is raised once this release is committed (UpgradeSchema), so this walk happens
+// once per release change, not at every start.
+func indexDue(tx *bolt.Tx, rebuild bool) error {
 	m := tx.Bucket(bMeta)
-	if getInt(m, dueIndexVersion) == 1 {
+	if getInt(m, dueIndexVersion) == 1 && !rebuild {
 		return nil
+	}
+	if err := tx.DeleteBucket(bDue); err != nil {
+		return err
+	}
+	if _, err := tx.CreateBucket(bDue); err != nil {
+		return err
 	}
 	jobs := tx.Bucket(bJobs)
 	c := tx.Bucket(bActive).Cursor()

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // dueAll pages the whole due index, as the dispatcher does, in pages of n.
@@ -125,5 +127,59 @@ func TestDueIndexBuiltForOldStore(t *testing.T) {
 	}
 	if err := s2.Check(); err != nil {
 		t.Error(err)
+	}
+}
+
+// Both root slots share the data partition (SPEC §12): after a failed update the release
+// before this one runs again on the data, and it does not keep the due index — it queues jobs
+// without an entry and re-encodes jobs without Job.Due. Opening data of an older schema
+// therefore rebuilds the index, or those jobs would never be dispatched.
+func TestDueIndexRebuiltAfterAnOlderRelease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "multimsg.db")
+	old := Options{schema: SchemaVersion - 1}
+	s, err := Open(path, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := upload(t, s, "d", 1)
+	if _, err := s.SetParams(ctx, j.ID, "d", params(1)); err != nil {
+		t.Fatal(err)
+	}
+	gone := upload(t, s, "d", 1)
+	if _, err := s.SetParams(ctx, gone.ID, "d", params(1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// The older release: it queued j without an index entry, and delivered gone without
+	// taking gone's entry out.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bDue)
+		var keys [][]byte
+		b.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil })
+		for _, k := range keys {
+			if string(k[8:]) == j.ID {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.Bucket(bActive).Delete([]byte(gone.ID))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := dueAll(t, s, 10)
+	if len(got) != 1 || got[0].ID != j.ID {
+		t.Fatalf("due index after the older release = %v, want only %s", got, j.ID)
 	}
 }

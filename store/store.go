@@ -208,7 +208,7 @@ func Open(path string, o Options) (*Store, error) {
 		for _, st := range States {
 			s.counts[st] = getInt(m, "n:"+string(st))
 		}
-		if err := indexDue(tx); err != nil {
+		if err := indexDue(tx, stored < o.schema); err != nil {
 			return err
 		}
 		s.archived = getInt(m, "n:archived")
