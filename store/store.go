@@ -122,7 +122,7 @@ type Store struct {
 type op struct {
 	fn   func(w *wtx) error
 	err  chan error
-	post func() // run after a successful commit (notifications)
+	post func()       // run after a successful commit (notifications)
 	raw  func() error // instead of fn: run alone between commits (compaction, space.go)
 }
 
@@ -170,7 +170,7 @@ func Open(path string, o Options) (*Store, error) {
 	}
 	s := &Store{
 		db: newHandle(db, o.LockTimeout), path: path, o: o, log: o.Log,
-		disk:    disk{statfs: statfs}, compactMin: compactMinFile,
+		disk: disk{statfs: statfs}, compactMin: compactMinFile,
 		ops:     make(chan *op, 4096),
 		done:    make(chan struct{}),
 		counts:  make(map[State]int64),
