@@ -96,6 +96,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Unconsulted:     cfg.Store.Unconsulted.D(),
 		KeepArchived:    cfg.Store.KeepArchived.D(),
 		TTL:             cfg.Delivery.TTL.D(),
+		FileQuota:       int64(cfg.Store.QuotaBytes), // the quota bounds the file too (issue 12)
+		DiskFloor:       float64(cfg.Store.DiskFloor) / 100,
 		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
@@ -193,6 +195,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 					g.log.Error("retention sweep failed", "err", err)
 				} else if st != (store.SweepStats{}) {
 					g.log.Info("retention sweep", "stats", st.String())
+				}
+				// Idle time after an outage drained: give the free pages back to the partition.
+				if _, _, err := g.Store.CompactIfSparse(ectx); err != nil && ectx.Err() == nil {
+					g.log.Error("store compaction failed", "err", err)
 				}
 			}
 		}
