@@ -144,9 +144,13 @@ type SMSSender struct {
 	PIN          string   `toml:"pin"`
 	Segments     int      `toml:"segments"`
 	ResetCommand string   `toml:"reset_command"`
-	Timeout      Duration `toml:"timeout"`      // one AT command
-	SendTimeout  Duration `toml:"send_timeout"` // one AT+CMGS (the modem may take up to a minute)
-	HealthEvery  Duration `toml:"health_every"` // how often signal, SIM and registration are read
+	Timeout      Duration `toml:"timeout"`       // one AT command
+	SendTimeout  Duration `toml:"send_timeout"`  // one AT+CMGS (the modem may take up to a minute)
+	HealthEvery  Duration `toml:"health_every"`  // how often signal, SIM and registration are read
+	PowerTimeout Duration `toml:"power_timeout"` // AT+CFUN=1: how long the radio may take to power up
+	// SendUnregisteredAfter: how long the modem may say "not registered" before sends are
+	// tried anyway and the network answers ("0s" default 1m; negative: never).
+	SendUnregisteredAfter Duration `toml:"send_unregistered_after"`
 }
 
 // Default returns the built-in defaults every file starts from.
@@ -396,8 +400,8 @@ func (c *Config) Validate() error {
 		if s.Device == "" {
 			return fmt.Errorf("%s.device: must be set (e.g. /dev/serial/by-id/...)", k)
 		}
-		if s.Timeout < 0 || s.SendTimeout < 0 || s.HealthEvery < 0 {
-			return fmt.Errorf("%s: timeout, send_timeout and health_every must not be negative", k)
+		if s.Timeout < 0 || s.SendTimeout < 0 || s.HealthEvery < 0 || s.PowerTimeout < 0 {
+			return fmt.Errorf("%s: timeout, send_timeout, health_every and power_timeout must not be negative", k)
 		}
 		if s.Segments < 1 || s.Segments > 255 {
 			return fmt.Errorf("%s.segments: %d, want 1..255", k, s.Segments)

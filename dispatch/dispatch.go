@@ -107,7 +107,11 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 	for _, name := range reg.Names() {
 		svc, _ := reg.Service(name)
 		for i := range svc.Senders {
-			d.senders[name+"/"+svc.Senders[i].Name] = newSenderState(svc, &svc.Senders[i])
+			ss := newSenderState(svc, &svc.Senders[i])
+			d.senders[name+"/"+svc.Senders[i].Name] = ss
+			if rn, ok := svc.Senders[i].Driver.(provider.ReadyNotifier); ok {
+				rn.NotifyReady(func() { d.senderReady(ss) })
+			}
 		}
 	}
 	st.OnQueued(d.Enqueue)
@@ -336,7 +340,7 @@ type group struct {
 func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 	var g *group
 	for i, f := range j.Files {
-		if f.State != store.FilePending || f.NextAt.After(now) {
+		if f.State != store.FilePending || f.NextAt.After(now) && !d.expedited(f) {
 			continue
 		}
 		if g == nil {

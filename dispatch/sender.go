@@ -32,6 +32,7 @@ type senderState struct {
 	failingFrom time.Time
 	sent        int64
 	failures    int64
+	readyAt     time.Time // the driver last said it can send again (provider.ReadyNotifier)
 }
 
 func newSenderState(svc *provider.Service, s *provider.Sender) *senderState {

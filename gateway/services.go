@@ -51,6 +51,7 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 		d, err := sms.New(sms.Options{
 			Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
 			CommandTimeout: s.Timeout.D(), SendTimeout: s.SendTimeout.D(), HealthEvery: s.HealthEvery.D(),
+			PowerTimeout: s.PowerTimeout.D(), SendUnregisteredAfter: s.SendUnregisteredAfter.D(),
 			StateDir: filepath.Join(c.DataDir, "sms", s.Name),
 		}, g.log.With("service", "sms", "sender", s.Name))
 		if err != nil {

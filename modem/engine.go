@@ -79,6 +79,7 @@ type event struct {
 type request struct {
 	ctx     context.Context
 	cmd     string
+	shown   string // cmd as errors and traces show it (a PIN masked)
 	pdu     string // for AT+CMGS: the hex PDU sent at the "> " prompt
 	timeout time.Duration
 	reply   chan result
@@ -138,14 +139,19 @@ func (e *Engine) stop(err error) {
 // timeout. A failed final result is an error wrapping *CMEError, *CMSError or ErrError; no
 // answer in time is ErrTimeout.
 func (e *Engine) Command(ctx context.Context, cmd string, timeout time.Duration) (Reply, error) {
-	return e.do(&request{ctx: ctx, cmd: cmd, timeout: timeout})
+	return e.command(ctx, cmd, Redact(cmd), timeout)
+}
+
+// command is Command with the text errors and traces show in place of cmd.
+func (e *Engine) command(ctx context.Context, cmd, shown string, timeout time.Duration) (Reply, error) {
+	return e.do(&request{ctx: ctx, cmd: cmd, shown: shown, timeout: timeout})
 }
 
 // SubmitPDU sends one SMS-SUBMIT: AT+CMGS=<tpduLen>, waits for the "> " prompt, sends the hex
 // PDU (SMSC part included) and Ctrl-Z, and returns the message reference from "+CMGS: <mr>".
 func (e *Engine) SubmitPDU(ctx context.Context, tpduLen int, pduHex string, timeout time.Duration) (int, error) {
 	cmd := fmt.Sprintf("AT+CMGS=%d", tpduLen)
-	r, err := e.do(&request{ctx: ctx, cmd: cmd, pdu: pduHex, timeout: timeout})
+	r, err := e.do(&request{ctx: ctx, cmd: cmd, shown: cmd, pdu: pduHex, timeout: timeout})
 	if err != nil {
 		return 0, err
 	}
@@ -162,15 +168,18 @@ func (e *Engine) SubmitPDU(ctx context.Context, tpduLen int, pduHex string, time
 
 func (e *Engine) do(r *request) (Reply, error) {
 	r.reply = make(chan result, 1)
+	if r.shown == "" {
+		r.shown = Redact(r.cmd)
+	}
 	if r.timeout <= 0 {
 		r.timeout = 10 * time.Second
 	}
 	select {
 	case e.reqs <- r:
 	case <-r.ctx.Done():
-		return Reply{}, &CommandError{Cmd: r.cmd, Err: r.ctx.Err()}
+		return Reply{}, &CommandError{Cmd: r.shown, Err: r.ctx.Err()}
 	case <-e.done:
-		return Reply{}, &CommandError{Cmd: r.cmd, Err: e.Err()}
+		return Reply{}, &CommandError{Cmd: r.shown, Err: e.Err()}
 	}
 	res := <-r.reply // the owner always answers
 	return res.reply, res.err
@@ -191,7 +200,7 @@ func (e *Engine) read() {
 	for {
 		n, err := e.rw.Read(buf)
 		if n > 0 && e.opts.Trace {
-			e.log.Debug("modem rx", "bytes", string(buf[:n]))
+			e.log.Debug("modem rx", "bytes", Redact(string(buf[:n])))
 		}
 		acc = append(acc, buf[:n]...)
 		for {
@@ -279,7 +288,7 @@ func (e *Engine) drainRequests() {
 	for {
 		select {
 		case r := <-e.reqs:
-			r.reply <- result{err: &CommandError{Cmd: r.cmd, Err: e.Err()}}
+			r.reply <- result{err: &CommandError{Cmd: r.shown, Err: e.Err()}}
 		default:
 			return
 		}
@@ -306,12 +315,12 @@ func (e *Engine) urc(u URC) {
 		e.opts.OnURC(u)
 		return
 	}
-	e.log.Debug("modem unsolicited", "line", u.Line.Text)
+	e.log.Debug("modem unsolicited", "line", Redact(u.Line.Text))
 }
 
 func (e *Engine) write(s string) error {
 	if e.opts.Trace {
-		e.log.Debug("modem tx", "bytes", s)
+		e.log.Debug("modem tx", "bytes", Redact(s))
 	}
 	if _, err := io.WriteString(e.rw, s); err != nil {
 		err = fmt.Errorf("%w: write: %v", ErrPort, err)
@@ -324,7 +333,7 @@ func (e *Engine) write(s string) error {
 // exec runs one request to its final result code. It is the only place commands are written.
 // When the caller gave up before the final result, it returns the command's timer for settle.
 func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
-	fail := func(err error) result { return result{err: &CommandError{Cmd: r.cmd, Err: err}} }
+	fail := func(err error) result { return result{err: &CommandError{Cmd: r.shown, Err: err}} }
 	if err := r.ctx.Err(); err != nil {
 		return fail(err), nil
 	}
@@ -446,7 +455,7 @@ func (e *Engine) discardStale() {
 				if l := ParseLine(ev.line); IsUnsolicited(l) {
 					e.urc(URC{Line: l})
 				} else {
-					e.log.Debug("modem stale line dropped", "line", ev.line)
+					e.log.Debug("modem stale line dropped", "line", Redact(ev.line))
 				}
 			}
 		default:

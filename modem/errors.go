@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Sentinels. Each is matched with errors.Is, never by its text.
@@ -148,4 +149,48 @@ func CodeOf(err error) string {
 		return cme.ProviderCode()
 	}
 	return ""
+}
+
+// maskedPIN is how a PIN entry appears anywhere but on the wire.
+const maskedPIN = `AT+CPIN="****"`
+
+// Redact masks what follows "+CPIN=" (a PIN, or a PUK and a new PIN) up to the end of each
+// line of s, so a trace, a log line or an error never carries a SIM secret.
+func Redact(s string) string {
+	const key = "+CPIN="
+	if len(s) < len(key) {
+		return s
+	}
+	var b strings.Builder
+	rest := s
+	for {
+		i := indexFold(rest, key)
+		if i < 0 {
+			if b.Len() == 0 {
+				return s
+			}
+			b.WriteString(rest)
+			return b.String()
+		}
+		b.WriteString(rest[:i+len(key)])
+		rest = rest[i+len(key):]
+		end := strings.IndexAny(rest, "\r\n\x1a")
+		if end < 0 {
+			end = len(rest)
+		}
+		if end > 0 {
+			b.WriteString(`"****"`)
+		}
+		rest = rest[end:]
+	}
+}
+
+// indexFold is strings.Index, ignoring ASCII case.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }

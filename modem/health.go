@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +13,8 @@ import (
 type Health struct {
 	Present    bool      // the port is open and the modem answers
 	SIM        string    // "READY", "SIM PIN", "SIM PUK", "not inserted", ... ("" unknown)
-	Registered bool      // home network or roaming (CREG or CEREG stat 1 or 5)
+	Radio      string    // "on", "off (flight mode, CFUN 4)", ...; "" when AT+CFUN? is refused
+	Registered bool      // home network or roaming (CREG or CEREG stat 1, 5, 6, 7, 9, 10)
 	RegStatus  string    // "home", "roaming", "searching", "denied", "not searching", "unknown"
 	Operator   string    // from AT+COPS?
 	SignalDBM  int       // from AT+CSQ; valid when HasSignal
@@ -73,6 +75,9 @@ func (h Health) Facts() map[string]any {
 	if h.Model != "" {
 		f["model"] = h.Model
 	}
+	if h.Radio != "" {
+		f["radio"] = h.Radio
+	}
 	return f
 }
 
@@ -87,27 +92,16 @@ func CSQToDBM(rssi int) (dbm int, ok bool) {
 	return 0, false
 }
 
-func regStatus(stat int) (string, bool) {
-	switch stat {
-	case 0:
-		return "not searching", false
-	case 1:
-		return "home", true
-	case 2:
-		return "searching", false
-	case 3:
-		return "denied", false
-	case 5:
-		return "roaming", true
-	}
-	return "unknown", false
-}
-
 // session runs the initialisation and health queries on one engine.
 type session struct {
-	eng     *Engine
-	timeout time.Duration
-	pin     *pinGuard
+	eng             *Engine
+	timeout         time.Duration // ordinary commands
+	powerTimeout    time.Duration // AT+CFUN=1 (0: timeout)
+	registerTimeout time.Duration // AT+COPS=0 (0: timeout)
+	pin             *pinGuard
+	link            *linkState    // nil: nothing remembered between calls (the probe)
+	steps           *[]Step       // nil: not recorded
+	powered         *atomic.Int64 // set to the time AT+CFUN=1 is sent; nil: not kept
 }
 
 // alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some
@@ -115,13 +109,14 @@ type session struct {
 func (s *session) alive(ctx context.Context, tries int) error {
 	var err error
 	for i := 0; i < tries; i++ {
-		_, err = s.eng.Command(ctx, "AT", s.probeTimeout())
+		_, err = s.run(ctx, "AT", s.probeTimeout())
 		if err == nil || isFinal(err) {
 			return nil
 		}
 		if !errors.Is(err, ErrTimeout) {
 			return err
 		}
+		s.note("no answer")
 	}
 	return err
 }
@@ -143,18 +138,21 @@ func isFinal(err error) bool {
 // optional runs a command whose failure does not matter (ATE0 and AT+CMEE=1 on modems that
 // answer ERROR), but a silent modem or a lost port still stops the caller.
 func (s *session) optional(ctx context.Context, cmd string) error {
-	_, err := s.eng.Command(ctx, cmd, s.timeout)
-	if err != nil && !isFinal(err) {
-		return err
-	}
-	return nil
+	_, _, err := s.optionalCmd(ctx, cmd, s.timeout)
+	return err
 }
 
-// setup prepares a freshly opened (or freshly reset) modem: echo off, numeric errors, SIM PIN
-// (entered at most once, see pinGuard), PDU mode. It fills h with what it learns and returns
-// the first reason the modem cannot send, if any.
+// setup prepares a freshly opened (or freshly reset) modem: echo off, numeric errors, radio on,
+// SIM PIN (entered at most once, see pinGuard), PDU mode, registration reporting, automatic
+// operator selection when the modem is not looking for a network. It fills h with what it
+// learns and returns the first reason the modem cannot send, if any.
 func (s *session) setup(ctx context.Context, h *Health) error {
-	if err := s.alive(ctx, 3); err != nil {
+	if s.link != nil {
+		*s.link = linkState{} // a fresh (or restarted) modem has forgotten every setting
+	}
+	// A modem just opened (powered, enumerated, or phonesim setting up a connection) can take
+	// several seconds to answer its first AT: five tries, as ModemManager's port probing allows.
+	if err := s.alive(ctx, 5); err != nil {
 		h.Present = false
 		return err
 	}
@@ -164,8 +162,17 @@ func (s *session) setup(ctx context.Context, h *Health) error {
 			return err
 		}
 	}
-	if r, err := s.eng.Command(ctx, "AT+CGMM", s.timeout); err == nil && len(r.Lines) > 0 {
+	r, ok, err := s.optionalCmd(ctx, "AT+CGMM", s.timeout)
+	if err != nil {
+		return err
+	}
+	if ok && len(r.Lines) > 0 {
 		h.Model = r.Lines[0].Text
+	}
+	// The radio first: in CFUN 0 many modems power the SIM down too, so AT+CPIN? would say
+	// "not inserted" about a SIM that is there.
+	if err := s.power(ctx, h); err != nil {
+		return err
 	}
 	return s.refresh(ctx, h)
 }
@@ -179,43 +186,46 @@ func (s *session) refresh(ctx context.Context, h *Health) error {
 	if h.SIM != "READY" {
 		return h.Ready()
 	}
-	if _, err := s.eng.Command(ctx, "AT+CMGF=0", s.timeout); err != nil {
+	if _, err := s.run(ctx, "AT+CMGF=0", s.timeout); err != nil {
+		return err
+	}
+	if err := s.reporting(ctx); err != nil {
 		return err
 	}
 	if err := s.registration(ctx, h); err != nil {
 		return err
 	}
-	if r, err := s.eng.Command(ctx, "AT+CSQ", s.timeout); err == nil {
-		if b, ok := r.Find("+CSQ"); ok {
+	if r, ok, err := s.optionalCmd(ctx, "AT+CSQ", s.timeout); err != nil {
+		return err
+	} else if ok {
+		if b, found := r.Find("+CSQ"); found {
 			h.SignalDBM, h.HasSignal = CSQToDBM(IntField(Fields(b), 0, 99))
 		}
-	} else if !isFinal(err) {
-		return err
 	}
-	if r, err := s.eng.Command(ctx, "AT+COPS?", s.timeout); err == nil {
-		if b, ok := r.Find("+COPS"); ok {
+	if r, ok, err := s.optionalCmd(ctx, "AT+COPS?", s.timeout); err != nil {
+		return err
+	} else if ok {
+		if b, found := r.Find("+COPS"); found {
 			f := Fields(b)
 			h.Operator = ""
 			if len(f) >= 3 {
 				h.Operator = f[2]
 			}
 		}
-	} else if !isFinal(err) {
-		return err
 	}
-	if r, err := s.eng.Command(ctx, "AT+CSCA?", s.timeout); err == nil {
-		if b, ok := r.Find("+CSCA"); ok {
+	if r, ok, err := s.optionalCmd(ctx, "AT+CSCA?", s.timeout); err != nil {
+		return err
+	} else if ok {
+		if b, found := r.Find("+CSCA"); found {
 			h.SMSC = Fields(b)[0]
 		}
-	} else if !isFinal(err) {
-		return err
 	}
 	h.Checked = time.Now()
 	return h.Ready()
 }
 
 func (s *session) sim(ctx context.Context, h *Health) error {
-	r, err := s.eng.Command(ctx, "AT+CPIN?", s.timeout)
+	r, err := s.run(ctx, "AT+CPIN?", s.timeout)
 	if err != nil {
 		var cme *CMEError
 		if errors.As(err, &cme) {
@@ -251,32 +261,6 @@ func (s *session) sim(ctx context.Context, h *Health) error {
 	return s.pin.enter(ctx, s, h)
 }
 
-func (s *session) registration(ctx context.Context, h *Health) error {
-	h.Registered, h.RegStatus = false, "unknown"
-	for _, c := range []string{"+CREG", "+CEREG"} {
-		r, err := s.eng.Command(ctx, "AT"+c+"?", s.timeout)
-		if err != nil {
-			if isFinal(err) {
-				continue // AT+CEREG? on a 2G/3G modem
-			}
-			return err
-		}
-		b, ok := r.Find(c)
-		if !ok {
-			continue
-		}
-		st, reg := regStatus(IntField(Fields(b), 1, 4))
-		if reg || h.RegStatus == "unknown" {
-			h.RegStatus = st
-		}
-		if reg {
-			h.Registered = true
-			return nil
-		}
-	}
-	return nil
-}
-
 // pinGuard enters the configured PIN at most once per PIN value: a rejected PIN is never sent
 // again (three wrong PINs lock the SIM behind its PUK), not after a reopen, nor after a
 // restart when a state dir is given (the rejection is remembered there).
@@ -295,7 +279,8 @@ func (g *pinGuard) enter(ctx context.Context, s *session, h *Health) error {
 		h.LastError = "the configured PIN was rejected before; not entered again (fix the pin, or the SIM locks behind its PUK)"
 		return h.Ready()
 	}
-	_, err := s.eng.Command(ctx, fmt.Sprintf("AT+CPIN=%q", g.pin), s.timeout)
+	// The PIN goes to the modem and nowhere else: errors, steps and traces show it masked.
+	_, err := s.runShown(ctx, fmt.Sprintf("AT+CPIN=%q", g.pin), maskedPIN, s.timeout)
 	if err != nil {
 		if !isFinal(err) {
 			return err // no verdict: the PIN may not have reached the SIM; it counts as not tried
@@ -311,7 +296,7 @@ func (g *pinGuard) enter(ctx context.Context, s *session, h *Health) error {
 		g.remember(false)
 	}
 	// The SIM takes a moment after a PIN: ask again.
-	r, err := s.eng.Command(ctx, "AT+CPIN?", s.timeout)
+	r, err := s.run(ctx, "AT+CPIN?", s.timeout)
 	if err == nil {
 		b, _ := r.Find("+CPIN")
 		h.SIM = strings.ToUpper(strings.TrimSpace(b))

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,19 @@ type Options struct {
 	CommandTimeout time.Duration
 	// SendTimeout bounds one AT+CMGS exchange (prompt, PDU, +CMGS). Default 60s.
 	SendTimeout time.Duration
+	// PowerTimeout bounds AT+CFUN=1 (a radio powering up can take many seconds). Default 30s.
+	PowerTimeout time.Duration
+	// RegisterTimeout bounds AT+COPS=0 (some modems answer only once registered). Default 2m,
+	// as ModemManager allows.
+	RegisterTimeout time.Duration
+	// SendUnregisteredAfter is how long the modem may say "not registered" before a send is
+	// tried anyway, letting the network answer (+CMS ERROR 331 and the like are temporary):
+	// registration is a hint, not a gate that can hold the queue forever. Default 1m;
+	// negative: never.
+	SendUnregisteredAfter time.Duration
+	// ReadyWait is how long Send waits for a modem that is present but not ready yet (setting
+	// up, registering) before it gives up with a temporary error. Default 10s.
+	ReadyWait time.Duration
 	// HealthEvery is how often health is refreshed. Default 60s.
 	HealthEvery time.Duration
 	// ReopenMin and ReopenMax bound the backoff between attempts to open the port. Defaults
@@ -56,6 +70,18 @@ func (o *Options) defaults() {
 	}
 	if o.HealthEvery <= 0 {
 		o.HealthEvery = 60 * time.Second
+	}
+	if o.PowerTimeout <= 0 {
+		o.PowerTimeout = 30 * time.Second
+	}
+	if o.RegisterTimeout <= 0 {
+		o.RegisterTimeout = 2 * time.Minute
+	}
+	if o.SendUnregisteredAfter == 0 {
+		o.SendUnregisteredAfter = time.Minute
+	}
+	if o.ReadyWait <= 0 {
+		o.ReadyWait = 10 * time.Second
 	}
 	if o.ReopenMin <= 0 {
 		o.ReopenMin = 500 * time.Millisecond
@@ -83,11 +109,21 @@ type Modem struct {
 	// health refresh), so parts of two messages never interleave.
 	opMu sync.Mutex
 
-	mu     sync.Mutex // guards eng, health, change
+	link linkState // what the bring-up set on the open port; guarded by opMu
+	// powered is when the bring-up last sent AT+CFUN=1 (unix ns): the "+CFUN: 1" many modems
+	// then announce is our doing, not a restart of their own.
+	powered atomic.Int64
+
+	mu     sync.Mutex // guards eng, health, change, notReg, steps, trustTold, readyFns, reboot
 	eng    *Engine    // nil while the port is closed
 	health Health
-	change chan struct{} // closed and replaced at every health change (tests wait on it)
-	reboot bool          // the modem announced a restart of its own: run the full setup again
+	notReg time.Time // since when the modem has said "not registered" (zero: registered or unknown)
+	steps  []Step    // the last bring-up, for logs and the status page
+	// trustTold: NotifyReady callers were told that sends are tried despite "not registered"
+	trustTold bool
+	readyFns  []func()
+	change    chan struct{} // closed and replaced at every health change (tests wait on it)
+	reboot    bool          // the modem announced a restart of its own: run the full setup again
 }
 
 // New starts supervising a modem. It returns at once; the port is opened in the background
@@ -141,10 +177,61 @@ func (m *Modem) Changed() <-chan struct{} {
 
 func (m *Modem) setHealth(h Health) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	switch {
+	case h.Present && h.SIM == "READY" && !h.Registered && h.RegStatus != "":
+		if m.notReg.IsZero() {
+			m.notReg = time.Now()
+		}
+	case h.Registered:
+		m.notReg, m.trustTold = time.Time{}, false
+	}
+	was := m.health.Ready() == nil
 	m.health = h
 	close(m.change)
 	m.change = make(chan struct{})
+	fns := m.readyFns
+	m.mu.Unlock()
+	if !was && h.Ready() == nil {
+		m.tellReady(fns)
+	}
+}
+
+// NotifyReady has fn called each time the modem becomes able to send (ready again, or
+// "not registered" has lasted SendUnregisteredAfter), so waiting work can go at once.
+func (m *Modem) NotifyReady(fn func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.readyFns = append(m.readyFns, fn)
+}
+
+// tellReady calls fns in a goroutine of their own: health changes come from the goroutine that
+// owns the port (unsolicited +CREG), which must not wait on the dispatcher.
+func (m *Modem) tellReady(fns []func()) {
+	if len(fns) == 0 {
+		return
+	}
+	go func() {
+		for _, fn := range fns {
+			fn()
+		}
+	}()
+}
+
+// tellTrust tells the NotifyReady callers, once per stretch of "not registered", that sends
+// are now tried anyway.
+func (m *Modem) tellTrust() {
+	d, ok := m.untilTryAnyway(m.Health().Ready())
+	if !ok || d > 0 {
+		return
+	}
+	m.mu.Lock()
+	told := m.trustTold
+	m.trustTold = true
+	fns := m.readyFns
+	m.mu.Unlock()
+	if !told {
+		m.tellReady(fns)
+	}
 }
 
 func (m *Modem) engine() *Engine {
@@ -176,6 +263,7 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(m.ctx, cancel)()
+	m.waitReady(ctx)
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	eng := m.engine()
@@ -187,7 +275,7 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 	h := m.Health()
 	if h.Ready() != nil {
 		// Health may be stale (registered since the last tick): look again before refusing.
-		if err := m.refreshLocked(ctx, eng); err != nil {
+		if err := m.refreshLocked(ctx, eng); err != nil && !m.tryAnyway(err) {
 			return Sent{}, err
 		}
 	} else if _, err := eng.Command(ctx, "AT+CMGF=0", m.o.CommandTimeout); err != nil {
@@ -214,6 +302,72 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 		m.setHealth(h)
 	}
 	return out, nil
+}
+
+// waitReady waits, at most ReadyWait, for a modem that is coming up (opening, setting up,
+// registering) to become able to send, so a message queued at start-up goes out as soon as
+// the modem is ready instead of after the dispatcher's backoff. It returns at once when the
+// SIM needs an operator or the port cannot be opened (no short wait helps those).
+func (m *Modem) waitReady(ctx context.Context) {
+	timer := time.NewTimer(m.o.ReadyWait)
+	defer timer.Stop()
+	for {
+		ch := m.Changed()
+		h := m.Health()
+		err := h.Ready()
+		if err == nil || errors.Is(err, ErrSIM) || m.tryAnyway(err) {
+			return
+		}
+		if !h.Present && h.LastError != "opening" {
+			return // no port (unplugged, wrong path): the dispatcher's backoff is the wait
+		}
+		trust := time.NewTimer(time.Hour) // when "not registered" has lasted long enough to try anyway
+		if d, ok := m.untilTryAnyway(err); ok {
+			trust.Reset(d)
+		} else {
+			trust.Stop()
+		}
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		case <-trust.C:
+		case <-ch:
+			trust.Stop()
+			continue
+		}
+		trust.Stop()
+		return
+	}
+}
+
+// tryAnyway says err is only "not registered" and has lasted SendUnregisteredAfter: the send
+// is tried and the network answers (a modem's registration report can be wrong or late).
+func (m *Modem) tryAnyway(err error) bool {
+	if m.o.SendUnregisteredAfter < 0 || !errors.Is(err, ErrNotRegistered) {
+		return false
+	}
+	m.mu.Lock()
+	since := m.notReg
+	m.mu.Unlock()
+	if since.IsZero() || time.Since(since) < m.o.SendUnregisteredAfter {
+		return false
+	}
+	m.log.Info("modem: not registered for a while; trying the send anyway", "since", since.Format(time.RFC3339))
+	return true
+}
+
+// untilTryAnyway is how long until tryAnyway(err) holds; ok false when it never will.
+func (m *Modem) untilTryAnyway(err error) (time.Duration, bool) {
+	if m.o.SendUnregisteredAfter < 0 || !errors.Is(err, ErrNotRegistered) {
+		return 0, false
+	}
+	m.mu.Lock()
+	since := m.notReg
+	m.mu.Unlock()
+	if since.IsZero() {
+		return 0, false
+	}
+	return max(0, m.o.SendUnregisteredAfter-time.Since(since)), true
 }
 
 // noteSendError records err for the status page and, when the modem went silent, asks the
@@ -264,7 +418,7 @@ func rebootURC(l Line) bool {
 
 func (m *Modem) refreshLocked(ctx context.Context, eng *Engine) error {
 	h := m.Health()
-	s := &session{eng: eng, timeout: m.o.CommandTimeout, pin: m.pin}
+	s := m.newSession(eng, nil)
 	m.mu.Lock()
 	reboot := m.reboot
 	m.reboot = false
@@ -298,6 +452,10 @@ func (m *Modem) onURC(u URC) {
 		m.o.OnURC(u)
 	}
 	l := u.Line
+	if l.Prefix == "+CFUN" && time.Since(time.Unix(0, m.powered.Load())) < 2*m.o.PowerTimeout {
+		m.log.Debug("modem: radio powered up", "urc", l.Text)
+		return
+	}
 	if rebootURC(l) {
 		// Restarted by itself (brown-out, watchdog): echo, error mode, PIN and PDU mode are
 		// back at their defaults. Make the next send (or tick) set it up again first.
@@ -315,8 +473,12 @@ func (m *Modem) onURC(u URC) {
 	case "+CREG", "+CEREG", "+CGREG":
 		// Unsolicited form: +CREG: <stat>[,<lac>,<ci>...]. Only a CREG/CEREG "registered" is
 		// trusted here; losing registration shows at the next refresh.
-		f := Fields(l.Body)
-		if st, reg := regStatus(IntField(f, 0, 4)); reg && l.Prefix != "+CGREG" {
+		stat, ok := ParseReg(l.Body)
+		if !ok {
+			m.log.Debug("modem: unreadable registration report", "urc", l.Text)
+			return
+		}
+		if st, reg := regStatus(stat); reg && l.Prefix != "+CGREG" {
 			h := m.Health()
 			h.Registered, h.RegStatus = true, st
 			m.setHealth(h)
@@ -327,6 +489,30 @@ func (m *Modem) onURC(u URC) {
 		m.log.Debug("modem: unsolicited", "urc", l.Text)
 	}
 }
+
+func (m *Modem) newSession(eng *Engine, steps *[]Step) *session {
+	return &session{eng: eng, timeout: m.o.CommandTimeout, powerTimeout: m.o.PowerTimeout,
+		registerTimeout: m.o.RegisterTimeout, pin: m.pin, link: &m.link, steps: steps, powered: &m.powered}
+}
+
+// Steps returns the commands of the last bring-up and what came of each.
+func (m *Modem) Steps() []Step {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Step(nil), m.steps...)
+}
+
+func stepsText(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, st := range steps {
+		out[i] = st.String()
+	}
+	return out
+}
+
+// notReadyEvery is how often health is read while the modem cannot send (registering): a
+// queued message then goes as soon as it can, even from a modem that reports nothing by itself.
+const notReadyEvery = 5 * time.Second
 
 // run is the supervisor: open, set up, serve until the port fails or the modem goes silent,
 // reset and reopen, with capped, jittered backoff between attempts.
@@ -383,9 +569,13 @@ func (m *Modem) session() (ok bool) {
 
 	m.opMu.Lock()
 	h = Health{LastError: ""}
-	s := &session{eng: eng, timeout: m.o.CommandTimeout, pin: m.pin}
+	var steps []Step
+	s := m.newSession(eng, &steps)
 	err = s.setup(m.ctx, &h)
-	m.opMu.Unlock()
+	m.mu.Lock()
+	m.steps = steps
+	m.mu.Unlock()
+	m.log.Info("modem: brought up", "steps", stepsText(steps))
 	var st *StateError
 	switch {
 	case err == nil:
@@ -398,7 +588,11 @@ func (m *Modem) session() (ok bool) {
 		h.LastError = "setup: " + err.Error()
 		m.log.Warn("modem: setup failed", "err", err)
 	}
+	// Published before the port is let go: a Send waiting on opMu refreshes from Health, and
+	// from the stale "opening" one (not present) it would write back a health that never says
+	// present again (refresh does not probe presence; only setup does).
 	m.setHealth(h)
+	m.opMu.Unlock()
 	if errors.Is(err, ErrTimeout) {
 		m.reset(eng)
 		return false
@@ -408,9 +602,14 @@ func (m *Modem) session() (ok bool) {
 	}
 	m.log.Info("modem: ready to serve", "sim", h.SIM, "registered", h.Registered, "operator", h.Operator, "signal_dbm", h.SignalDBM)
 
-	tick := time.NewTicker(m.o.HealthEvery)
+	tick := time.NewTimer(m.o.HealthEvery)
 	defer tick.Stop()
 	for {
+		next := m.o.HealthEvery
+		if m.Health().Ready() != nil {
+			next = min(next, notReadyEvery)
+		}
+		tick.Reset(next)
 		select {
 		case <-m.ctx.Done():
 			return true
@@ -426,6 +625,7 @@ func (m *Modem) session() (ok bool) {
 			m.opMu.Lock()
 			err := m.refreshLocked(m.ctx, eng)
 			m.opMu.Unlock()
+			m.tellTrust()
 			if errors.Is(err, ErrTimeout) && m.silent(eng) {
 				m.reset(eng)
 				return true

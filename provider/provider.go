@@ -58,6 +58,14 @@ type HealthReporter interface {
 	Health() Health
 }
 
+// ReadyNotifier is implemented by drivers that know when they become able to send again (a
+// modem that registers on a network): fn is called at each such moment, and the dispatcher
+// then tries the driver's waiting work at once instead of at the end of its backoff. fn must
+// not block; it may be called from any goroutine.
+type ReadyNotifier interface {
+	NotifyReady(fn func())
+}
+
 // Health is a driver's own view of itself, for the status page.
 type Health struct {
 	OK     bool           `json:"ok"`

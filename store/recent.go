@@ -47,25 +47,47 @@ func (s *Store) Recent(limit int) ([]*Job, error) {
 }
 
 // Since calls fn with every job created at or after t, oldest first, until fn returns false
-// (the admin's 24-hour chart is rebuilt from it at start).
+// (the admin's 24-hour chart is rebuilt from it after start). It reads in short read
+// transactions of sinceChunk jobs, not one long one: the scan runs while the box serves, and a
+// read transaction held for the whole day's jobs would hold off a commit that has to grow the
+// file (bbolt remaps it only when no reader is open). A job created while it runs may or may
+// not be seen.
 func (s *Store) Since(t time.Time, fn func(*Job) bool) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bJobs).Cursor()
-		for k, v := c.Seek(idPrefix(t)); k != nil; k, v = c.Next() {
-			if len(k) != idLen {
-				continue
+	from := idPrefix(t)
+	for {
+		var last []byte
+		n, stop := 0, false
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bJobs).Cursor()
+			for k, v := c.Seek(from); k != nil; k, v = c.Next() {
+				if n == sinceChunk {
+					last = append([]byte(nil), k...) // the next transaction starts here
+					return nil
+				}
+				n++
+				if len(k) != idLen {
+					continue
+				}
+				j, err := decodeJob(k, v)
+				if err != nil {
+					continue
+				}
+				if !fn(j) {
+					stop = true
+					return nil
+				}
 			}
-			j, err := decodeJob(k, v)
-			if err != nil {
-				continue
-			}
-			if !fn(j) {
-				return nil
-			}
+			return nil
+		})
+		if err != nil || stop || last == nil {
+			return err
 		}
-		return nil
-	})
+		from = last
+	}
 }
+
+// sinceChunk is how many jobs Since reads per read transaction (a few milliseconds of work).
+const sinceChunk = 1000
 
 // decodeJob decodes a job's value read from a cursor (valid only inside the transaction).
 func decodeJob(k, v []byte) (*Job, error) {

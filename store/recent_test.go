@@ -38,6 +38,35 @@ func TestRecent(t *testing.T) {
 	}
 }
 
+// TestSinceChunks: Since reads in several transactions and hands out every job once, in order,
+// across the chunk boundaries, and stops when told to.
+func TestSinceChunks(t *testing.T) {
+	c := newClock()
+	n := 2*sinceChunk + 7
+	s := open(t, Options{Now: c.Now, MaxPreprocess: n})
+	var ids []string
+	for range n {
+		ids = append(ids, upload(t, s, "dev", 1).ID)
+		c.Add(time.Millisecond)
+	}
+	var got []string
+	if err := s.Since(time.Time{}, func(j *Job) bool { got = append(got, j.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("Since read %d jobs, want %d", len(got), n)
+	}
+	for i := range got {
+		if got[i] != ids[i] {
+			t.Fatalf("Since job %d = %s, want %s", i, got[i], ids[i])
+		}
+	}
+	k := 0
+	if err := s.Since(time.Time{}, func(*Job) bool { k++; return k < sinceChunk+3 }); err != nil || k != sinceChunk+3 {
+		t.Fatalf("Since stopped after %d jobs (%v), want %d", k, err, sinceChunk+3)
+	}
+}
+
 func jobIDs(js []*Job) []string {
 	out := make([]string, len(js))
 	for i, j := range js {

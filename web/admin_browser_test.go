@@ -219,3 +219,47 @@ func TestAdminPageInBrowser(t *testing.T) {
 	waitJS(t, ctx, "the login form for the old session", `location.pathname === "/admin/login"`)
 	shot(t, ctx, dir, "login-phone-360.png", 360, 740, true)
 }
+
+// TestAdminPageEscapesInBrowser: device-supplied text that comes back through a provider's
+// error — a quoted local part full of markup, echoed by the relay's 550 — shows on the page as
+// text, both as the server renders it and as the script redraws it: no element is made of it.
+// (The CSP would stop an injected script from running; the test looks for the element itself,
+// so it fails on an escaping bug even where the CSP would have saved the page.)
+func TestAdminPageEscapesInBrowser(t *testing.T) {
+	b := startBox(t, "")
+	b.relay.refuse.Store(true)
+	const payload = `<img src=x onerror=window.xss=1>'</td><b id=xss>`
+	bad := b.send("relay", `"`+payload+`"@example.com`, "hello")
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/admin/login")); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), testPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
+		t.Fatal(err)
+	}
+	row := fmt.Sprintf(`#recent tr[data-id="%s"]`, bad)
+	waitJS(t, ctx, "the refused job to show as failed", fmt.Sprintf(`!!document.querySelector('%s.st-failed')`, row))
+	shown := fmt.Sprintf(`document.querySelector('%s .c-err').textContent.includes(%q)`, row, `<img src=x onerror=window.xss=1>`)
+	clean := `!document.querySelector("img") && !document.querySelector("#xss") && window.xss === undefined`
+	for _, how := range []string{"as the server renders it", "as the script redraws it"} {
+		if how == "as the server renders it" {
+			if err := chromedp.Do(ctx, chromedp.Navigate(b.base+"/admin")); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// the next refresh rebuilds the recent list from /admin/api/status
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#recent').textContent = ""`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitJS(t, ctx, "the error shown as text, "+how, fmt.Sprintf(`!!document.querySelector('%s') && %s`, row, shown))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](clean))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#recent').innerHTML`))
+			t.Errorf("%s: the relay's error made elements of its text:\n%s", how, html)
+		}
+	}
+}

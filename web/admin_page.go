@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -18,30 +16,11 @@ import (
 	"multimsg/store"
 )
 
-// The admin page: templates and assets embedded in the binary, parsed once, rendered into a
-// buffer before anything is written (a template error is a clean 500, never half a page).
+// The admin page: assets embedded in the binary; the pages themselves are written in Go
+// (admin_render.go) into a buffer before anything is sent.
 
 //go:embed ui
 var uiFS embed.FS
-
-var pageTmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"bytes":    humanBytes,
-	"ago":      ago,
-	"short":    shortID,
-	"pct":      func(a, b int64) int64 { return pct(a, b) },
-	"chart":    chartSVG,
-	"facts":    modemFacts,
-	"bars":     barsSVG,
-	"modemKey": modemKey,
-	"fact":     factText,
-	"showFact": showFact,
-	"stamp":    func(t time.Time) string { return stamp(t) },
-	"jobs":     func(m map[string]int64, k string) int64 { return m[k] },
-	"states":   func() []string { return stateOrder },
-	"version":  func(v string) string { return orDash(v) },
-}).ParseFS(uiFS, "ui/*.tmpl"))
-
-var stateOrder = []string{"queued", "delivered", "partial", "failed", "preprocess", "archived"}
 
 // adminHeaders keep the admin pages to themselves: no framing, no inline script, no caching.
 func adminHeaders(ctx *fasthttp.RequestCtx) {
@@ -86,7 +65,7 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) static(ctx *fasthttp.RequestCtx, name string) {
-	if name == "" || strings.Contains(name, "/") || strings.HasSuffix(name, ".tmpl") {
+	if name == "" || strings.Contains(name, "/") {
 		s.fail(ctx, &reqError{http.StatusNotFound, "no such file"})
 		return
 	}
@@ -101,22 +80,14 @@ func (s *Server) static(ctx *fasthttp.RequestCtx, name string) {
 	ctx.SetBody(b)
 }
 
-// render executes a template into a buffer, then answers.
-func (s *Server) render(ctx *fasthttp.RequestCtx, status int, name string, data any) {
-	var b bytes.Buffer
-	if err := pageTmpl.ExecuteTemplate(&b, name, data); err != nil {
-		s.fail(ctx, fmt.Errorf("admin page: %w", err))
-		return
-	}
+// render answers with a page built by write.
+func (s *Server) render(ctx *fasthttp.RequestCtx, status int, write func(*page)) {
+	p := page{b: make([]byte, 0, 16<<10)}
+	write(&p)
 	adminHeaders(ctx)
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBody(b.Bytes())
-}
-
-type pageData struct {
-	Status
-	CSRF string
+	ctx.SetBody(p.b)
 }
 
 func (s *Server) page(ctx *fasthttp.RequestCtx) {
@@ -129,12 +100,8 @@ func (s *Server) page(ctx *fasthttp.RequestCtx) {
 		seeOther(ctx, "/admin/login")
 		return
 	}
-	s.render(ctx, http.StatusOK, "admin.html.tmpl", pageData{Status: s.Snapshot(), CSRF: ss.csrf})
-}
-
-type loginData struct {
-	Version string
-	Error   string
+	d := pageData{Status: s.Snapshot(), CSRF: ss.csrf}
+	s.render(ctx, http.StatusOK, func(p *page) { adminPage(p, &d) })
 }
 
 func (s *Server) loginForm(ctx *fasthttp.RequestCtx, status int, msg string) {
@@ -142,7 +109,8 @@ func (s *Server) loginForm(ctx *fasthttp.RequestCtx, status int, msg string) {
 		seeOther(ctx, "/admin")
 		return
 	}
-	s.render(ctx, status, "login.html.tmpl", loginData{Version: s.o.Version, Error: msg})
+	d := loginData{Version: s.o.Version, Error: msg}
+	s.render(ctx, status, func(p *page) { loginPage(p, &d) })
 }
 
 func (s *Server) login(ctx *fasthttp.RequestCtx) {

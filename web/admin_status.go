@@ -11,7 +11,7 @@ import (
 )
 
 // Status is /admin/api/status and the data of the /admin page: one struct, rendered by the
-// page's template and served as JSON (docs/ADMIN.md documents every field).
+// admin page (admin_render.go) and served as JSON (docs/ADMIN.md documents every field).
 type Status struct {
 	Version       string                  `json:"version"`
 	Now           time.Time               `json:"now"`
@@ -29,6 +29,9 @@ type Status struct {
 	Recent        []RecentJob             `json:"recent"`
 	Services      []string                `json:"services"`
 	Extra         map[string]any          `json:"extra,omitempty"`
+
+	// HistoryLoading: the hours before this start are still being read back from the store.
+	HistoryLoading bool `json:"history_loading,omitempty"`
 }
 
 // StoreStatus is the store's size against its quota.
@@ -92,6 +95,7 @@ func (s *Server) Snapshot() Status {
 		Uptime: up.Round(time.Second).String(), UptimeSeconds: int64(up / time.Second),
 		Jobs: jobs, Store: storeStatus(s.o.Store.Space()),
 		History: s.hist.last(now), Services: s.o.Registry.Names(), Senders: []dispatch.SenderStatus{}}
+	st.HistoryLoading = s.hist.loading.Load()
 	st.Devices = s.o.Store.Devices()
 	st.DevicesTotal = len(st.Devices)
 	if len(st.Devices) > devicesLimit {

@@ -223,6 +223,8 @@ func TestAdminStatusJSON(t *testing.T) {
 	b := startBox(t, "")
 	id := b.send("", "5491112345678@example.com, ops@example.com", "secret file contents")
 	b.waitFor("the job to be delivered", func() bool { return b.state(id) == "delivered" })
+	// the store's counters are updated just after its commit, so they may trail the job's record
+	b.waitFor("the delivery to be counted", func() bool { return b.status().Jobs["delivered"] == 1 })
 	r := b.do("GET", "/admin/api/status", nil, "Authorization", basic(testPassword))
 	if ct := r.hdr.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", ct)

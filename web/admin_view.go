@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"html/template"
 	"strings"
 
 	"multimsg/dispatch"
@@ -10,41 +9,39 @@ import (
 
 // chartSVG draws the 24-hour chart as inline SVG: per hour, three bars (accepted, delivered,
 // failed). The page's script redraws the same picture from /admin/api/status (admin.js, chart).
-func chartSVG(hours []Hour) template.HTML {
+func chartSVG(p *page, hours []Hour) {
 	const w, h, top, bottom = 480.0, 150.0, 8.0, 18.0
 	var peak int64 = 1
 	for _, x := range hours {
 		peak = max(peak, x.Accepted, x.Delivered, x.Failed)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="jobs accepted, delivered and failed per hour over the last 24 hours">`, w, h)
-	fmt.Fprintf(&b, `<line class="axis" x1="0" y1="%g" x2="%g" y2="%g"/>`, h-bottom, w, h-bottom)
-	fmt.Fprintf(&b, `<text class="peak" x="2" y="%g">%d</text>`, top+2, peak)
+	p.printf(`<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="jobs accepted, delivered and failed per hour over the last 24 hours">`, w, h)
+	p.printf(`<line class="axis" x1="0" y1="%g" x2="%g" y2="%g"/>`, h-bottom, w, h-bottom)
+	p.printf(`<text class="peak" x="2" y="%g">%d</text>`, top+2, peak)
 	slot := w / float64(max(len(hours), 1))
 	plot := h - bottom - top
 	for i, x := range hours {
 		x0 := float64(i) * slot
-		fmt.Fprintf(&b, `<g><title>%s UTC: %d accepted, %d delivered, %d failed</title>`, x.Start.Format("15:04"), x.Accepted, x.Delivered, x.Failed)
-		fmt.Fprintf(&b, `<rect class="hit" x="%g" y="0" width="%g" height="%g"/>`, x0, slot, h-bottom)
+		p.printf(`<g><title>%s UTC: %d accepted, %d delivered, %d failed</title>`, x.Start.Format("15:04"), x.Accepted, x.Delivered, x.Failed)
+		p.printf(`<rect class="hit" x="%g" y="0" width="%g" height="%g"/>`, x0, slot, h-bottom)
 		for k, v := range []int64{x.Accepted, x.Delivered, x.Failed} {
 			bh := plot * float64(v) / float64(peak)
 			if v > 0 && bh < 1.5 {
 				bh = 1.5
 			}
-			fmt.Fprintf(&b, `<rect class="s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, k, x0+slot*(0.1+0.27*float64(k)), h-bottom-bh, slot*0.25, bh)
+			p.printf(`<rect class="s%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/>`, k, x0+slot*(0.1+0.27*float64(k)), h-bottom-bh, slot*0.25, bh)
 		}
-		b.WriteString(`</g>`)
+		p.raw(`</g>`)
 		if x.Start.Hour()%6 == 0 && i > 0 && i < len(hours)-1 { // not at the edges, where it would be cut
-			fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%g">%02dh</text>`, x0+slot/2, h-4, x.Start.Hour())
+			p.printf(`<text class="tick" x="%.1f" y="%g">%02dh</text>`, x0+slot/2, h-4, x.Start.Hour())
 		}
 	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) // every value above is a number or a formatted time
+	p.raw(`</svg>`)
 }
 
 // modem is what the page shows of an SMS sender's modem, from its driver's Health facts
-// (modem.Health.Facts: present, sim, registered, registration, operator, signal_dbm, smsc,
-// model, last_error).
+// (modem.Health.Facts: present, radio, sim, registered, registration, operator, signal_dbm,
+// smsc, model, last_error).
 type modem struct {
 	Show bool
 	Bars int
@@ -87,6 +84,9 @@ func modemFacts(st dispatch.SenderStatus) modem {
 	if known {
 		m.Rows = append(m.Rows, modemRow{"modem", map[bool]string{true: "not present", false: "present"}[gone], okClass(!gone)})
 	}
+	if v, ok := f["radio"].(string); ok && v != "" {
+		m.Rows = append(m.Rows, modemRow{"radio", v, cls(v == "on")})
+	}
 	if v, ok := f["sim"]; ok {
 		m.Rows = append(m.Rows, modemRow{"SIM", factText(v), cls(simReady(v))})
 	}
@@ -127,25 +127,23 @@ func simReady(v any) bool {
 }
 
 // barsSVG draws n of 4 signal bars.
-func barsSVG(n int) template.HTML {
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="bars" viewBox="0 0 20 16" role="img" aria-label="%d of 4 bars">`, n)
+func barsSVG(p *page, n int) {
+	p.printf(`<svg class="bars" viewBox="0 0 20 16" role="img" aria-label="%d of 4 bars">`, n)
 	for i := range 4 {
 		cls := "off"
 		if i < n {
 			cls = "on"
 		}
-		fmt.Fprintf(&b, `<rect class="%s" x="%d" y="%d" width="4" height="%d"/>`, cls, i*5, 12-i*4, 4+i*4)
+		p.printf(`<rect class="%s" x="%d" y="%d" width="4" height="%d"/>`, cls, i*5, 12-i*4, 4+i*4)
 	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	p.raw(`</svg>`)
 }
 
 // modemKey reports whether a Health fact is one of the modem's (shown in the modem block; the
 // other facts are listed as they are).
 func modemKey(k string) bool {
 	switch k {
-	case "present", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error":
+	case "present", "radio", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error":
 		return true
 	}
 	return false

@@ -80,11 +80,9 @@ func New(o Options) *Server {
 	if o.Admin == nil {
 		o.Admin = &AdminAuth{}
 	}
-	s := &Server{o: o, log: o.Log, started: time.Now(), adm: newAdminState(time.Now), hist: &history{}}
+	s := &Server{o: o, log: o.Log, started: time.Now(), adm: newAdminState(time.Now)}
+	s.hist = newHistory(s.started) // counts live from now; Serve reads the earlier hours back
 	s.initMetrics()
-	if err := s.hist.rebuild(o.Store, s.started); err != nil {
-		s.log.Error("web: rebuilding the 24-hour chart", "err", err)
-	}
 	s.srv = &fasthttp.Server{
 		Handler:            s.instrument(s.handle),
 		Name:               "multimsg",
@@ -105,11 +103,19 @@ func New(o Options) *Server {
 	return s
 }
 
-// Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve answers requests on ln until Shutdown. The admin chart's earlier hours are read back
+// from the store in the background meanwhile, so the listener never waits for them.
+func (s *Server) Serve(ln net.Listener) error {
+	s.hist.load(s.o.Store, s.log)
+	return s.srv.Serve(ln)
+}
 
 // Shutdown stops accepting, lets requests in flight finish (bounded by ctx), and returns.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	s.hist.halt(ctx)
+	return err
+}
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	p := string(ctx.Path())

@@ -23,7 +23,8 @@ const (
 )
 
 // RunModem is `multimsg modem -device PATH [-baud N] [-pin PIN] [-timeout D] [-json]`: it
-// probes a modem and prints its health, the field technician's first tool. The PIN is entered
+// brings a modem up as `serve` does, printing each step (command, answer, what it meant), then
+// its health: the field technician's first tool. The PIN is entered
 // at most once, and only when the SIM asks for it.
 func RunModem(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("modem", flag.ContinueOnError)
@@ -65,7 +66,10 @@ func RunModem(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *verbose {
 		rw = &traced{rw: port, log: log}
 	}
-	h, perr := modem.Probe(ctx, rw, *pin, *timeout, log)
+	if !*asJSON {
+		fmt.Fprintf(stdout, "bringing up %s:\n", *device)
+	}
+	h, steps, perr := modem.Probe(ctx, rw, *pin, *timeout, log)
 
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -73,10 +77,25 @@ func RunModem(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		facts := h.Facts()
 		facts["device"] = *device
 		facts["ready"] = perr == nil
+		if perr != nil {
+			facts["not_ready"] = perr.Error()
+		}
+		st := make([]map[string]any, len(steps))
+		for i, s := range steps {
+			st[i] = map[string]any{"cmd": s.Cmd, "answer": s.Answer, "ms": s.Took.Milliseconds()}
+			if s.Note != "" {
+				st[i]["note"] = s.Note
+			}
+		}
+		facts["steps"] = st
 		if err := enc.Encode(facts); err != nil {
 			return modemExitUsage
 		}
 	} else {
+		for _, s := range steps {
+			fmt.Fprintf(stdout, "  %s\n", s)
+		}
+		fmt.Fprintln(stdout)
 		printHealth(stdout, *device, h, perr)
 	}
 	switch {
@@ -104,6 +123,7 @@ func printHealth(w io.Writer, device string, h modem.Health, perr error) {
 	fmt.Fprintf(w, "device:      %s\n", device)
 	fmt.Fprintf(w, "present:     %s\n", yes(h.Present))
 	fmt.Fprintf(w, "model:       %s\n", orDash(h.Model))
+	fmt.Fprintf(w, "radio:       %s\n", orDash(h.Radio))
 	fmt.Fprintf(w, "sim:         %s\n", orDash(h.SIM))
 	reg := yes(h.Registered)
 	if h.RegStatus != "" {
@@ -133,12 +153,12 @@ type traced struct {
 func (t *traced) Read(b []byte) (int, error) {
 	n, err := t.rw.Read(b)
 	if n > 0 {
-		t.log.Debug("rx", "data", string(b[:n]))
+		t.log.Debug("rx", "data", modem.Redact(string(b[:n])))
 	}
 	return n, err
 }
 
 func (t *traced) Write(b []byte) (int, error) {
-	t.log.Debug("tx", "data", string(b))
+	t.log.Debug("tx", "data", modem.Redact(string(b)))
 	return t.rw.Write(b)
 }

@@ -18,9 +18,12 @@
 // other pure-Go option, blocks in recvfrom and cannot be interrupted by Close, and its afpacket
 // and pcap packages need cgo. The kernel filters by protocol, so only ARP frames cross into user
 // space; frames the box itself sends are ignored (PACKET_IGNORE_OUTGOING). Frames are decoded
-// with gopacket's layers after the ARP header has been checked to be Ethernet/IPv4 with 6- and
-// 4-byte addresses (gopacket computes the ARP length in a byte and can be made to slice out of
-// bounds by hostile header lengths).
+// by gopacket's DecodingLayerParser with this package's own Ethernet and ARP layers
+// (frame.go), not gopacket/layers, whose init-time tables cost ~8 MB of memory; the ARP layer
+// takes only Ethernet/IPv4 with 6- and 4-byte addresses and checks that before reading them
+// (gopacket/layers computes the ARP length in a byte and can be made to slice out of bounds by
+// hostile header lengths). The decoded frame keeps the Ethernet source apart from the ARP
+// sender.
 //
 // The capture goroutine waits until a frame is queued and then drains the socket; [Table.Sync]
 // drains it too, under the same mutex, so a caller can make the table current before a Lookup.

@@ -43,9 +43,9 @@ func TestDecode(t *testing.T) {
 		want    packet
 		wantErr error
 	}{
-		{"request", mustHex(t, capturedRequest), packet{op: layers.ARPRequest, senderMAC: macA, senderIP: ip10, targetIP: ipBox}, nil},
-		{"reply", mustHex(t, capturedReply), packet{op: layers.ARPReply, senderMAC: [6]byte(macBox), senderIP: ipBox, targetMAC: macA, targetIP: ip10}, nil},
-		{"unpadded", mustHex(t, capturedRequest)[:42], packet{op: layers.ARPRequest, senderMAC: macA, senderIP: ip10, targetIP: ipBox}, nil},
+		{"request", mustHex(t, capturedRequest), packet{ethSrc: macA, op: layers.ARPRequest, senderMAC: macA, senderIP: ip10, targetIP: ipBox}, nil},
+		{"reply", mustHex(t, capturedReply), packet{ethSrc: [6]byte(macBox), op: layers.ARPReply, senderMAC: [6]byte(macBox), senderIP: ipBox, targetMAC: macA, targetIP: ip10}, nil},
+		{"unpadded", mustHex(t, capturedRequest)[:42], packet{ethSrc: macA, op: layers.ARPRequest, senderMAC: macA, senderIP: ip10, targetIP: ipBox}, nil},
 		{"empty", nil, packet{}, errTruncated},
 		{"short ethernet", mustHex(t, capturedRequest)[:13], packet{}, errTruncated},
 		{"short ARP header", mustHex(t, capturedRequest)[:20], packet{}, errTruncated},
@@ -57,6 +57,9 @@ func TestDecode(t *testing.T) {
 		{"hardware length overflow", withARPHeader(t, 4, 128, 0), packet{}, errNotEthIPv4},
 		{"protocol length 16", withARPHeader(t, 5, 16), packet{}, errNotEthIPv4},
 		{"RARP operation", withARPHeader(t, 6, 0x00, 0x03), packet{}, errUnknownOp},
+		// the Ethernet source and the ARP sender are reported apart, so a rule can compare them
+		{"relayed", append(append(mustHex(t, capturedRequest)[:6:6], macBox...), mustHex(t, capturedRequest)[12:]...),
+			packet{ethSrc: [6]byte(macBox), op: layers.ARPRequest, senderMAC: macA, senderIP: ip10, targetIP: ipBox}, nil},
 	}
 	d := newDecoder()
 	for _, tc := range tests {
@@ -94,8 +97,9 @@ func TestWhoHas(t *testing.T) {
 	}
 }
 
-// TestGopacketTrustsARPLengths records why decode checks the header first: handed the
-// overflowing lengths directly, gopacket's ARP decoder panics or reads past the frame.
+// TestGopacketTrustsARPLengths records why this package's ARP layer checks the header's lengths
+// before reading addresses: handed overflowing lengths, gopacket/layers' ARP decoder panics or
+// reads past the frame.
 func TestGopacketTrustsARPLengths(t *testing.T) {
 	b := withARPHeader(t, 4, 128, 0)[ethHeaderLen:]
 	var a layers.ARP
@@ -115,8 +119,9 @@ func TestFormatMAC(t *testing.T) {
 	}
 }
 
-// FuzzDecode feeds arbitrary frames to the decoder: it must never panic, and whatever it accepts
-// must encode back to a frame that decodes to the same packet.
+// FuzzDecode feeds arbitrary frames to the decoder: it must never panic, whatever it accepts
+// must encode back to a frame that decodes to the same packet, and it must agree with
+// gopacket/layers (the decoder it replaced) on every well-formed Ethernet/IPv4 ARP frame.
 func FuzzDecode(f *testing.F) {
 	f.Add(mustHex(f, capturedRequest))
 	f.Add(mustHex(f, capturedReply))
@@ -128,6 +133,9 @@ func FuzzDecode(f *testing.F) {
 	d := newDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := d.decode(b)
+		if want, ok := layersDecode(b); ok != (err == nil) || ok && want != p {
+			t.Fatalf("decode(% x) = %+v, %v; gopacket/layers says %+v, %v", b, p, err, want, ok)
+		}
 		if err != nil {
 			return
 		}
@@ -144,4 +152,45 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed Ethernet addresses: % x vs % x", out[:12], b[:12])
 		}
 	})
+}
+
+// layersDecode is the reference: gopacket/layers' Ethernet and ARP, on the frames this package
+// takes (Ethernet/IPv4 with 6- and 4-byte addresses, a request or a reply; layers' own decoder
+// cannot be handed other lengths safely).
+func layersDecode(b []byte) (packet, bool) {
+	if len(b) < ethHeaderLen+arpLen {
+		return packet{}, false
+	}
+	var eth layers.Ethernet
+	var a layers.ARP
+	if eth.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil || eth.EthernetType != layers.EthernetTypeARP {
+		return packet{}, false
+	}
+	h := b[ethHeaderLen:]
+	if h[0] != 0 || h[1] != 1 || h[2] != 8 || h[3] != 0 || h[4] != 6 || h[5] != 4 {
+		return packet{}, false
+	}
+	if a.DecodeFromBytes(h, gopacket.NilDecodeFeedback) != nil || a.Operation != layers.ARPRequest && a.Operation != layers.ARPReply {
+		return packet{}, false
+	}
+	return packet{ethSrc: [6]byte(eth.SrcMAC), op: a.Operation, senderMAC: [6]byte(a.SourceHwAddress), senderIP: netip.AddrFrom4([4]byte(a.SourceProtAddress)),
+		targetMAC: [6]byte(a.DstHwAddress), targetIP: netip.AddrFrom4([4]byte(a.DstProtAddress))}, true
+}
+
+// TestNewPacket: the layers are registered with gopacket, so its generic decoder uses them too.
+func TestNewPacket(t *testing.T) {
+	pk := gopacket.NewPacket(mustHex(t, capturedReply), layerTypeEthernet, gopacket.Default)
+	if err := pk.ErrorLayer(); err != nil {
+		t.Fatalf("NewPacket: %v", err.Error())
+	}
+	a, ok := pk.Layer(layerTypeARP).(*arpIPv4)
+	if !ok {
+		t.Fatalf("NewPacket layers = %v, want Ethernet and ARP", pk.Layers())
+	}
+	if a.op != opReply || a.senderMAC != [6]byte(macBox) || a.target != macA {
+		t.Errorf("NewPacket ARP = %+v", a)
+	}
+	if got := layerTypeARP.String(); got != "ARP (multimsg)" {
+		t.Errorf("layerTypeARP = %q", got)
+	}
 }

@@ -510,7 +510,7 @@ func (t *Table) observe(frame []byte) {
 	// A frame whose Ethernet source is not its ARP sender MAC vouches for a MAC that did not
 	// send it: a host forging another's identity, or a flood of made-up senders from one port.
 	// Ordinary hosts always send their own ARP (docs/ARP.md).
-	if len(frame) < 12 || [6]byte(frame[6:12]) != p.senderMAC {
+	if p.ethSrc != p.senderMAC {
 		return
 	}
 	// Requests, replies and gratuitous ARP (sender == target) all vouch for their sender.

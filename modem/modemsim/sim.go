@@ -54,7 +54,32 @@ type Profile struct {
 	ResetCommand  string        // default "AT+CFUN=1,1"
 	UnplugOnReset bool          // a USB modem: the reset command makes the port vanish and come back
 	ReplugAfter   time.Duration // how long it is gone after a reset (default 50ms)
+
+	// Quirks met on modems nobody here wrote (oFono's phonesim, field reports):
+	RadioOff     bool          // powers up in CFUN 4 (flight mode): no network until AT+CFUN=1
+	PowerDelay   time.Duration // how long AT+CFUN=1 takes to answer
+	NotSearching bool          // "not registered, not searching" (stat 0) until AT+COPS=0
+	RegReadForm  RegForm       // the shape of the +CREG?/+CEREG? read answer
+	NoCREG2      bool          // refuses AT+CREG=2 (ERROR); AT+CREG=1 works
+	CFUNURC      bool          // says "+CFUN: 1" unsolicited once the radio is up after AT+CFUN=1
+	// ReportsUnregistered: +CREG?/+CEREG? always say "searching" though the network takes
+	// messages (a modem whose registration report is wrong or stuck).
+	ReportsUnregistered bool
 }
+
+// RegForm is how a simulated modem shapes its +CREG?/+CEREG? read answer.
+type RegForm int
+
+const (
+	// RegStandard: TS 27.007, "<n>,<stat>" and, with n 2, ",<lac>,<ci>" quoted.
+	RegStandard RegForm = iota
+	// RegStatOnly: "<stat>" alone, leaving out <n> (some modems answer the read so).
+	RegStatOnly
+	// RegURCForm: the unsolicited shape "<stat>,<lac>,<ci>" as the read answer.
+	RegURCForm
+	// RegUnquoted: "<n>,<stat>,<lac>,<ci>,<act>" with the location fields unquoted.
+	RegUnquoted
+)
 
 // Message is one SMS as the simulated network received it (parts reassembled).
 type Message struct {
@@ -88,6 +113,10 @@ type Sim struct {
 	pinLeft  int
 	regCount int
 	register bool // forced by SetRegistered
+	cfun     int  // 1 full functionality, 4 flight mode
+	cregN    int  // AT+CREG=<n>: 0 no reports, 1 <stat>, 2 <stat> with location
+	ceregN   int
+	searchOn bool // AT+COPS=0 was sent (for NotSearching)
 	silent   bool
 	stall    bool  // go silent at the next AT+CMGS
 	failNext []int // +CMS ERROR codes for the next AT+CMGS
@@ -273,6 +302,11 @@ func (s *Sim) powerUp() {
 	s.pdu = false
 	s.silent = false
 	s.regCount = 0
+	s.cfun = 1
+	if s.p.RadioOff {
+		s.cfun = 4
+	}
+	s.cregN, s.ceregN, s.searchOn = 0, 0, false
 	switch {
 	case s.p.NoSIM:
 		s.simState = "absent"
@@ -325,9 +359,14 @@ func (s *Sim) SetRegistered(on bool) {
 	if !on {
 		s.regCount = 0
 	}
+	n := s.cregN
 	s.mu.Unlock()
 	if on {
-		s.Unsolicited("+CREG: 1")
+		if n == 2 {
+			s.Unsolicited(`+CREG: 1,"00C3","0000A13B"`)
+		} else {
+			s.Unsolicited("+CREG: 1")
+		}
 	}
 }
 
@@ -591,22 +630,69 @@ func (s *Sim) command(m *os.File, cmd string) *pduState {
 		s.pdu = up == "AT+CMGF=0"
 		s.mu.Unlock()
 		return ok()
-	case up == "AT+CREG?" || up == "AT+CEREG?":
+	case up == "AT+CREG?" || up == "AT+CEREG?" || up == "AT+CGREG?":
 		if up == "AT+CEREG?" && s.p.NoCEREG {
 			return fail(s.cmeError(4))
 		}
-		if simState != "READY" {
-			return ok(up[2:len(up)-1] + ": 0,0")
+		stat := 0
+		if simState == "READY" {
+			stat = s.regStat(up == "AT+CREG?")
 		}
-		stat := s.regStat(up == "AT+CREG?")
-		return ok(up[2:len(up)-1] + ": 0," + strconv.Itoa(stat))
+		if s.p.ReportsUnregistered {
+			stat = 2
+		}
+		return ok(s.regRead(up[2:len(up)-1], stat))
+	case up == "AT+CREG=0" || up == "AT+CREG=1" || up == "AT+CREG=2" || up == "AT+CEREG=0" || up == "AT+CEREG=1" || up == "AT+CEREG=2":
+		if strings.HasPrefix(up, "AT+CEREG") && s.p.NoCEREG {
+			return fail(s.cmeError(4))
+		}
+		n := int(up[len(up)-1] - '0')
+		if up == "AT+CREG=2" && s.p.NoCREG2 {
+			return fail(s.cmeError(4))
+		}
+		s.mu.Lock()
+		if strings.HasPrefix(up, "AT+CREG") {
+			s.cregN = n
+		} else {
+			s.ceregN = n
+		}
+		s.mu.Unlock()
+		return ok()
+	case strings.HasPrefix(up, "AT+CGREG="):
+		return ok()
+	case up == "AT+CFUN?":
+		s.mu.Lock()
+		fun := s.cfun
+		s.mu.Unlock()
+		return ok("+CFUN: " + strconv.Itoa(fun))
+	case up == "AT+CFUN=1" || up == "AT+CFUN=4" || up == "AT+CFUN=0":
+		if s.p.PowerDelay > 0 && up == "AT+CFUN=1" {
+			time.Sleep(s.p.PowerDelay) // the radio takes its time; the host must wait
+		}
+		s.mu.Lock()
+		s.cfun = int(up[len(up)-1] - '0')
+		s.regCount = 0
+		s.mu.Unlock()
+		ok()
+		if s.p.CFUNURC && up == "AT+CFUN=1" {
+			s.write(m, "\r\n+CFUN: 1\r\n")
+		}
+		return nil
+	case up == "AT+COPS=0":
+		s.mu.Lock()
+		s.searchOn = true
+		s.regCount = 0
+		s.mu.Unlock()
+		return ok()
+	case strings.HasPrefix(up, "AT+COPS=3,"):
+		return ok()
 	case up == "AT+CSQ":
 		s.mu.Lock()
 		csq := s.p.CSQ
 		s.mu.Unlock()
 		return ok(fmt.Sprintf("+CSQ: %d,99", csq))
 	case up == "AT+COPS?":
-		if s.regStatPeek() != 1 {
+		if s.regStatPeek() != 1 && !s.p.ReportsUnregistered {
 			return ok("+COPS: 0")
 		}
 		return ok(fmt.Sprintf("+COPS: 0,0,%q,7", s.p.Operator))
@@ -652,6 +738,28 @@ func (s *Sim) enterPIN(m *os.File, cmd, simState string) *pduState {
 	return nil
 }
 
+// regRead is the read answer of +CREG?/+CEREG? for stat in the profile's form.
+func (s *Sim) regRead(prefix string, stat int) string {
+	s.mu.Lock()
+	n := s.cregN
+	if prefix == "+CEREG" {
+		n = s.ceregN
+	}
+	s.mu.Unlock()
+	switch s.p.RegReadForm {
+	case RegStatOnly:
+		return fmt.Sprintf("%s: %d", prefix, stat)
+	case RegURCForm:
+		return fmt.Sprintf(`%s: %d,"00C3","0000A13B"`, prefix, stat)
+	case RegUnquoted:
+		return fmt.Sprintf("%s: %d,%d,00C3,0000A13B,7", prefix, n, stat)
+	}
+	if n == 2 && (stat == 1 || stat == 5) {
+		return fmt.Sprintf(`%s: %d,%d,"00C3","0000A13B"`, prefix, n, stat)
+	}
+	return fmt.Sprintf("%s: %d,%d", prefix, n, stat)
+}
+
 // regStat is the registration status for a query (each CREG query counts toward RegisterAt).
 func (s *Sim) regStat(count bool) int {
 	s.mu.Lock()
@@ -669,7 +777,7 @@ func (s *Sim) regStatPeek() int {
 }
 
 func (s *Sim) regStatLocked() int {
-	if s.simState != "READY" {
+	if s.simState != "READY" || s.cfun != 1 || (s.p.NotSearching && !s.searchOn) {
 		return 0
 	}
 	if s.register {

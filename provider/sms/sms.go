@@ -35,6 +35,16 @@ type Options struct {
 	CommandTimeout time.Duration // default 10s
 	SendTimeout    time.Duration // one AT+CMGS exchange; default 60s
 	HealthEvery    time.Duration // default 60s
+	PowerTimeout   time.Duration // AT+CFUN=1; default 30s
+	// RegisterTimeout bounds AT+COPS=0 (automatic operator selection); default 2m.
+	RegisterTimeout time.Duration
+	// SendUnregisteredAfter: how long "not registered" may last before a send is tried anyway
+	// and the network answers; default 1m, negative never (modem.Options).
+	SendUnregisteredAfter time.Duration
+	// ReadyWait: how long a send waits for a modem that is coming up; default 10s.
+	ReadyWait time.Duration
+	// Trace logs the AT exchange at debug level (a PIN masked).
+	Trace bool
 	// Open, if set, opens the port instead of Device (tests hand in a pty).
 	Open func(ctx context.Context) (io.ReadWriteCloser, error)
 }
@@ -52,6 +62,7 @@ type Driver struct {
 var (
 	_ provider.Driver         = (*Driver)(nil)
 	_ provider.HealthReporter = (*Driver)(nil)
+	_ provider.ReadyNotifier  = (*Driver)(nil)
 )
 
 // New starts a driver: it opens and supervises the modem in the background (a missing device
@@ -81,6 +92,8 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 		CommandTimeout: o.CommandTimeout,
 		SendTimeout:    o.SendTimeout,
 		HealthEvery:    o.HealthEvery,
+		PowerTimeout:   o.PowerTimeout, RegisterTimeout: o.RegisterTimeout,
+		SendUnregisteredAfter: o.SendUnregisteredAfter, ReadyWait: o.ReadyWait, Trace: o.Trace,
 	}, log.With("device", o.Device))
 	if err != nil {
 		return nil, fmt.Errorf("sms: %w", err)
@@ -97,6 +110,9 @@ func Service(senders []provider.Sender) *provider.Service {
 
 // Close stops the supervisor and closes the port.
 func (d *Driver) Close() error { return d.modem.Close() }
+
+// NotifyReady has fn called whenever the modem becomes able to send (provider.ReadyNotifier).
+func (d *Driver) NotifyReady(fn func()) { d.modem.NotifyReady(fn) }
 
 // Modem is the underlying supervisor (health waits in tests, the probe command).
 func (d *Driver) Modem() *modem.Modem { return d.modem }

@@ -47,6 +47,9 @@ func newRig(t *testing.T, p modemsim.Profile, mod func(*sms.Options)) *rig {
 		CommandTimeout: 500 * time.Millisecond,
 		SendTimeout:    2 * time.Second,
 		HealthEvery:    time.Hour, // tests drive refreshes through Send
+		ReadyWait:      100 * time.Millisecond,
+		// registration is a gate in these tests unless one says otherwise
+		SendUnregisteredAfter: -1,
 	}
 	if mod != nil {
 		mod(&o)

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -102,10 +101,40 @@ func mediaMIME(f provider.File) string {
 	return mt
 }
 
-var (
-	templateNameRe = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
-	languageRe     = regexp.MustCompile(`^[a-z]{2,3}(_[A-Za-z]{2,4})?$`)
-)
+// templateName reports whether s is a template name as Meta takes it: 1 to 512 of a–z, 0–9
+// and _. A loop, not a regexp: `{1,512}` compiles into 512 states, 2–2.5 ms and 365 KB at
+// every start of the binary (issue 19).
+func templateName(s string) bool {
+	if len(s) == 0 || len(s) > 512 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// languageCode reports whether s is a template language code: 2–3 lower-case letters, then
+// optionally _ and 2–4 letters (en, es, en_US, zh_Hant).
+func languageCode(s string) bool {
+	lang, region, hasRegion := strings.Cut(s, "_")
+	if len(lang) < 2 || len(lang) > 3 || !letters(lang, false) {
+		return false
+	}
+	return !hasRegion || len(region) >= 2 && len(region) <= 4 && letters(region, true)
+}
+
+func letters(s string, upperToo bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || upperToo && c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParamMode says how a text file becomes a template's body parameters.
 type ParamMode string
@@ -171,10 +200,10 @@ func (t *Template) UnmarshalJSON(b []byte) error {
 }
 
 func (t *Template) validate() error {
-	if !templateNameRe.MatchString(t.Name) {
+	if !templateName(t.Name) {
 		return provider.Checkf("info", "template.name %q: want the approved template's name (lower-case letters, digits, _)", t.Name)
 	}
-	if !languageRe.MatchString(t.Language) {
+	if !languageCode(t.Language) {
 		return provider.Checkf("info", "template.language %q: want the template's language code, e.g. en_US or es", t.Language)
 	}
 	return nil

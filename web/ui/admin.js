@@ -1,7 +1,7 @@
 // multimsg admin page: refreshes the page's sections from /admin/api/status every few seconds
 // and runs the admin actions (retry, cancel, pause, resume) without a reload. Everything is
 // built with DOM calls and textContent: no HTML from data, no inline script (the page's CSP
-// forbids both). The server renders the same page first (admin.html.tmpl), so this script
+// forbids both). The server renders the same page first (admin_render.go), so this script
 // only keeps it current.
 "use strict";
 (function () {
@@ -193,6 +193,7 @@
   function render(st) {
     const now = Date.parse(st.now);
     counts(st); chart(st.history); senders(st, now); recent(st, now); devices(st, now); box(st);
+    $("chart-loading").hidden = !st.history_loading;
     document.body.dataset.updated = st.now;
   }
 

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"fmt"
+	"html"
+	"strconv"
+	"strings"
+)
+
+// page builds HTML in a buffer. The admin pages are written with it instead of html/template:
+// text/template's executor calls reflect.Value.MethodByName, which makes the linker keep every
+// exported method of every type that reaches an interface — about 4 MB of the binary (fasthttp's
+// file server, brotli, zstd) that nothing calls (issue 19, docs/DESIGN.md).
+//
+// Escaping is by construction: each method is named for the one HTML context it writes into
+// and escapes for it, so a value from a device, a provider or a modem cannot reach markup
+// unescaped:
+//
+//   - raw: markup. Its argument must be a string literal (TestRawTakesLiterals checks every
+//     call in this package), never data.
+//   - text: element content. html.EscapeString escapes < > & ' ", which is also what a quoted
+//     attribute value needs, so printf's %s may sit in content or inside "…".
+//   - attr: a whole attribute, name="value", the value escaped and always quoted.
+//   - url: an attribute holding a URL: only relative, http(s) and mailto URLs pass; anything
+//     else (javascript:, data:, vbscript:) becomes "about:invalid#blocked".
+//   - printf: a literal format whose string arguments are escaped as text, its numbers written
+//     as numbers; for the SVG charts and short runs of markup with values in them.
+//
+// There is no inline script or style on these pages (the CSP forbids them), so there is no
+// script or CSS context to escape for.
+type page struct{ b []byte }
+
+// raw writes markup. Only string literals: TestRawTakesLiterals fails the build otherwise.
+func (p *page) raw(markup string) { p.b = append(p.b, markup...) }
+
+// text writes s as element content (or inside a quoted attribute value), escaped.
+func (p *page) text(s string) { p.b = append(p.b, html.EscapeString(s)...) }
+
+// int writes a number.
+func (p *page) int(n int64) { p.b = strconv.AppendInt(p.b, n, 10) }
+
+// attr writes ` name="value"`, the value escaped. name must be a literal attribute name.
+func (p *page) attr(name, value string) {
+	p.b = append(p.b, ' ')
+	p.b = append(p.b, name...)
+	p.b = append(p.b, `="`...)
+	p.text(value)
+	p.b = append(p.b, '"')
+}
+
+// url writes ` name="u"` for an attribute that holds a URL (href, src, action), refusing the
+// schemes that run code or carry documents of their own.
+func (p *page) url(name, u string) { p.attr(name, safeURL(u)) }
+
+// printf writes a literal format with its arguments: strings (and anything not a number) are
+// escaped as text, numbers written as they are.
+func (p *page) printf(format string, args ...any) {
+	for i, a := range args {
+		switch a.(type) {
+		case int, int64, int32, uint, uint64, uint32, float64, float32, bool:
+		case string:
+			args[i] = html.EscapeString(a.(string))
+		default:
+			args[i] = html.EscapeString(fmt.Sprint(a))
+		}
+	}
+	p.b = fmt.Appendf(p.b, format, args...)
+}
+
+// blockedURL replaces a URL whose scheme is not allowed (what html/template writes too).
+const blockedURL = "about:invalid#blocked"
+
+// safeURL passes relative URLs and the http, https and mailto schemes, and blocks the rest.
+// The scheme is read as a browser would: ASCII control characters and spaces are stripped
+// before it ("java\tscript:" is javascript:), letters compared without case.
+func safeURL(u string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r <= ' ' {
+			return -1
+		}
+		return r
+	}, u)
+	i := strings.IndexAny(clean, ":/?#")
+	if i < 0 || clean[i] != ':' {
+		return u // no scheme: relative
+	}
+	switch strings.ToLower(clean[:i]) {
+	case "http", "https", "mailto":
+		return u
+	}
+	return blockedURL
+}
