@@ -15,10 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,44 +52,46 @@ func (c CompactStats) String() string {
 	return fmt.Sprintf("file %d → %d bytes in %v", c.Before, c.After, c.Took.Round(time.Millisecond))
 }
 
-// handle is the open database. Compaction replaces the file under it: transactions hold mu
-// for reading, the swap holds it for writing. Callers keep using s.db.View and s.db.Update.
+// handle is the open database. Compaction replaces the file under it: it opens the new file,
+// swaps the pointer, then closes the old one, which waits for the transactions running on it.
+// A transaction that meets the old one closed (it loaded the pointer just before the swap)
+// did not run its function, and runs it on the new one. No lock: a View that waits for
+// something else (a callback taking another lock) cannot stall the swap into a deadlock.
+// Callers keep using s.db.View and s.db.Update.
 type handle struct {
-	mu   sync.RWMutex
-	db   *bolt.DB
+	db   atomic.Pointer[bolt.DB]
 	opts bolt.Options // to reopen after a compaction as Open opened it
 }
 
 func newHandle(db *bolt.DB, timeout time.Duration) *handle {
-	return &handle{db: db, opts: bolt.Options{
+	h := &handle{opts: bolt.Options{
 		Timeout: timeout, NoFreelistSync: db.NoFreelistSync, FreelistType: db.FreelistType,
 		NoGrowSync: db.NoGrowSync, PreLoadFreelist: db.PreLoadFreelist, MmapFlags: db.MmapFlags,
 	}}
+	h.db.Store(db)
+	return h
 }
 
-func (h *handle) View(fn func(*bolt.Tx) error) error {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.db.View(fn)
+func (h *handle) run(fn func(*bolt.Tx) error, write bool) error {
+	for {
+		db := h.db.Load()
+		var err error
+		if write {
+			err = db.Update(fn)
+		} else {
+			err = db.View(fn)
+		}
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) && h.db.Load() != db {
+			continue // swapped by a compaction before this transaction began
+		}
+		return err
+	}
 }
 
-func (h *handle) Update(fn func(*bolt.Tx) error) error {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.db.Update(fn)
-}
-
-func (h *handle) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.db.Close()
-}
-
-func (h *handle) Stats() bolt.Stats {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.db.Stats()
-}
+func (h *handle) View(fn func(*bolt.Tx) error) error   { return h.run(fn, false) }
+func (h *handle) Update(fn func(*bolt.Tx) error) error { return h.run(fn, true) }
+func (h *handle) Close() error                         { return h.db.Load().Close() }
+func (h *handle) Stats() bolt.Stats                    { return h.db.Load().Stats() }
 
 // disk is the cached statfs of the store's directory: a commit is refused on a sample at most
 // diskMaxAge old, and always re-sampled before a refusal (so space freed is seen at once).
@@ -148,7 +152,7 @@ func (w *wtx) space(n int64) error {
 	if b := w.batch.bytes + w.d.bytes; b > 0 {
 		pending += b
 	}
-	hwm, free := pages(w.tx, s.db.db.Stats()) // the committer's own transaction: no lock needed
+	hwm, free := pages(w.tx, w.tx.DB().Stats())
 	inUse := hwm - free
 	if s.o.FileQuota > 0 && inUse+pending > s.o.FileQuota {
 		return fmt.Errorf("%w: the database file holds %d bytes of pages of %d allowed; this upload needs about %d more — wait for deliveries or ask the admin",
@@ -290,8 +294,9 @@ func (s *Store) compact() (CompactStats, error) {
 	if err != nil {
 		return st, fmt.Errorf("store: compact: %w", err)
 	}
+	old := h.db.Load()
 	// The source is read in read transactions while no write runs (the committer is here).
-	if err := bolt.Compact(dst, h.db, compactTxMax); err != nil {
+	if err := bolt.Compact(dst, old, compactTxMax); err != nil {
 		dst.Close()
 		os.Remove(tmp)
 		return st, fmt.Errorf("store: compact: %w", diskError(err))
@@ -304,25 +309,24 @@ func (s *Store) compact() (CompactStats, error) {
 		os.Remove(tmp)
 		return st, fmt.Errorf("store: compact: %w", err)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.db.Close(); err != nil {
-		s.log.Error("store: compact: closing the old file", "err", err)
-	}
-	renameErr := os.Rename(tmp, s.path)
-	if renameErr == nil {
-		renameErr = syncPath(filepath.Dir(s.path))
-	}
-	db, err := bolt.Open(s.path, 0o600, &h.opts)
+	// Open the new file, then put it in place: the rename is atomic, and an open file follows
+	// its inode (and its lock) across it.
+	db, err := bolt.Open(tmp, 0o600, &h.opts)
 	if err != nil {
-		stop := fmt.Errorf("%w: reopening after a compaction: %v; restart the service", ErrFailed, err)
-		s.failed.Store(&stop)
-		return st, stop
-	}
-	h.db = db
-	if renameErr != nil {
 		os.Remove(tmp)
-		return st, fmt.Errorf("store: compact: %w (the old file is kept)", renameErr)
+		return st, fmt.Errorf("store: compact: reopening the new file: %w (the old file is kept)", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		db.Close()
+		os.Remove(tmp)
+		return st, fmt.Errorf("store: compact: %w (the old file is kept)", err)
+	}
+	if err := syncPath(filepath.Dir(s.path)); err != nil {
+		s.log.Error("store: compact: syncing the directory", "err", err) // the rename is done; the next sync makes it durable
+	}
+	h.db.Store(db)
+	if err := old.Close(); err != nil { // waits for the transactions still on it
+		s.log.Error("store: compact: closing the old file", "err", err)
 	}
 	if fi, err := os.Stat(s.path); err == nil {
 		st.After = fi.Size()
