@@ -246,7 +246,12 @@ func (g *Gateway) runWatchdog(stop, ctx context.Context, eg *errgroup.Group) {
 			if !g.Disp.Alive(3 * interval) {
 				return errors.New("dispatcher loop is not running")
 			}
-			return g.Store.Ping(ctx)
+			// A full partition is not a hung box: a reset would not free a byte, and the store
+			// answers (507) and takes writes again once space is freed (issue 12).
+			if err := g.Store.Ping(ctx); err != nil && !errors.Is(err, store.ErrDiskFull) {
+				return err
+			}
+			return nil
 		})
 		if err != nil {
 			return err // the device refused a pet: exit non-zero so the supervisor restarts us
