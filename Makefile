@@ -21,8 +21,8 @@ run: build ## run the gateway on the embedded default (data in ./run/data, mail 
 test: ## run every test (race detector on); peers missing on a laptop skip loudly
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-bench: build ## print comparable figures: store, envelope, mail, the HTTP load benchmark, start-up time and idle memory
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./modem ./web ./hw/...
+bench: build ## print comparable figures: store, envelope, mail, the HTTP load benchmark, e-mail in, start-up time and idle memory
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./modem ./web ./hw/... ./mailin
 	MULTIMSG_LOAD=1 $(GO) test -run '^TestLoad$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(=== RUN|---|ok|FAIL|PASS)|load_test.go|proc_test.go'
 	MULTIMSG_LOAD=1 $(GO) test -run '^TestStartup$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(---|ok|FAIL)|startup_test.go'
 

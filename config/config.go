@@ -45,6 +45,39 @@ type Config struct {
 	Mail MailService `toml:"mail"`
 	Wpp1 WppService  `toml:"wpp1"`
 	SMS  SMSService  `toml:"sms"`
+
+	SMTPIn SMTPIn `toml:"smtp_in"`
+}
+
+// SMTPIn is the [smtp_in] table: the SMTP listener for devices that send alert mails (mailin).
+type SMTPIn struct {
+	Listen        string              `toml:"listen"` // "" = off
+	Hostname      string              `toml:"hostname"`
+	MaxSize       Size                `toml:"max_size"`
+	MaxRecipients int                 `toml:"max_recipients"`
+	Relay         bool                `toml:"relay"` // a full address is relayed by the mail service
+	Rate          float64             `toml:"rate"`  // mails a second per device after burst; 0 = unpaced
+	Burst         int                 `toml:"burst"`
+	MaxConns      int                 `toml:"max_conns"`
+	StartTLS      bool                `toml:"starttls"` // offer STARTTLS with a certificate made on first start
+	Auth          string              `toml:"auth"`     // off | optional | required
+	Users         []SMTPUser          `toml:"user"`
+	Aliases       map[string][]string `toml:"aliases"` // "oncall@box" = ["sms:15551234567", "mail:ops@example.com"]
+	Text          map[string]SMTPText `toml:"text"`    // per service: how a mail becomes its text
+}
+
+// SMTPUser is one [[smtp_in.user]]: a device's AUTH login.
+type SMTPUser struct {
+	Name         string `toml:"name"`
+	PasswordHash string `toml:"password_hash"` // bcrypt, from `multimsg passwd`
+	MAC          string `toml:"mac"`           // optional: the login is valid from this device only
+}
+
+// SMTPText is one [smtp_in.text.<service>]: content is "subject+body", "subject" or "body";
+// max_chars bounds the text (0: the service's own bound).
+type SMTPText struct {
+	Content  string `toml:"content"`
+	MaxChars int    `toml:"max_chars"`
 }
 
 // Admin is the [admin] table.
@@ -186,6 +219,8 @@ func Default() Config {
 		Wpp1: WppService{ServiceCommon: ServiceCommon{Fallback: []string{"sms"}, FallbackAfter: Duration(2 * time.Minute)}},
 		Mail: MailService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
 		SMS:  SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
+		SMTPIn: SMTPIn{Hostname: "multimsg", MaxSize: 10 << 20, MaxRecipients: 32, Relay: true,
+			Rate: 1, Burst: 20, MaxConns: 64, Auth: "off"},
 	}
 }
 
@@ -410,6 +445,82 @@ func (c *Config) Validate() error {
 			if _, err := strconv.Atoi(s.PIN); err != nil || len(s.PIN) < 4 || len(s.PIN) > 8 {
 				return fmt.Errorf("%s.pin: must be 4 to 8 digits", k)
 			}
+		}
+	}
+	return c.validateSMTPIn()
+}
+
+func (c *Config) validateSMTPIn() error {
+	m := &c.SMTPIn
+	if m.Listen != "" {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			return fmt.Errorf("smtp_in.listen: %q is not host:port (%v); \"\" turns the listener off", m.Listen, err)
+		}
+	}
+	if m.MaxSize < 1<<10 || m.MaxSize > 1<<30 {
+		return fmt.Errorf("smtp_in.max_size: %d bytes, want 1KiB..1GiB", m.MaxSize)
+	}
+	if m.MaxRecipients < 1 || m.MaxRecipients > 1000 {
+		return fmt.Errorf("smtp_in.max_recipients: %d, want 1..1000", m.MaxRecipients)
+	}
+	if m.Rate < 0 || m.Burst < 1 {
+		return errors.New("smtp_in: rate must not be negative and burst must be at least 1")
+	}
+	if m.MaxConns < 1 || m.MaxConns > 4096 {
+		return fmt.Errorf("smtp_in.max_conns: %d, want 1..4096", m.MaxConns)
+	}
+	switch m.Auth {
+	case "off", "optional", "required":
+	default:
+		return fmt.Errorf("smtp_in.auth: %q, want off, optional or required", m.Auth)
+	}
+	if m.Auth == "required" && len(m.Users) == 0 {
+		return errors.New("smtp_in.auth: \"required\" needs at least one [[smtp_in.user]]")
+	}
+	seen := map[string]bool{}
+	for i, u := range m.Users {
+		k := fmt.Sprintf("smtp_in.user[%d]", i)
+		if u.Name == "" || seen[u.Name] {
+			return fmt.Errorf("%s.name: empty or used twice", k)
+		}
+		seen[u.Name] = true
+		if !strings.HasPrefix(u.PasswordHash, "$2") {
+			return fmt.Errorf("%s.password_hash: not a bcrypt hash (make one with `multimsg passwd`)", k)
+		}
+		if u.MAC != "" {
+			hw, err := net.ParseMAC(u.MAC)
+			if err != nil || len(hw) != 6 {
+				return fmt.Errorf("%s.mac: %q is not a MAC address like aa:bb:cc:dd:ee:ff", k, u.MAC)
+			}
+			m.Users[i].MAC = hw.String()
+		}
+	}
+	services := map[string]bool{"mail": true, "wpp1": true, "sms": true}
+	for name, ts := range m.Aliases {
+		if !strings.Contains(name, "@") {
+			return fmt.Errorf("smtp_in.aliases: %q: name an alias as an address, e.g. \"oncall@box\"", name)
+		}
+		if len(ts) == 0 {
+			return fmt.Errorf("smtp_in.aliases.%q: no targets", name)
+		}
+		for i, t := range ts {
+			svc, dest, ok := strings.Cut(t, ":")
+			if !ok || !services[svc] || dest == "" {
+				return fmt.Errorf("smtp_in.aliases.%q[%d]: %q, want service:destination with service mail, wpp1 or sms", name, i, t)
+			}
+		}
+	}
+	for svc, t := range m.Text {
+		if !services[svc] {
+			return fmt.Errorf("smtp_in.text.%s: not a service (mail, wpp1, sms)", svc)
+		}
+		switch t.Content {
+		case "", "subject+body", "subject", "body":
+		default:
+			return fmt.Errorf("smtp_in.text.%s.content: %q, want subject+body, subject or body", svc, t.Content)
+		}
+		if t.MaxChars < 0 {
+			return fmt.Errorf("smtp_in.text.%s.max_chars: must not be negative", svc)
 		}
 	}
 	return nil

@@ -29,6 +29,8 @@ import (
 	"multimsg/hw/arp"
 	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
+	"multimsg/identity"
+	"multimsg/mailin"
 	"multimsg/provider"
 	"multimsg/store"
 	"multimsg/web"
@@ -51,7 +53,9 @@ type Gateway struct {
 	Reg     *provider.Registry
 	Disp    *dispatch.Dispatcher
 	Web     *web.Server
+	Mail    *mailin.Server // nil unless smtp_in.listen is set
 	ln      net.Listener
+	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
 	closers []func() error
 }
@@ -132,9 +136,10 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, neigh.Close)
+	id := &identity.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow}
 	g.Web = web.New(web.Options{
 		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
-		Identity: &web.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow},
+		Identity: id,
 		Status:   func() map[string]any { return arpStatus(neigh.Entries()) },
 		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
 		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
@@ -142,6 +147,11 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.SMTPIn.Listen != "" {
+		if err := g.mailIn(id); err != nil {
+			return nil, err
+		}
 	}
 	return g, nil
 }
@@ -165,11 +175,22 @@ func arpStatus(es []arp.Entry) map[string]any {
 // Addr is where the gateway listens.
 func (g *Gateway) Addr() net.Addr { return g.ln.Addr() }
 
+// MailAddr is where the SMTP listener listens (nil when smtp_in is off).
+func (g *Gateway) MailAddr() net.Addr {
+	if g.mailLn == nil {
+		return nil
+	}
+	return g.mailLn.Addr()
+}
+
 // Run serves until ctx is done, then shuts down cleanly: no new requests, requests in flight
 // finish (up to 10 s), sends in flight return, the store commits and closes.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.close()
 	g.log.Info("multimsg: serving", "addr", g.ln.Addr().String(), "data_dir", g.cfg.DataDir, "services", strings.Join(g.available(), ","))
+	if g.mailLn != nil {
+		g.log.Info("multimsg: smtp_in listening", "smtp", g.mailLn.Addr().String())
+	}
 	eg, ectx := errgroup.WithContext(ctx)
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()
@@ -181,6 +202,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if g.Mail != nil {
+		eg.Go(func() error {
+			err := g.Mail.Serve(g.mailLn)
+			if err != nil && ectx.Err() == nil {
+				return fmt.Errorf("smtp_in: %w", err)
+			}
+			return nil
+		})
+	}
 	eg.Go(func() error {
 		t := time.NewTicker(g.cfg.Store.SweepEvery.D())
 		defer t.Stop()
@@ -207,9 +237,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		<-ectx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ectx), 10*time.Second)
 		defer cancel()
+		var merr error
+		if g.Mail != nil {
+			merr = g.Mail.Shutdown(sctx)
+		}
 		err := g.Web.Shutdown(sctx)
 		stopDispatch()
-		return err
+		return errors.Join(err, merr)
 	})
 	if g.cfg.Watchdog != "" {
 		g.runWatchdog(ctx, ectx, eg)

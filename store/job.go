@@ -56,6 +56,10 @@ type Job struct {
 	// while the job is kept so that a replay of the upload is refused.
 	KeyDigest string `json:"key_digest,omitempty"`
 
+	// Via names the door the job came in by when it is not the HTTP API: "mail" for a job
+	// made from an e-mail (mailin). The admin page marks such jobs.
+	Via string `json:"via,omitempty"`
+
 	Files []File `json:"files"`
 	Bytes int64  `json:"bytes"` // charged to the quota: the files' contents and the job's metadata (metaCost)
 

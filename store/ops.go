@@ -38,6 +38,8 @@ type NewJob struct {
 	// second upload with the same digest is refused (ErrReplay) for as long as the first job is
 	// kept: a copy of a device's encrypted upload, captured on the LAN, cannot be sent again.
 	KeyDigest string
+	// Via: see Job.Via.
+	Via string
 }
 
 // Create stores a new job durably and returns it; the id is valid once Create returns.
@@ -57,11 +59,23 @@ func (s *Store) Create(ctx context.Context, n NewJob) (*Job, error) {
 	return j, nil
 }
 
+// CreateAll stores several new jobs in one transaction, all or none, and returns their ids in
+// order: an e-mail to several recipients (mailin) is one job per recipient, and the device is
+// told 250 only when every one of them is durable. The quota and the per-device cap on jobs in
+// preprocess apply as in Create.
+func (s *Store) CreateAll(ctx context.Context, ns []NewJob) ([]string, error) {
+	return s.createAll(ctx, ns, true)
+}
+
 // BulkLoad stores many jobs in one transaction and returns their ids, in order. It exists for
 // tests and benchmarks that need a large store quickly (a million jobs for the /cons lookup
 // figures); the request path uses Create. It is all or nothing: one job that cannot be stored
 // (the quota) stores none. The cap on a device's jobs in preprocess does not apply.
 func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
+	return s.createAll(ctx, ns, false)
+}
+
+func (s *Store) createAll(ctx context.Context, ns []NewJob, capped bool) ([]string, error) {
 	jobs := make([]*Job, len(ns))
 	for i, n := range ns {
 		j, err := s.newJob(n)
@@ -91,7 +105,7 @@ func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 			return err
 		}
 		for i, j := range jobs {
-			if err := w.create(j, ns[i].Files, false); err != nil {
+			if err := w.create(j, ns[i].Files, capped); err != nil {
 				return err
 			}
 		}
@@ -111,7 +125,7 @@ func (s *Store) BulkLoad(ctx context.Context, ns []NewJob) ([]string, error) {
 // newJob builds the job record of an upload (in memory).
 func (s *Store) newJob(n NewJob) (*Job, error) {
 	now := s.o.Now()
-	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now, KeyDigest: n.KeyDigest}
+	j := &Job{ID: newIDAt(now), Device: n.Device, State: Preprocess, Created: now, Updated: now, KeyDigest: n.KeyDigest, Via: n.Via}
 	j.Files = make([]File, len(n.Files))
 	var data int64
 	for i, f := range n.Files {

@@ -231,8 +231,12 @@ func recentRow(p *page, d *pageData, j *RecentJob) {
     <tr data-id="%s" class="st-%s">
       <td class="c-id id" title="%s">%s</td>
       <td class="c-when" title="%s">%s</td>
-      <td class="c-dev">%s</td>
-      <td class="c-svc">%s`, j.ID, j.State, j.ID, shortID(j.ID), stamp(j.Created), ago(j.Created, d.Now), j.Device, j.Service)
+      <td class="c-dev">%s`, j.ID, j.State, j.ID, shortID(j.ID), stamp(j.Created), ago(j.Created, d.Now), j.Device)
+	if j.Via == "mail" {
+		p.raw(`<span class="via" title="arrived by e-mail (SMTP)">via mail</span>`)
+	}
+	p.printf(`</td>
+      <td class="c-svc">%s`, j.Service)
 	if j.Sender != "" {
 		p.printf(`/%s`, j.Sender)
 	}

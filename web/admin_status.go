@@ -62,6 +62,7 @@ type RecentJob struct {
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	Device   string    `json:"device"`
+	Via      string    `json:"via,omitempty"` // "mail": the job came in by e-mail (mailin)
 	Service  string    `json:"service,omitempty"`
 	Sender   string    `json:"sender,omitempty"`
 	Dest     string    `json:"dest,omitempty"` // masked: 54911•••••78, o•••@example.com
@@ -126,7 +127,7 @@ func storeStatus(sp store.Space) StoreStatus {
 }
 
 func recentOf(j *store.Job) RecentJob {
-	r := RecentJob{ID: j.ID, Created: j.Created.UTC(), Updated: j.Updated.UTC(), Device: j.Device,
+	r := RecentJob{ID: j.ID, Created: j.Created.UTC(), Updated: j.Updated.UTC(), Device: j.Device, Via: j.Via,
 		Service: j.Service, Sender: j.Sender, Dest: MaskDest(j.Dest), State: string(j.State), Archived: j.Archived,
 		Files: len(j.Files), Bytes: j.Bytes}
 	failed := false

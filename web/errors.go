@@ -6,15 +6,16 @@ import (
 	"net/http"
 
 	"multimsg/envelope"
+	"multimsg/identity"
 	"multimsg/provider"
 	"multimsg/store"
 )
 
 var (
 	// ErrUnknownDevice: the requester's IP has no known MAC and unknown_device is "reject".
-	ErrUnknownDevice = errors.New("device unknown")
+	ErrUnknownDevice = identity.ErrUnknownDevice
 	// ErrNotAllowed: the requester's MAC is not in allow_macs.
-	ErrNotAllowed = errors.New("device not allowed")
+	ErrNotAllowed = identity.ErrNotAllowed
 )
 
 // reqError is a request refused by web itself, with its status code.

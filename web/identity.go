@@ -1,77 +1,19 @@
 package web
 
-import (
-	"context"
-	"fmt"
-	"net"
-	"net/netip"
-	"time"
+import "multimsg/identity"
+
+// The device identity is shared with the other doors of the box (mailin); these names keep
+// web's callers and tests unchanged.
+type (
+	// Identity is identity.Identity.
+	Identity = identity.Identity
+	// Neighbors is identity.Neighbors.
+	Neighbors = identity.Neighbors
+	// Syncer is identity.Syncer.
+	Syncer = identity.Syncer
 )
 
-// Neighbors resolves a LAN peer's IP to its MAC (hw/arp implements it).
-type Neighbors interface {
-	// Lookup answers from memory: no syscall, no allocation.
-	Lookup(ip netip.Addr) (mac string, ok bool)
-	// Resolve may block briefly (an ARP who-has, the kernel's table); ctx bounds it.
-	Resolve(ctx context.Context, ip netip.Addr) (mac string, ok bool)
-}
-
-// Syncer is implemented by Neighbors that learn in the background (hw/arp's Table): Sync makes
-// the next Lookup reflect every ARP frame the box has received so far. Identify calls it first,
-// so that a device which has just taken over an address is not looked up as the previous owner
-// before the capture goroutine has run (the device's ARP always arrives before its request).
-type Syncer interface {
-	Sync()
-}
-
-// Identity turns a request's source address into the device that owns its jobs (SPEC §3).
-type Identity struct {
-	Neighbors      Neighbors
-	UnknownByIP    bool            // unknown_device = "ip"
-	Allow          map[string]bool // allow_macs; empty: every device
-	ResolveTimeout time.Duration   // bound on Resolve; default 500ms
-}
-
 // Local is the device name of requests from the box itself.
-const Local = "local"
+const Local = identity.Local
 
-// Identify returns the device behind ip.
-func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error) {
-	ip = ip.Unmap()
-	if ip.IsLoopback() {
-		return Local, nil
-	}
-	mac, ok := "", false
-	if id.Neighbors != nil {
-		if s, isSyncer := id.Neighbors.(Syncer); isSyncer {
-			s.Sync()
-		}
-		if mac, ok = id.Neighbors.Lookup(ip); !ok {
-			t := id.ResolveTimeout
-			if t <= 0 {
-				t = 500 * time.Millisecond
-			}
-			rctx, cancel := context.WithTimeout(ctx, t)
-			mac, ok = id.Neighbors.Resolve(rctx, ip)
-			cancel()
-		}
-	}
-	if !ok {
-		if !id.UnknownByIP {
-			return "", fmt.Errorf("%w: no MAC address is known for %s (no ARP answer); this box identifies devices by MAC — is the device on the same LAN segment, not behind a router?", ErrUnknownDevice, ip)
-		}
-		if len(id.Allow) > 0 {
-			return "", fmt.Errorf("%w: %s has no known MAC address, and allow_macs admits only listed MACs", ErrNotAllowed, ip)
-		}
-		return "ip:" + ip.String(), nil
-	}
-	if len(id.Allow) > 0 && !id.Allow[mac] {
-		return "", fmt.Errorf("%w: device %s (%s) is not in this box's allow_macs; ask the admin to add it", ErrNotAllowed, mac, ip)
-	}
-	return mac, nil
-}
-
-func addrOf(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
-}
+var addrOf = identity.AddrOf

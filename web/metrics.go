@@ -221,6 +221,22 @@ const acceptedKey = "multimsg.accepted"
 
 type accepted struct{ service, sender string }
 
+// CountAccepted counts a job accepted by another door of the box (route "smtp": mailin), in
+// the same multimsg_jobs_accepted_total as the HTTP routes.
+func (s *Server) CountAccepted(route, service, sender string) {
+	m := s.met
+	key := route + "\x00" + service + "\x00" + sender
+	m.mu.Lock()
+	acc := m.acc[key]
+	if acc == nil {
+		acc = m.set.GetOrCreateCounter(`multimsg_jobs_accepted_total{route=` + label(route) +
+			`,service=` + label(service) + `,sender=` + label(sender) + `}`)
+		m.acc[key] = acc
+	}
+	m.mu.Unlock()
+	acc.Inc()
+}
+
 // countRequest runs after every request: requests by route and code, and jobs accepted.
 func (s *Server) countRequest(ctx *fasthttp.RequestCtx) {
 	code := ctx.Response.StatusCode()

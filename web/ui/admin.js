@@ -159,7 +159,7 @@
     const rows = st.recent.map((j) => h("tr", { "data-id": j.id, class: "st-" + j.state },
       h("td", { class: "c-id id", title: j.id, text: j.id.length > 10 ? j.id.slice(0, 4) + "…" + j.id.slice(-4) : j.id }),
       h("td", { class: "c-when", title: j.created, text: ago(j.created, now) }),
-      h("td", { class: "c-dev", text: j.device }),
+      h("td", { class: "c-dev" }, j.device, j.via === "mail" ? h("span", { class: "via", title: "arrived by e-mail (SMTP)", text: "via mail" }) : null),
       h("td", { class: "c-svc", text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
       h("td", { class: "c-dest", text: j.dest || "" }),
       h("td", { class: "c-state" }, h("span", { class: "state", text: j.state + (j.archived ? " (archived)" : "") })),
