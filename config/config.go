@@ -36,6 +36,7 @@ type Config struct {
 	AllowMACs     []string `toml:"allow_macs"`
 	Watchdog      string   `toml:"watchdog"`
 	RestoreClock  bool     `toml:"restore_clock"` // a board without an RTC: never start before the last time seen
+	HostNames     []string `toml:"host_names"`    // names device routes accept in Host, besides IPs, localhost and the hostname
 
 	Admin    Admin    `toml:"admin"`
 	Delivery Delivery `toml:"delivery"`
@@ -114,6 +115,13 @@ type Limits struct {
 	MaxFiles int      `toml:"max_files"`
 	MaxField Size     `toml:"max_field"`
 	ReadTime Duration `toml:"read_timeout"`
+
+	MaxForm       Size     `toml:"max_form"`         // a form body: /msg, /cons, admin routes
+	MaxArgs       int      `toml:"max_args"`         // fields in an urlencoded body
+	BodyBudget    Size     `toml:"body_budget"`      // upload bytes held at once, all requests together
+	BodyWait      Duration `toml:"body_wait"`        // an upload waits this long for budget, then 503
+	MaxConnsPerIP int      `toml:"max_conns_per_ip"` // open connections from one address
+	Concurrency   int      `toml:"concurrency"`      // connections served at once
 }
 
 // ServiceCommon are the keys every service table has.
@@ -215,6 +223,13 @@ func Default() Config {
 			MaxFiles: 16,
 			MaxField: 64 << 10,
 			ReadTime: Duration(30 * time.Second),
+
+			MaxForm:       64 << 10,
+			MaxArgs:       64,
+			BodyBudget:    64 << 20,
+			BodyWait:      Duration(5 * time.Second),
+			MaxConnsPerIP: 32,
+			Concurrency:   256,
 		},
 		Wpp1: WppService{ServiceCommon: ServiceCommon{Fallback: []string{"sms"}, FallbackAfter: Duration(2 * time.Minute)}},
 		Mail: MailService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
@@ -362,6 +377,32 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxField < 1<<10 {
 		return fmt.Errorf("limits.max_field: %d bytes is below 1KiB", c.Limits.MaxField)
+	}
+	if c.Limits.MaxForm < 1<<10 || c.Limits.MaxForm > 1<<20 {
+		return fmt.Errorf("limits.max_form: %d bytes, want 1KiB..1MiB", c.Limits.MaxForm)
+	}
+	if c.Limits.MaxField > c.Limits.MaxForm {
+		return fmt.Errorf("limits.max_field: %d bytes is more than limits.max_form (%d): no form could carry it", c.Limits.MaxField, c.Limits.MaxForm)
+	}
+	if c.Limits.MaxArgs < 8 || c.Limits.MaxArgs > 4096 {
+		return fmt.Errorf("limits.max_args: %d, want 8..4096", c.Limits.MaxArgs)
+	}
+	if c.Limits.BodyBudget < c.Limits.MaxBody+64<<10 || c.Limits.BodyBudget > 4<<30 {
+		return fmt.Errorf("limits.body_budget: %d bytes, want at least limits.max_body + 64KiB (%d, one largest upload) and at most 4GiB", c.Limits.BodyBudget, c.Limits.MaxBody+64<<10)
+	}
+	if c.Limits.BodyWait.D() < 0 || c.Limits.BodyWait.D() > time.Minute {
+		return fmt.Errorf("limits.body_wait: %s, want 0..1m", c.Limits.BodyWait.D())
+	}
+	if c.Limits.MaxConnsPerIP < 1 || c.Limits.MaxConnsPerIP > 65536 {
+		return fmt.Errorf("limits.max_conns_per_ip: %d, want 1..65536", c.Limits.MaxConnsPerIP)
+	}
+	if c.Limits.Concurrency < 1 || c.Limits.Concurrency > 65536 {
+		return fmt.Errorf("limits.concurrency: %d, want 1..65536", c.Limits.Concurrency)
+	}
+	for _, h := range c.HostNames {
+		if h == "" || len(h) > 253 || strings.ContainsAny(h, " /:@[]") {
+			return fmt.Errorf("host_names: %q is not a host name", h)
+		}
 	}
 	if c.Admin.PasswordHash != "" && !strings.HasPrefix(c.Admin.PasswordHash, "$2") {
 		return errors.New("admin.password_hash: not a bcrypt hash (make one with `multimsg passwd`)")

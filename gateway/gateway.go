@@ -141,8 +141,11 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Store: g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
 		Identity: id,
 		Status:   func() map[string]any { return arpStatus(neigh.Entries()) },
-		Limits:   web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField)},
-		Admin:    &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
+		Limits: web.Limits{MaxBody: int(cfg.Limits.MaxBody), MaxFiles: cfg.Limits.MaxFiles, MaxField: int(cfg.Limits.MaxField),
+			MaxForm: int(cfg.Limits.MaxForm), MaxArgs: cfg.Limits.MaxArgs, BodyBudget: int(cfg.Limits.BodyBudget),
+			BodyWait: cfg.Limits.BodyWait.D(), MaxConnsPerIP: cfg.Limits.MaxConnsPerIP, Concurrency: cfg.Limits.Concurrency},
+		HostNames: cfg.HostNames,
+		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {

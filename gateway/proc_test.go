@@ -37,8 +37,9 @@ func buildServer(t testing.TB) string {
 
 // serverConfig writes a configuration for a server on a free loopback port (the kernel picks
 // it; the server logs it) whose mail sender delivers into dir/outbox, and returns its path.
-// senderExtra is added to the mail sender's table (e.g. "rate = 0.5").
-func serverConfig(t testing.TB, dir, senderExtra string) string {
+// senderExtra is added to the mail sender's table (e.g. "rate = 0.5"), limits to [limits].
+// Every client of these tests comes from 127.0.0.1, so max_conns_per_ip is raised.
+func serverConfig(t testing.TB, dir, senderExtra string, limits ...string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`listen = "127.0.0.1:0"
 data_dir = %q
@@ -56,7 +57,11 @@ name = "default"
 maildir = %q
 from = "gateway@localhost"
 %s
-`, filepath.Join(dir, "data"), filepath.Join(dir, "outbox"), senderExtra)
+
+[limits]
+max_conns_per_ip = 1024
+%s
+`, filepath.Join(dir, "data"), filepath.Join(dir, "outbox"), senderExtra, strings.Join(limits, "\n"))
 	path := filepath.Join(dir, "multimsg.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

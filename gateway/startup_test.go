@@ -148,7 +148,7 @@ func startOnce(t *testing.T, bin, cfg string) (listening, healthy time.Duration,
 }
 
 // rssAnon is the anonymous resident memory of pid in bytes.
-func rssAnon(t *testing.T, pid int) int64 {
+func rssAnon(t testing.TB, pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)

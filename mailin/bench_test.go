@@ -18,7 +18,7 @@ import (
 // benchServer is a mailin.Server on loopback over a real store (fsync'd group commits) and a
 // registry with a Maildir mail sender; nothing dispatches, so the figures are the accepting
 // side alone: a mail read, parsed, planned and committed before its 250.
-func benchServer(b *testing.B) string {
+func benchServer(b testing.TB, tune ...func(*mailin.Options)) string {
 	b.Helper()
 	dir := b.TempDir()
 	st, err := store.Open(filepath.Join(dir, "bench.db"), store.Options{Quota: 8 << 30})
@@ -34,7 +34,11 @@ func benchServer(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := mailin.New(mailin.Options{Store: st, Registry: reg, Relay: true, MaxConns: 256, MaxConnsPerIP: 256})
+	o := mailin.Options{Store: st, Registry: reg, Relay: true, MaxConns: 256, MaxConnsPerIP: 256}
+	for _, f := range tune {
+		f(&o)
+	}
+	srv, err := mailin.New(o)
 	if err != nil {
 		b.Fatal(err)
 	}

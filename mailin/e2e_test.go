@@ -435,8 +435,8 @@ func TestAuthAndStartTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Mail("cam@lan"); err == nil || smtpCode(err)/100 != 5 {
-		t.Errorf("MAIL without AUTH: %v, want a 5xx", err)
+	if err := c.Mail("cam@lan"); err == nil || smtpCode(err) != 530 {
+		t.Errorf("MAIL without AUTH: %v, want 530 (RFC 4954)", err)
 	}
 	c.Close()
 	// wrong password

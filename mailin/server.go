@@ -51,6 +51,11 @@ type Options struct {
 
 	MaxConns      int // connections at once; default 64
 	MaxConnsPerIP int // default 16
+	// MaxReading bounds the messages read into memory at once, box-wide (each costs up to
+	// ~3× its size while it is parsed); default 4. A mail that waits ReadingWait (default
+	// 30 s) for its turn is answered 421 and sent again later by the device.
+	MaxReading  int
+	ReadingWait time.Duration
 
 	TLS          *tls.Config     // non-nil: STARTTLS is offered
 	Users        map[string]User // AUTH PLAIN/LOGIN logins; none: AUTH is not offered
@@ -71,6 +76,7 @@ type Server struct {
 	pace *pacer
 	conn *connLimit
 	auth chan struct{} // bcrypt semaphore: a login costs ~50 ms of a core
+	read chan struct{} // messages being read into memory (MaxReading)
 }
 
 // New checks the options and builds the server; Serve starts it.
@@ -99,6 +105,12 @@ func New(o Options) (*Server, error) {
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = time.Minute
 	}
+	if o.MaxReading <= 0 {
+		o.MaxReading = 4
+	}
+	if o.ReadingWait <= 0 {
+		o.ReadingWait = 30 * time.Second
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -121,7 +133,8 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("mailin: AUTH is required but no user is configured")
 	}
 	s := &Server{o: o, log: o.Log, rcpt: recipients{reg: o.Registry, aliases: aliases, relay: o.Relay},
-		pace: newPacer(o.Rate, o.Burst, time.Now), conn: newConnLimit(o.MaxConns, o.MaxConnsPerIP), auth: make(chan struct{}, 2)}
+		pace: newPacer(o.Rate, o.Burst, time.Now), conn: newConnLimit(o.MaxConns, o.MaxConnsPerIP), auth: make(chan struct{}, 2),
+		read: make(chan struct{}, o.MaxReading)}
 	srv := smtp.NewServer(s)
 	srv.Domain = o.Hostname
 	srv.MaxMessageBytes = o.MaxSize
@@ -216,7 +229,7 @@ func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.s.o.AuthRequired && ss.user == "" {
-		return smtp.ErrAuthRequired
+		return errAuthRequired
 	}
 	if wait, ok := ss.s.pace.allow(ss.dev); !ok {
 		return smtpErr(421, smtp.EnhancedCode{4, 7, 0}, "too many mails from this device (%s); try again in %s", ss.dev, wait.Round(time.Second))
@@ -229,7 +242,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.o.AuthRequired && ss.user == "" {
-		return smtp.ErrAuthRequired
+		return errAuthRequired
 	}
 	ts, err := ss.s.rcpt.resolve(to)
 	if err != nil {
@@ -250,6 +263,17 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // Data reads the message, makes its jobs and answers 250 only once they are committed.
 func (ss *session) Data(r io.Reader) error {
 	s := ss.s
+	// Without this bound, MaxConns devices sending MaxSize mails at once would hold
+	// MaxConns × ~3 × MaxSize of memory (64 × 30 MiB with the defaults). Waiting here costs
+	// nothing: the unread data waits in the device's TCP window.
+	t := time.NewTimer(s.o.ReadingWait)
+	select {
+	case s.read <- struct{}{}:
+		t.Stop()
+	case <-t.C:
+		return smtpErr(421, smtp.EnhancedCode{4, 3, 2}, "busy reading other mails; try again later")
+	}
+	defer func() { <-s.read }()
 	buf := getBuffer()
 	defer putBuffer(buf) // nothing made from it outlives Data: Parse copies, CreateAll has committed
 	// The announced size, when there is one, avoids the copies of a doubling buffer (a 2 MB

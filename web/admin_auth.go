@@ -1,13 +1,16 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +31,7 @@ const (
 	SessionTTL = 12 * time.Hour
 	// maxSessions bounds memory: a new login past it evicts the session closest to expiry.
 	maxSessions = 64
-	// Failed logins (form or HTTP Basic) per client IP per loginWindow before 429.
+	// Login attempts (form or HTTP Basic) per source per loginWindow before 429.
 	loginFailures = 5
 	loginWindow   = time.Minute
 	// maxLimited bounds the rate limiter's table of client IPs.
@@ -46,7 +49,10 @@ type adminState struct {
 
 	mu       sync.Mutex // guards sessions and failures
 	sessions map[[32]byte]*session
-	failures map[string]*failWindow
+	failures map[string]*failWindow // per source or device cookie
+	global   failWindow             // untrusted attempts, every source together
+
+	deviceSecret [32]byte // signs device cookies; per process, so a restart forgets them
 }
 
 type failWindow struct {
@@ -55,7 +61,9 @@ type failWindow struct {
 }
 
 func newAdminState(now func() time.Time) *adminState {
-	return &adminState{now: now, sessions: map[[32]byte]*session{}, failures: map[string]*failWindow{}}
+	a := &adminState{now: now, sessions: map[[32]byte]*session{}, failures: map[string]*failWindow{}}
+	_, _ = rand.Read(a.deviceSecret[:])
+	return a
 }
 
 func random256() string {
@@ -118,61 +126,127 @@ func (a *adminState) endSession(id []byte) {
 	a.mu.Unlock()
 }
 
-// blocked says how long ip must wait before its next login attempt (0: it may try now).
-func (a *adminState) blocked(ip string) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f := a.failures[ip]
-	if f == nil && len(a.failures) >= maxLimited {
-		ip = "*" // the table is full: newcomers share one bucket (see failed)
-		f = a.failures[ip]
+// The login limiter (issue 11, items 4 and 5).
+//
+// An attempt is counted when it starts, before bcrypt runs, so parallel guesses cannot all
+// pass the check before the first failure is recorded; a success gives its count back.
+// Untrusted attempts are counted per source (an IPv4 address, or the /64 of an IPv6 one: a
+// host on a LAN has a whole /64 to pick addresses from) and against one global budget of
+// failures per window, which bounds the guessing rate of any number of sources. A browser that
+// logged in before carries a device cookie (OWASP's "device cookies"): its attempts are counted
+// per cookie only, so neither a flood of guesses from elsewhere nor one from the admin's own
+// address locks the real admin out. There is no shared bucket: a full table evicts its oldest
+// entry, and the global budget still holds.
+
+const (
+	deviceCookie = "multimsg_device"
+	// globalFailures is the untrusted failures per loginWindow, every source together.
+	globalFailures = 30
+)
+
+// limitKey is the source an untrusted attempt is counted against.
+func limitKey(ip net.IP) string {
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
 	}
-	if f == nil {
-		return 0
+	if len(ip) == net.IPv6len {
+		return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 	}
-	left := f.start.Add(loginWindow).Sub(a.now())
-	if left <= 0 {
-		delete(a.failures, ip)
-		return 0
-	}
-	if f.n >= loginFailures {
-		return left
-	}
-	return 0
+	return ip.String()
 }
 
-// failed counts a failed login from ip.
-func (a *adminState) failed(ip string) {
+// deviceKey returns the limiter key of a valid device cookie, or "".
+func (a *adminState) deviceKey(v []byte) string {
+	nonce, sig, ok := strings.Cut(string(v), ".")
+	if !ok || len(nonce) != 43 {
+		return ""
+	}
+	want := a.sign(nonce)
+	if subtle.ConstantTimeCompare([]byte(sig), []byte(want)) != 1 {
+		return ""
+	}
+	return "dev:" + nonce
+}
+
+func (a *adminState) sign(nonce string) string {
+	m := hmac.New(sha256.New, a.deviceSecret[:])
+	m.Write([]byte(nonce))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// newDeviceCookie is the value of a fresh device cookie.
+func (a *adminState) newDeviceCookie() string {
+	n := random256()
+	return n + "." + a.sign(n)
+}
+
+// window returns key's live window, making one; the caller holds mu.
+func (a *adminState) window(key string, now time.Time) *failWindow {
+	f := a.failures[key]
+	if f != nil && now.Sub(f.start) < loginWindow {
+		return f
+	}
+	if f == nil && len(a.failures) >= maxLimited {
+		var oldest string
+		var at time.Time
+		for k, v := range a.failures {
+			if now.Sub(v.start) >= loginWindow {
+				delete(a.failures, k)
+				continue
+			}
+			if at.IsZero() || v.start.Before(at) {
+				oldest, at = k, v.start
+			}
+		}
+		if len(a.failures) >= maxLimited {
+			delete(a.failures, oldest)
+		}
+	}
+	f = &failWindow{start: now}
+	a.failures[key] = f
+	return f
+}
+
+// attempt starts a login attempt from key: it returns how long to wait (0: go on, and the
+// attempt is counted already). trusted attempts (a device cookie) skip the global budget.
+func (a *adminState) attempt(key string, trusted bool) time.Duration {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	f := a.failures[ip]
-	if f == nil || now.Sub(f.start) >= loginWindow {
-		if len(a.failures) >= maxLimited {
-			for k, v := range a.failures {
-				if now.Sub(v.start) >= loginWindow {
-					delete(a.failures, k)
-				}
-			}
-			if len(a.failures) >= maxLimited {
-				// Still full: every entry is a live attacker window. Fold the newcomer into a
-				// shared bucket, so the table stays bounded and the newcomer is still limited.
-				ip = "*"
-				if f = a.failures[ip]; f != nil && now.Sub(f.start) < loginWindow {
-					f.n++
-					return
-				}
-			}
+	f := a.window(key, now)
+	if f.n >= loginFailures {
+		return f.start.Add(loginWindow).Sub(now)
+	}
+	if !trusted {
+		if now.Sub(a.global.start) >= loginWindow {
+			a.global = failWindow{start: now}
 		}
-		f = &failWindow{start: now}
-		a.failures[ip] = f
+		if a.global.n >= globalFailures {
+			return a.global.start.Add(loginWindow).Sub(now)
+		}
+		a.global.n++
 	}
 	f.n++
+	return 0
 }
 
-func (a *adminState) succeeded(ip string) {
+// undo gives back an attempt that did not run (no room for bcrypt).
+func (a *adminState) undo(key string, trusted bool) {
 	a.mu.Lock()
-	delete(a.failures, ip)
+	defer a.mu.Unlock()
+	if f := a.failures[key]; f != nil && f.n > 0 {
+		f.n--
+	}
+	if !trusted && a.global.n > 0 {
+		a.global.n--
+	}
+}
+
+// succeeded clears key's window; the attempt was no failure.
+func (a *adminState) succeeded(key string, trusted bool) {
+	a.undo(key, trusted)
+	a.mu.Lock()
+	delete(a.failures, key)
 	a.mu.Unlock()
 }
 
@@ -180,24 +254,49 @@ func (a *adminState) succeeded(ip string) {
 func tooMany(ctx *fasthttp.RequestCtx, wait time.Duration) {
 	secs := int((wait + time.Second - 1) / time.Second)
 	ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
-	msg := "too many failed logins from " + ctx.RemoteIP().String() + "; try again in " + strconv.Itoa(secs) + " s"
+	msg := "too many failed logins; try again in " + strconv.Itoa(secs) + " s"
 	reply(ctx, http.StatusTooManyRequests, msg, map[string]string{"error": msg})
 }
 
 // checkPassword verifies an admin password under the rate limit: 0 when it is right, else
-// the status to answer (401, or 429 with the wait).
+// the status to answer (401; 429 with the wait; 503 when bcrypt is busy).
 func (s *Server) checkPassword(ctx *fasthttp.RequestCtx, pass string) (int, time.Duration) {
-	ip := ctx.RemoteIP().String()
-	if wait := s.adm.blocked(ip); wait > 0 {
+	key := s.adm.deviceKey(ctx.Request.Header.Cookie(deviceCookie))
+	trusted := key != ""
+	if !trusted {
+		key = limitKey(ctx.RemoteIP())
+	}
+	if wait := s.adm.attempt(key, trusted); wait > 0 {
 		return http.StatusTooManyRequests, wait
 	}
-	if !s.o.Admin.Check(pass) {
-		s.adm.failed(ip)
-		s.log.Warn("web: admin login failed", "ip", ip)
+	ok, err := s.crypto.bcrypt(ctx, func() bool { return s.o.Admin.Check(pass) })
+	if err != nil {
+		s.adm.undo(key, trusted)
+		return http.StatusServiceUnavailable, time.Second
+	}
+	if !ok {
+		s.log.Warn("web: admin login failed", "ip", ctx.RemoteIP().String(), "trusted_device", trusted)
 		return http.StatusUnauthorized, 0
 	}
-	s.adm.succeeded(ip)
+	s.adm.succeeded(key, trusted)
+	if !trusted {
+		setDeviceCookie(ctx, s.adm.newDeviceCookie())
+	}
 	return 0, 0
+}
+
+// setDeviceCookie marks this browser as one the admin logged in from (a year).
+func setDeviceCookie(ctx *fasthttp.RequestCtx, v string) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(deviceCookie)
+	c.SetValue(v)
+	c.SetPath("/admin")
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
+	c.SetSecure(ctx.IsTLS())
+	c.SetMaxAge(365 * 24 * 3600)
+	ctx.Response.Header.SetCookie(c)
 }
 
 // adminSession returns the request's live admin session, or nil.
@@ -218,6 +317,9 @@ func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
 			return true
 		case http.StatusTooManyRequests:
 			tooMany(ctx, wait)
+			return false
+		case http.StatusServiceUnavailable:
+			s.fail(ctx, errBcryptBusy)
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -65,29 +66,72 @@ func TestLoginLimiter(t *testing.T) {
 	c := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	a := newAdminState(c.Now)
 	for i := 0; i < loginFailures; i++ {
-		if w := a.blocked("192.0.2.1"); w != 0 {
+		if w := a.attempt("192.0.2.1", false); w != 0 {
 			t.Fatalf("blocked after %d failures, want %d allowed", i, loginFailures)
 		}
-		a.failed("192.0.2.1")
 	}
-	if w := a.blocked("192.0.2.1"); w <= 0 || w > loginWindow {
-		t.Fatalf("blocked(%d failures) = %v, want up to a minute", loginFailures, w)
+	if w := a.attempt("192.0.2.1", false); w <= 0 || w > loginWindow {
+		t.Fatalf("attempt after %d failures: wait %v, want up to a minute", loginFailures, w)
 	}
-	if w := a.blocked("192.0.2.2"); w != 0 {
+	if w := a.attempt("192.0.2.2", false); w != 0 {
 		t.Fatal("another IP is blocked too")
 	}
 	c.Add(loginWindow)
-	if w := a.blocked("192.0.2.1"); w != 0 {
+	if w := a.attempt("192.0.2.1", false); w != 0 {
 		t.Fatalf("still blocked after the window: %v", w)
 	}
-	// the table stays bounded under a flood of addresses
+	// the table stays bounded under a flood of addresses, without a shared bucket
+	c.Add(loginWindow)
 	for i := 0; i < maxLimited+100; i++ {
-		a.failed("10.0." + itoa(i/256) + "." + itoa(i%256))
+		a.attempt("10.0."+itoa(i/256)+"."+itoa(i%256), true)
 	}
-	if n := len(a.failures); n > maxLimited+1 {
-		t.Fatalf("limiter holds %d addresses, want at most %d", n, maxLimited+1)
+	if n := len(a.failures); n > maxLimited {
+		t.Fatalf("limiter holds %d addresses, want at most %d", n, maxLimited)
 	}
-	if w := a.blocked("10.99.99.99"); w <= 0 {
-		t.Fatal("a newcomer to a full table is not limited, want it limited with the shared bucket")
+	if _, ok := a.failures["*"]; ok {
+		t.Fatal("a shared bucket exists")
+	}
+}
+
+// TestLoginGlobalBudget: many sources together get globalFailures untrusted attempts per
+// window; a device cookie from an earlier login still gets in (item 5).
+func TestLoginGlobalBudget(t *testing.T) {
+	c := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	a := newAdminState(c.Now)
+	allowed := 0
+	for i := 0; i < 1000; i++ {
+		if a.attempt("10.1."+itoa(i/256)+"."+itoa(i%256), false) == 0 {
+			allowed++
+		}
+	}
+	if allowed != globalFailures {
+		t.Fatalf("1000 sources got %d attempts in a window, want the global budget %d", allowed, globalFailures)
+	}
+	dev := a.deviceKey([]byte(a.newDeviceCookie()))
+	if dev == "" {
+		t.Fatal("a fresh device cookie is not valid")
+	}
+	if w := a.attempt(dev, true); w != 0 {
+		t.Fatalf("the admin's device cookie is locked out by others' failures: wait %v", w)
+	}
+	if a.deviceKey([]byte("x."+a.sign("y"))) != "" || a.deviceKey([]byte(a.newDeviceCookie()+"x")) != "" {
+		t.Fatal("a forged device cookie is accepted")
+	}
+}
+
+func TestLimitKeyIPv6Prefix(t *testing.T) {
+	for _, tt := range []struct{ a, b string }{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:1:2:3"},
+		{"fe80::1", "fe80::abcd"},
+	} {
+		if ka, kb := limitKey(net.ParseIP(tt.a)), limitKey(net.ParseIP(tt.b)); ka != kb {
+			t.Errorf("limitKey(%s) = %s, limitKey(%s) = %s, want one key per /64", tt.a, ka, tt.b, kb)
+		}
+	}
+	if limitKey(net.ParseIP("2001:db8:1:2::1")) == limitKey(net.ParseIP("2001:db8:1:3::1")) {
+		t.Error("two /64s share a key")
+	}
+	if got := limitKey(net.ParseIP("192.0.2.7")); got != "192.0.2.7" {
+		t.Errorf("limitKey(192.0.2.7) = %s", got)
 	}
 }

@@ -124,7 +124,11 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) {
 	case http.StatusTooManyRequests:
 		secs := int((wait + time.Second - 1) / time.Second)
 		ctx.Response.Header.Set("Retry-After", fmt.Sprint(secs))
-		s.loginForm(ctx, code, fmt.Sprintf("Too many failed logins from this address: wait %d s and try again.", secs))
+		s.loginForm(ctx, code, fmt.Sprintf("Too many failed logins: wait %d s and try again.", secs))
+		return
+	case http.StatusServiceUnavailable:
+		ctx.Response.Header.Set("Retry-After", "1")
+		s.loginForm(ctx, code, "The gateway is checking other logins; try again in a moment.")
 		return
 	default:
 		s.loginForm(ctx, code, "Wrong password.")

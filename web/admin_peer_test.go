@@ -159,6 +159,9 @@ func (b *box) do(method, path string, body io.Reader, hdr ...string) resp {
 		b.t.Fatal(err)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1] // net/http sends req.Host, not a Host header
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	r, err := b.http.Do(req)

@@ -44,6 +44,8 @@ func classify(err error) (int, string) {
 	var ce *provider.CheckError
 	var fe *envelope.FileError
 	switch {
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, err.Error()
 	case errors.As(err, &re):
 		return re.status, re.msg
 	case errors.As(err, &ce):

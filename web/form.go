@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"multimsg/store"
@@ -19,6 +20,14 @@ type Limits struct {
 	MaxBody  int // bytes in a request body; default 32 MiB
 	MaxFiles int // files in one upload; default 16
 	MaxField int // bytes in one non-file field (type, info, dest…); default 64 KiB
+
+	// The cost of a request (issue 11; cost.go).
+	MaxForm       int           // bytes in a form body (/msg, /cons, admin routes); default 64 KiB
+	MaxArgs       int           // fields in an urlencoded body; default 64
+	BodyBudget    int           // bytes of upload bodies held at once, all requests; default 64 MiB
+	BodyWait      time.Duration // how long an upload waits for room in BodyBudget before 503; default 5s
+	MaxConnsPerIP int           // open connections from one client address; default 32
+	Concurrency   int           // connections served at once; default 256
 }
 
 const maxNameLen = 128

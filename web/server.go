@@ -39,6 +39,9 @@ type Options struct {
 	DataDir string
 	// MetricsPublic serves /metrics without the admin login (config [admin] metrics_public).
 	MetricsPublic bool
+	// HostNames are names, besides its IP addresses, localhost and its hostname, that device
+	// routes accept in Host (config host_names; origin.go).
+	HostNames []string
 }
 
 // Server is the HTTP front.
@@ -55,6 +58,10 @@ type Server struct {
 	adm  *adminState    // admin sessions, login limiter (admin_auth.go)
 	hist *history       // the admin page's 24-hour chart (admin_history.go)
 	met  *serverMetrics // /metrics (metrics.go)
+
+	hosts  map[string]bool // names accepted in Host on device routes (origin.go)
+	budget *budget         // bytes of upload bodies in flight (cost.go)
+	crypto *cryptoGate     // bcrypt and RSA semaphores, RSA per-device rate (crypto_gate.go)
 }
 
 // New builds the server; Serve starts it.
@@ -68,6 +75,27 @@ func New(o Options) *Server {
 	if o.Limits.MaxField <= 0 {
 		o.Limits.MaxField = 64 << 10
 	}
+	if o.Limits.MaxForm <= 0 {
+		o.Limits.MaxForm = 64 << 10
+	}
+	if o.Limits.MaxArgs <= 0 {
+		o.Limits.MaxArgs = 64
+	}
+	if o.Limits.BodyBudget <= 0 {
+		o.Limits.BodyBudget = 64 << 20
+	}
+	if o.Limits.BodyBudget < o.Limits.MaxBody+multipartSlack {
+		o.Limits.BodyBudget = o.Limits.MaxBody + multipartSlack // one largest upload must fit
+	}
+	if o.Limits.BodyWait <= 0 {
+		o.Limits.BodyWait = 5 * time.Second
+	}
+	if o.Limits.MaxConnsPerIP <= 0 {
+		o.Limits.MaxConnsPerIP = 32
+	}
+	if o.Limits.Concurrency <= 0 {
+		o.Limits.Concurrency = 256
+	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 30 * time.Second
 	}
@@ -80,17 +108,24 @@ func New(o Options) *Server {
 	if o.Admin == nil {
 		o.Admin = &AdminAuth{}
 	}
-	s := &Server{o: o, log: o.Log, started: time.Now(), adm: newAdminState(time.Now)}
+	s := &Server{o: o, log: o.Log, started: time.Now(), adm: newAdminState(time.Now),
+		budget: newBudget(int64(o.Limits.BodyBudget), o.Limits.BodyWait), crypto: newCryptoGate(time.Now),
+		hosts: hostNames(o.HostNames)}
 	s.hist = newHistory(s.started) // counts live from now; Serve reads the earlier hours back
 	s.initMetrics()
 	s.srv = &fasthttp.Server{
-		Handler:            s.instrument(s.handle),
-		Name:               "multimsg",
-		ReadTimeout:        o.ReadTimeout,
-		WriteTimeout:       o.ReadTimeout,
-		IdleTimeout:        2 * time.Minute,
-		MaxRequestBodySize: o.Limits.MaxBody + 64<<10, // room for the multipart framing
-		Concurrency:        4096,
+		Handler:      s.instrument(s.handle),
+		Name:         "multimsg",
+		ReadTimeout:  o.ReadTimeout,
+		WriteTimeout: o.ReadTimeout,
+		IdleTimeout:  2 * time.Minute,
+		// Bodies are streamed: fasthttp reads at most a route's prefetch (headerReceived), the
+		// handler the rest under the route's limit and the budget (cost.go).
+		StreamRequestBody:  true,
+		HeaderReceived:     s.headerReceived,
+		MaxRequestBodySize: smallBody,
+		Concurrency:        o.Limits.Concurrency,
+		MaxConnsPerIP:      o.Limits.MaxConnsPerIP,
 		ErrorHandler:       s.transportError,
 		ExpectHandler:      s.expect,
 		Logger:             fasthttpLogger{o.Log},
@@ -119,6 +154,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	p := string(ctx.Path())
+	if p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" {
+		if err := s.fromBrowser(ctx); err != nil { // before the body is paid for
+			ctx.SetConnectionClose()
+			s.fail(ctx, err)
+			return
+		}
+	}
+	release, err := s.readBody(ctx)
+	if err != nil {
+		ctx.SetConnectionClose() // the rest of the body is unread
+		s.fail(ctx, err)
+		return
+	}
+	defer func() {
+		release()
+		// fasthttp pools a connection's RequestCtx without resetting its request: a body left
+		// in it would stay reachable (tens of MiB for an upload) until the context is reused.
+		ctx.Request.ResetBody()
+	}()
 	post := ctx.IsPost()
 	switch {
 	case p == "/key" && ctx.IsGet():
@@ -162,6 +216,9 @@ func reply(ctx *fasthttp.RequestCtx, status int, text string, v any) {
 // fail is the one place that turns an error into a response.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
 	status, msg := classify(err)
+	if errors.Is(err, errBusy) {
+		ctx.Response.Header.Set("Retry-After", "5")
+	}
 	if status >= 500 && status != http.StatusInsufficientStorage {
 		s.log.Error("web: request failed", "path", string(ctx.Path()), "status", status, "err", err)
 	}
@@ -189,8 +246,8 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 // expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
 // is refused before the client sends it, so it gets the 413 rather than a reset connection.
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
-	if n := ctx.Request.Header.ContentLength(); n > s.srv.MaxRequestBodySize {
-		s.transportError(ctx, fasthttp.ErrBodyTooLarge)
+	if r := s.requestRule(ctx); ctx.Request.Header.ContentLength() > r.max {
+		s.fail(ctx, tooLarge("request body too large: at most %d bytes on %s", r.max, ctx.Path()))
 		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusContinue
@@ -220,7 +277,7 @@ func (s *Server) key(ctx *fasthttp.RequestCtx) {
 }
 
 // upload parses and (if a key part came) decrypts a multipart upload.
-func (s *Server) upload(ctx *fasthttp.RequestCtx, params bool) (*form, error) {
+func (s *Server) upload(ctx *fasthttp.RequestCtx, dev string, params bool) (*form, error) {
 	f, err := parseMultipart(string(ctx.Request.Header.ContentType()), ctx.PostBody(), s.o.Limits, params)
 	if err != nil {
 		return nil, err
@@ -229,7 +286,11 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, params bool) (*form, error) {
 		return nil, badRequest("no files: upload at least one file part (curl -F name=@file)")
 	}
 	if f.key != nil {
-		op, err := s.o.Key.Unwrap(f.key)
+		var op *envelope.Opener
+		err := s.crypto.rsa(ctx, dev, func() (err error) {
+			op, err = s.o.Key.Unwrap(f.key)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +311,7 @@ func (s *Server) data(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	f, err := s.upload(ctx, false)
+	f, err := s.upload(ctx, dev, false)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -392,7 +453,7 @@ func (s *Server) send(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	f, err := s.upload(ctx, true)
+	f, err := s.upload(ctx, dev, true)
 	if err != nil {
 		s.fail(ctx, err)
 		return

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"log/syslog"
+	"os"
+	"runtime/debug"
 
 	"multimsg/config"
 	"multimsg/gateway"
@@ -59,6 +61,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
 		return 1
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Upload bodies are admitted against limits.body_budget (web/cost.go); a soft memory
+		// limit a little above it makes the collector return their memory before the heap
+		// doubles, which is what a Pi's RAM cannot afford.
+		debug.SetMemoryLimit(int64(cfg.Limits.BodyBudget) + 48<<20)
 	}
 	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Console: stderr})
 	if err != nil {
