@@ -104,9 +104,10 @@ type Store struct {
 	Unconsulted     Duration `toml:"unconsulted"`     // finished, unconsulted jobs are archived after this
 	KeepArchived    Duration `toml:"keep_archived"`   // archived jobs are purged after this
 	SweepEvery      Duration `toml:"sweep_every"`
-	MaxPreprocess   int      `toml:"max_preprocess"` // uploads waiting for /msg per device
-	MaxDevices      int      `toml:"max_devices"`    // the device registry's bound
-	DeviceIdle      Duration `toml:"device_idle"`    // a device not seen for this long leaves the registry
+	MaxPreprocess   int      `toml:"max_preprocess"`     // uploads waiting for /msg per device
+	MaxDevices      int      `toml:"max_devices"`        // the device registry's bound
+	DeviceIdle      Duration `toml:"device_idle"`        // a device not seen for this long leaves the registry
+	DiskFloor       int      `toml:"disk_floor_percent"` // % of the data partition the store leaves free (outbox, key, config)
 }
 
 // Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
@@ -222,6 +223,7 @@ func Default() Config {
 			MaxPreprocess:   100,
 			MaxDevices:      1024,
 			DeviceIdle:      Duration(30 * 24 * time.Hour),
+			DiskFloor:       10,
 		},
 		Limits: Limits{
 			MaxBody:  32 << 20,
@@ -369,6 +371,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.QuotaBytes < 1<<20 {
 		return fmt.Errorf("store.quota: %d bytes is below 1MiB", c.Store.QuotaBytes)
+	}
+	if c.Store.DiskFloor < 0 || c.Store.DiskFloor > 90 {
+		return fmt.Errorf("store.disk_floor_percent: %d, want 0..90", c.Store.DiskFloor)
 	}
 	if c.Store.MaxPreprocess < 1 || c.Store.MaxPreprocess > 1<<20 {
 		return fmt.Errorf("store.max_preprocess: %d, want 1..1048576", c.Store.MaxPreprocess)

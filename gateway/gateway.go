@@ -107,6 +107,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Unconsulted:     cfg.Store.Unconsulted.D(),
 		KeepArchived:    cfg.Store.KeepArchived.D(),
 		TTL:             cfg.Delivery.TTL.D(),
+		FileQuota:       int64(cfg.Store.QuotaBytes), // the quota bounds the file too (issue 12)
+		DiskFloor:       float64(cfg.Store.DiskFloor) / 100,
 		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
@@ -241,6 +243,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 				} else if st != (store.SweepStats{}) {
 					g.log.Info("retention sweep", "stats", st.String())
 				}
+				// Idle time after an outage drained: give the free pages back to the partition.
+				if _, _, err := g.Store.CompactIfSparse(ectx); err != nil && ectx.Err() == nil {
+					g.log.Error("store compaction failed", "err", err)
+				}
 			}
 		}
 	})
@@ -293,9 +299,13 @@ func (g *Gateway) runWatchdog(stop, ctx context.Context, eg *errgroup.Group) {
 			if !g.Disp.Alive(3 * interval) {
 				return errors.New("dispatcher loop is not running")
 			}
-			err := g.Store.Ping(ctx)
-			g.dogPetted.Store(g.dogPetted.Load() || err == nil) // Run pets right after a nil
-			return err
+			// A full partition is not a hung box: a reset would not free a byte, and the store
+			// answers (507) and takes writes again once space is freed (issue 12).
+			if err := g.Store.Ping(ctx); err != nil && !errors.Is(err, store.ErrDiskFull) {
+				return err
+			}
+			g.dogPetted.Store(true) // Run pets right after a nil
+			return nil
 		})
 		if err != nil {
 			return err // the device refused a pet: exit non-zero so the supervisor restarts us

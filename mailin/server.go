@@ -355,6 +355,8 @@ func storeError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrQuota):
 		return smtpErr(452, smtp.EnhancedCode{4, 3, 1}, "the box's store is full; try again later")
+	case errors.Is(err, store.ErrDiskFull):
+		return smtpErr(452, smtp.EnhancedCode{4, 3, 1}, "the box's data partition is full; try again later")
 	case errors.Is(err, store.ErrTooMany):
 		return smtpErr(451, smtp.EnhancedCode{4, 7, 1}, "too many jobs from this device wait; try again later")
 	case errors.Is(err, store.ErrClosed):

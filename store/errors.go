@@ -15,6 +15,11 @@ var (
 	ErrReplay = errors.New("encrypted upload replayed")
 	// ErrFailed: a commit's fsync failed; the store takes no more writes until it is opened again.
 	ErrFailed = errors.New("store stopped after a failed fsync")
+	// ErrDiskFull: the data partition cannot take the write (its floor reached, or ENOSPC);
+	// nothing was stored, and writes succeed again once space is freed.
+	ErrDiskFull = errors.New("data partition full")
+	// ErrIO: the data partition failed a write (EIO); nothing was stored.
+	ErrIO = errors.New("data partition write failed")
 	// ErrClosed: the store is closed (shutting down).
 	ErrClosed = errors.New("store closed")
 	// ErrSchemaNewer: the data was written by a newer version (see SchemaVersion, SchemaError).

@@ -169,7 +169,7 @@ func (w *wtx) quota(n int64) error {
 		return fmt.Errorf("%w: %d bytes stored of %d; this upload needs %d more — wait for deliveries or ask the admin",
 			ErrQuota, used, s.o.Quota, n)
 	}
-	return nil
+	return w.space(n) // the file and the disk (space.go)
 }
 
 // create stores the new job j with its files' contents, within the quota and, for a job that

@@ -41,6 +41,8 @@ type Options struct {
 	MaxPreprocess   int           // jobs in preprocess per device at most; default 100
 	MaxDevices      int           // devices in the registry at most; default 1024 (devices.go)
 	DeviceIdle      time.Duration // a device not seen for this long leaves the registry; default 30 days
+	FileQuota       int64         // bytes of database pages in use at most; 0: only the disk limits them (space.go)
+	DiskFloor       float64       // fraction of the data filesystem kept free for others; 0: none (space.go)
 	Now             func() time.Time
 	Log             *slog.Logger
 
@@ -92,7 +94,8 @@ func (o *Options) defaults() {
 
 // Store is the job store. All methods are safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
+	db   *handle // compaction swaps the file under it (space.go)
+	disk disk    // the data filesystem's free space, sampled (space.go)
 	path string
 	o    Options
 	log  *slog.Logger
@@ -111,6 +114,8 @@ type Store struct {
 	onQueued func(id string) // set once by the dispatcher before serving
 
 	commits, committed atomic.Int64 // group commits and the writes in them (benchmarks)
+	lastCommit         atomic.Int64 // unix nanoseconds of the last commit (idle-time compaction)
+	compactMin         int64        // files smaller than this are not compacted when idle (tests lower it)
 
 	// failed is set (once, by the committer) when a commit's fsync failed: see syncFailed.
 	failed atomic.Pointer[error]
@@ -126,7 +131,8 @@ type Store struct {
 type op struct {
 	fn   func(w *wtx) error
 	err  chan error
-	post func() // run after a successful commit (notifications)
+	post func()       // run after a successful commit (notifications)
+	raw  func() error // instead of fn: run alone between commits (compaction, space.go)
 }
 
 // wtx is a write transaction as one op sees it: its own counter deltas, merged only if it
@@ -162,6 +168,7 @@ func (d *delta) add(o delta) {
 // Open opens (creating if needed) the store at path.
 func Open(path string, o Options) (*Store, error) {
 	o.defaults()
+	removeStaleCompaction(path)
 	bo := &bolt.Options{
 		Timeout: o.LockTimeout,
 		// The freelist is written with each commit, so Open reads it instead of walking the
@@ -186,7 +193,8 @@ func Open(path string, o Options) (*Store, error) {
 		stored = o.schema
 	}
 	s := &Store{
-		db: db, path: path, o: o, log: o.Log,
+		db: newHandle(db, o.LockTimeout), path: path, o: o, log: o.Log,
+		disk: disk{statfs: statfs}, compactMin: compactMinFile,
 		ops:     make(chan *op, 4096),
 		done:    make(chan struct{}),
 		counts:  make(map[State]int64),
@@ -289,12 +297,20 @@ func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*op, 0, s.o.MaxBatch)
 	for first := range s.ops {
-		batch = append(batch[:0], first)
+		batch = batch[:0]
+		raw := first
+		if first.raw == nil {
+			batch, raw = append(batch, first), nil
+		}
 	drain:
-		for len(batch) < s.o.MaxBatch {
+		for raw == nil && len(batch) < s.o.MaxBatch {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
+					break drain
+				}
+				if o.raw != nil {
+					raw = o // after this batch, alone
 					break drain
 				}
 				batch = append(batch, o)
@@ -302,7 +318,12 @@ func (s *Store) commitLoop() {
 				break drain
 			}
 		}
-		s.commit(batch)
+		if len(batch) > 0 {
+			s.commit(batch)
+		}
+		if raw != nil {
+			raw.err <- raw.raw()
+		}
 	}
 }
 
@@ -353,11 +374,12 @@ func (s *Store) commit(batch []*op) {
 		}
 		s.log.Error("store: commit failed", "ops", len(batch), "err", err)
 		for _, o := range batch {
-			o.err <- fmt.Errorf("store: commit: %w", err)
+			o.err <- fmt.Errorf("store: commit: %w", diskError(err))
 		}
 		return
 	}
 	s.commits.Add(1)
+	s.lastCommit.Store(time.Now().UnixNano())
 	s.committed.Add(int64(len(batch)))
 	s.cmu.Lock()
 	for st, n := range total.counts {

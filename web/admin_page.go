@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 		}
 	case p == updatePath || p == rebootPath: // update.go
 		s.updateRoutes(ctx, p)
-	case (p == "/admin/api/retry" || p == "/admin/api/cancel" || p == "/admin/api/pause" || p == "/admin/api/resume") && post:
+	case (p == "/admin/api/retry" || p == "/admin/api/cancel" || p == "/admin/api/pause" || p == "/admin/api/resume" || p == "/admin/api/compact") && post:
 		s.action(ctx, strings.TrimPrefix(p, "/admin/api/"))
 	case p == "/metrics" || p == "/admin" || p == "/admin/login" || p == "/admin/logout" || strings.HasPrefix(p, "/admin/api/"):
 		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
@@ -188,6 +189,14 @@ func (s *Server) action(ctx *fasthttp.RequestCtx, what string) {
 		}
 		s.log.Info("web: admin action", "action", what, "job", id, "state", j.State)
 		out = map[string]string{"id": j.ID, "state": string(j.State)}
+	case "compact": // give the file's free pages back to the partition (issue 12); writes wait
+		st, err := s.o.Store.Compact(ctx)
+		if err != nil {
+			s.fail(ctx, err)
+			return
+		}
+		s.log.Info("web: admin action", "action", what, "stats", st.String())
+		out = map[string]string{"before_bytes": strconv.FormatInt(st.Before, 10), "after_bytes": strconv.FormatInt(st.After, 10), "took": st.Took.String()}
 	default: // pause, resume
 		svc, snd := string(args.Peek("service")), string(args.Peek("sender"))
 		if s.o.Dispatcher == nil || !s.o.Dispatcher.Pause(svc, snd, what == "pause") {

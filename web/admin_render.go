@@ -307,8 +307,10 @@ func boxCard(p *page, d *pageData) {
   <h2>Box</h2>
   <dl id="facts">
     <dt>store</dt><dd><span data-k="store">%s of %s (%d%%)</span><meter min="0" max="100" value="%d" data-k="store_meter"></meter></dd>
-    <dt>database file</dt><dd data-k="file">%s</dd>
-    <dt>free disk</dt><dd data-k="disk">`, humanBytes(st.Bytes), humanBytes(st.Quota), pct(st.Bytes, st.Quota), pct(st.Bytes, st.Quota), humanBytes(st.FileBytes))
+    <dt>database file</dt><dd data-k="file">%s (%s in use, %s free)</dd>
+    <dt>headroom</dt><dd data-k="headroom">%s (floor %s kept free)</dd>
+    <dt>free disk</dt><dd data-k="disk">`, humanBytes(st.Bytes), humanBytes(st.Quota), pct(st.Bytes, st.Quota), pct(st.Bytes, st.Quota),
+		humanBytes(st.FileBytes), humanBytes(st.InUse), humanBytes(st.FreeInFile), humanBytes(st.Headroom), humanBytes(st.DiskFloor))
 	if d.Disk != nil {
 		p.printf(`%s of %s`, humanBytes(d.Disk.Free), humanBytes(d.Disk.Total))
 	} else {

@@ -39,6 +39,13 @@ type StoreStatus struct {
 	Bytes     int64 `json:"bytes"`      // file bytes stored (what the quota counts)
 	Quota     int64 `json:"quota"`      // the quota
 	FileBytes int64 `json:"file_bytes"` // the database file's size on disk
+	// What the data partition can hold (issue 12, store.Space).
+	FileAlloc  int64 `json:"file_alloc_bytes"`   // blocks the file occupies (its growth is sparse)
+	InUse      int64 `json:"in_use_bytes"`       // the file's pages in use
+	FreeInFile int64 `json:"free_in_file_bytes"` // its free pages, reused before it grows
+	FileQuota  int64 `json:"file_quota"`         // the limit on in_use_bytes (0: none)
+	DiskFloor  int64 `json:"disk_floor_bytes"`   // kept free on the partition for the outbox, key, config
+	Headroom   int64 `json:"headroom_bytes"`     // uploads the store can still take, projected
 }
 
 // DiskStatus is the file system holding the data directory.
@@ -84,11 +91,10 @@ func (s *Server) Snapshot() Status {
 	for _, st := range store.States {
 		jobs[string(st)] = counts[st]
 	}
-	used, quota := s.o.Store.Bytes()
 	up := now.Sub(s.started)
 	st := Status{Version: s.o.Version, Now: now.UTC(), Started: s.started.UTC(),
 		Uptime: up.Round(time.Second).String(), UptimeSeconds: int64(up / time.Second),
-		Jobs: jobs, Store: StoreStatus{Bytes: used, Quota: quota, FileBytes: s.o.Store.FileSize()},
+		Jobs: jobs, Store: storeStatus(s.o.Store.Space()),
 		History: s.hist.last(now), Services: s.o.Registry.Names(), Senders: []dispatch.SenderStatus{}}
 	st.HistoryLoading = s.hist.loading.Load()
 	st.Devices = s.o.Store.Devices()
@@ -113,6 +119,11 @@ func (s *Server) Snapshot() Status {
 		st.Extra = s.o.Status()
 	}
 	return st
+}
+
+func storeStatus(sp store.Space) StoreStatus {
+	return StoreStatus{Bytes: sp.LiveBytes, Quota: sp.Quota, FileBytes: sp.FileBytes, FileAlloc: sp.FileAlloc,
+		InUse: sp.InUse, FreeInFile: sp.FreeInFile, FileQuota: sp.FileQuota, DiskFloor: sp.DiskFloor, Headroom: sp.Headroom}
 }
 
 func recentOf(j *store.Job) RecentJob {

@@ -60,6 +60,10 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, "upload rejected, nothing stored: " + err.Error()
 	case errors.Is(err, store.ErrTooMany):
 		return http.StatusTooManyRequests, err.Error()
+	case errors.Is(err, store.ErrDiskFull):
+		return http.StatusInsufficientStorage, "nothing stored: " + err.Error()
+	case errors.Is(err, store.ErrIO):
+		return http.StatusServiceUnavailable, "store unavailable, nothing stored: " + err.Error()
 	case errors.Is(err, store.ErrFailed):
 		return http.StatusServiceUnavailable, "store unavailable: the data partition failed to keep a write; the box needs its admin"
 	case errors.Is(err, store.ErrClosed):

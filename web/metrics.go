@@ -50,7 +50,7 @@ var routes = map[string]string{
 	"/key": "/key", "/data": "/data", "/msg": "/msg", "/cons": "/cons", "/send": "/send", "/healthz": "/healthz",
 	"/metrics": "/metrics", "/admin": "/admin", "/admin/": "/admin", "/admin/login": "/admin/login", "/admin/logout": "/admin/logout",
 	"/admin/api/status": "/admin/api/status", "/admin/api/retry": "/admin/api/retry", "/admin/api/cancel": "/admin/api/cancel",
-	"/admin/api/pause": "/admin/api/pause", "/admin/api/resume": "/admin/api/resume",
+	"/admin/api/pause": "/admin/api/pause", "/admin/api/compact": "/admin/api/compact", "/admin/api/resume": "/admin/api/resume",
 }
 
 func routeOf(path []byte) string {
@@ -98,6 +98,17 @@ func (s *Server) initMetrics() {
 func (s *Server) writeDynamicMetrics(w io.Writer) {
 	if d := diskStatus(s.o.DataDir); d != nil {
 		metrics.WriteGaugeUint64(w, "multimsg_disk_free_bytes", uint64(max(d.Free, 0)))
+	}
+	sp := s.o.Store.Space() // one sample for the lot (issue 12)
+	for _, g := range []struct {
+		name string
+		v    int64
+	}{
+		{"multimsg_store_file_alloc_bytes", sp.FileAlloc}, {"multimsg_store_in_use_bytes", sp.InUse},
+		{"multimsg_store_free_in_file_bytes", sp.FreeInFile}, {"multimsg_store_headroom_bytes", sp.Headroom},
+		{"multimsg_disk_floor_bytes", sp.DiskFloor},
+	} {
+		metrics.WriteGaugeUint64(w, g.name, uint64(max(g.v, 0)))
 	}
 	if s.o.Dispatcher == nil {
 		return

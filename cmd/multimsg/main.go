@@ -1,5 +1,5 @@
 // Command multimsg is the message gateway: `multimsg serve` runs it; the other subcommands are
-// its client (send), its admin tools (passwd, keygen), a field technician's modem probe (modem),
+// its client (send), its admin tools (passwd, keygen), the boot's partition growth (growdata), a field technician's modem probe (modem),
 // and version.
 package main
 
@@ -25,6 +25,7 @@ commands:
   passwd   read an admin password on stdin and print its bcrypt hash for admin.password_hash
   keygen   create the box's RSA key in the data dir if absent and print its public key
   modem    probe a GSM modem and print its health
+  growdata grow the data partition and its filesystem to the end of the card (boot, as root)
   version  print the version
 
 "multimsg <command> -h" lists a command's flags.
@@ -53,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return RunKeygen(rest, stdout, stderr)
 	case "modem":
 		return RunModem(ctx, rest, stdout, stderr)
+	case "growdata":
+		return runGrowData(rest, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "multimsg", version)
 		return 0

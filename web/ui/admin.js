@@ -183,7 +183,8 @@
     const p = pct(st.store.bytes, st.store.quota);
     q("store").textContent = `${bytes(st.store.bytes)} of ${bytes(st.store.quota)} (${p}%)`;
     q("store_meter").value = p;
-    q("file").textContent = bytes(st.store.file_bytes);
+    q("file").textContent = `${bytes(st.store.file_bytes)} (${bytes(st.store.in_use_bytes)} in use, ${bytes(st.store.free_in_file_bytes)} free)`;
+    q("headroom").textContent = `${bytes(st.store.headroom_bytes)} (floor ${bytes(st.store.disk_floor_bytes)} kept free)`;
     q("disk").textContent = st.disk ? `${bytes(st.disk.free_bytes)} of ${bytes(st.disk.total_bytes)}` : "—";
     q("uptime").textContent = st.uptime;
     $("uptime").textContent = st.uptime;
