@@ -246,14 +246,19 @@ func delNetns(ipBin, name string) {
 	_ = exec.CommandContext(ctx, ipBin, "netns", "del", name).Run()
 }
 
-// removeStale deletes namespaces left by a test process that no longer runs.
-func removeStale(t testing.TB, ipBin string) {
+// removeStale deletes this package's namespaces left by a test process that no longer runs.
+func removeStale(t testing.TB, ipBin string) { RemoveStale(t, ipBin, Prefix) }
+
+// RemoveStale deletes the namespaces named "<prefix><pid>-…" whose process no longer runs (a
+// test killed by a timeout before its Cleanup). Other packages that make namespaces of their
+// own (internal/phonesim) name them the same way and call it with their prefix.
+func RemoveStale(t testing.TB, ipBin, prefix string) {
 	ents, err := os.ReadDir(netnsDir)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), Prefix)
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
 			continue
 		}
@@ -263,7 +268,7 @@ func removeStale(t testing.TB, ipBin string) {
 			continue
 		}
 		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			t.Logf("nslan: removing namespace %s left by dead process %d", e.Name(), pid)
+			t.Logf("removing namespace %s left by dead process %d", e.Name(), pid)
 			delNetns(ipBin, e.Name())
 		}
 	}

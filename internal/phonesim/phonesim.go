@@ -5,7 +5,6 @@ package phonesim
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"multimsg/internal/nslan"
 	"multimsg/internal/peertest"
 	"multimsg/internal/poll"
 )
@@ -65,7 +63,7 @@ func Start(t testing.TB) *Modem {
 	bin, conf := paths(t, root)
 
 	ns := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), seq.Add(1))
-	removeStale(t, ipBin)
+	nslan.RemoveStale(t, ipBin, nsPrefix)
 	run(t, ipBin, "netns", "add", ns)
 	t.Cleanup(func() { _ = exec.Command(ipBin, "netns", "del", ns).Run() })
 	run(t, ipBin, "-n", ns, "link", "set", "lo", "up")
@@ -215,29 +213,5 @@ func run(t testing.TB, name string, args ...string) {
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-// removeStale deletes namespaces left by a test process that no longer runs (killed by a
-// timeout before its Cleanup).
-func removeStale(t testing.TB, ipBin string) {
-	ents, err := os.ReadDir("/run/netns")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), nsPrefix)
-		if !ok {
-			continue
-		}
-		pidText, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			t.Logf("phonesim: removing namespace %s left by dead process %d", e.Name(), pid)
-			_ = exec.Command(ipBin, "netns", "del", e.Name()).Run()
-		}
 	}
 }
