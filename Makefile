@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# net/http without its bundled HTTP/2 (~330 KB): every peer of the box speaks HTTP/1.1 (the
+# Graph API too); it keeps the arm binary under 10 MiB (issue 19). The image builds the same way.
+TAGS    := nethttpomithttp2
 GO      ?= go
 PKGS    := ./...
 DATA    ?= ./run/data
@@ -13,7 +16,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/multimsg for this machine
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg ./cmd/multimsg
+	CGO_ENABLED=0 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg ./cmd/multimsg
 
 run: build ## run the gateway on the embedded default (data in ./run/data, mail into ./run/data/outbox/new)
 	./bin/multimsg serve -data $(DATA) -listen $(LISTEN)
@@ -28,18 +31,18 @@ bench: build ## print comparable figures: store, envelope, mail, the HTTP load a
 	MULTIMSG_LOAD=1 $(GO) test -run '^TestStartup$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(---|ok|FAIL)|startup_test.go'
 
 cross: ## static, stripped, version-stamped binaries for linux/arm (GOARM=7), arm64, amd64 in bin/
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-arm ./cmd/multimsg
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-arm64 ./cmd/multimsg
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-amd64 ./cmd/multimsg
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-arm ./cmd/multimsg
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-arm64 ./cmd/multimsg
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-amd64 ./cmd/multimsg
 	@ls -l bin/multimsg-linux-*
 
 TOP ?= 25
 size: ## binary sizes per target (stripped, as make cross builds them) and the TOP packages by size (arm64)
 	@mkdir -p bin
 	@for t in arm:7 arm64: amd64:; do a=$${t%%:*}; v=$${t#*:}; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$a GOARM=$$v $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-$$a ./cmd/multimsg || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$a GOARM=$$v $(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o bin/multimsg-linux-$$a ./cmd/multimsg || exit 1; \
 	  printf '  linux/%-6s %10d bytes  %5.2f MiB\n' $$a $$(stat -c %s bin/multimsg-linux-$$a) $$(echo "$$(stat -c %s bin/multimsg-linux-$$a) / 1048576" | bc -l); done
-	@CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-X main.version=$(VERSION)' -o bin/multimsg-linux-arm64.syms ./cmd/multimsg
+	@CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags '$(TAGS)' -trimpath -ldflags '-X main.version=$(VERSION)' -o bin/multimsg-linux-arm64.syms ./cmd/multimsg
 	@echo "  sections of linux/arm64 (bytes):"; size -A bin/multimsg-linux-arm64.syms | awk '$$1 ~ /^\.(text|rodata|gopclntab|typelink|itablink|noptrdata|data)$$/ { printf "%10d  %s\n", $$2, $$1 }'
 	@echo "  top $(TOP) packages in linux/arm64 (their code and data in the file, from go tool nm; pclntab not split by package):"
 	@bss=$$(readelf -S -W bin/multimsg-linux-arm64.syms | awk '{ for (i = 1; i <= NF; i++) if ($$i == "NOBITS") print $$(i+1) }' | sort | head -1); \
@@ -48,7 +51,7 @@ size: ## binary sizes per target (stripped, as make cross builds them) and the T
 	  else { i=match(n, /\/[^\/]*$$/); s=(i ? substr(n, i+1) : n); j=index(s, "."); p=(i ? substr(n, 1, i) : "") (j ? substr(s, 1, j-1) : s) } sum[p]+=$$2 } \
 	  END { for (p in sum) printf "%10d  %s\n", sum[p], p }' | sort -rn | head -$(TOP)
 	@rm -f bin/multimsg-linux-arm64.syms
-	@r=$$(CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags=-dumpdep -o /dev/null ./cmd/multimsg 2>&1 | grep '<ReflectMethod>' | sort -u); \
+	@r=$$(CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags '$(TAGS)' -trimpath -ldflags=-dumpdep -o /dev/null ./cmd/multimsg 2>&1 | grep '<ReflectMethod>' | sort -u); \
 	  if [ -n "$$r" ]; then echo "  WARNING: reflect's Method/MethodByName is reachable, so the linker keeps every exported method (~4 MB; docs/DESIGN.md, issue 19):"; echo "$$r" | sed 's/^/    /'; \
 	  else echo "  reflect's Method/MethodByName: not reachable (dead methods are dropped)"; fi
 

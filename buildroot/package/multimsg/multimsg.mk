@@ -18,6 +18,8 @@ MULTIMSG_GO_ENV = CGO_ENABLED=0
 # What "multimsg version" prints; buildroot/scripts/image sets it from git.
 MULTIMSG_BUILD_VERSION ?= buildroot
 MULTIMSG_LDFLAGS = -s -w -X main.version=$(MULTIMSG_BUILD_VERSION)
+# As the Makefile's TAGS: net/http without HTTP/2 (every peer speaks HTTP/1.1).
+MULTIMSG_TAGS = nethttpomithttp2
 
 # Keep the build tree to the Go source: not this br2-external tree (which
 # may hold a Buildroot output directory), nor build outputs.
