@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"multimsg/internal/poll"
 	"multimsg/provider/mail/smtptest"
 	"multimsg/store"
 )
@@ -78,14 +79,14 @@ func TestBacklog(t *testing.T) {
 		t0 := time.Now()
 		srv := startServer(t, bin, cfg)
 		r.up = healthy(t, srv, t0)
-		time.Sleep(2 * time.Second) // settle: the dispatcher's first pages, the first stalled attempts
+		time.Sleep(2 * time.Second) // the moment RssAnon "after start" is read (as TestStartup: 2 s), not a wait for a condition
 		r.anon = anonMiB(t, srv.cmd.Process.Pid)
 		// Ingest is measured in the steady state: after the admin chart has read the last 24 h
 		// back from the store (a one-off after each start, in the background; it competes for
 		// the CPU and the disk while it runs, and takes longer the more jobs there are).
-		for !strings.Contains(srv.stderr(), "24-hour chart read back") && time.Since(t0) < 3*time.Minute {
-			time.Sleep(50 * time.Millisecond) // a benchmark's poll of a process it cannot be told by
-		}
+		poll.Until(t, 3*time.Minute, "the admin chart's read-back (log line)", func() bool {
+			return strings.Contains(srv.stderr(), "24-hour chart read back")
+		})
 		r.chart = time.Since(t0)
 		r.rate = ingestRate(t, srv, dur)
 		r.anonAf = anonMiB(t, srv.cmd.Process.Pid)
@@ -162,19 +163,17 @@ func smtpConfig(t testing.TB, dir, senderExtra string) string {
 func healthy(t testing.TB, srv *server, t0 time.Time) time.Duration {
 	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
-	for {
+	var up time.Duration
+	poll.Until(t, time.Minute, "/healthz 200", func() bool {
 		resp, err := c.Get(srv.url("/healthz"))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return time.Since(t0)
-			}
+		if err != nil {
+			return false
 		}
-		if time.Since(t0) > time.Minute {
-			t.Fatalf("/healthz not 200 within a minute (%v)", err)
-		}
-		time.Sleep(5 * time.Millisecond) // a benchmark's poll of a process it cannot be told by
-	}
+		resp.Body.Close()
+		up = time.Since(t0)
+		return resp.StatusCode == 200
+	})
+	return up
 }
 
 // ingestRate drives /send with 64 clients for d and returns the accepted jobs/s.
