@@ -41,6 +41,9 @@ type Delivery struct {
 // Receipt is what a successful Send returns.
 type Receipt struct {
 	MessageID string // the provider's id: wamid…, SMTP queue id, modem message reference
+	// Parts, for a driver whose deliveries are later confirmed part by part (SMS with status
+	// reports requested): one entry per part sent, in order. Nil when nothing will be reported.
+	Parts []PartRef
 }
 
 // Driver is one sender of a service: an SMTP relay, a WhatsApp phone number, a modem.
