@@ -1,10 +1,13 @@
 package modem
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -199,4 +202,153 @@ func clip(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// Errors of a USSD request.
+var (
+	// ErrUSSDUnsupported: the modem refuses AT+CUSD, or the network answered "+CUSD: 4".
+	ErrUSSDUnsupported = errors.New("USSD not supported")
+	// ErrUSSDTimeout: no answer came in time, or the network answered "+CUSD: 5".
+	ErrUSSDTimeout = errors.New("no USSD answer from the network")
+	// ErrBadUSSD: a code that is not a USSD string (digits, * and #, at most 160).
+	ErrBadUSSD = errors.New("not a USSD code")
+)
+
+// DefaultUSSDTimeout bounds the wait for the network's answer: operators answer within a few
+// seconds, and the network itself gives up on a session after about 30.
+const DefaultUSSDTimeout = 30 * time.Second
+
+// ussdSlot hands the one +CUSD a USSD request waits for from the URC stage to the request.
+type ussdSlot struct {
+	mu sync.Mutex
+	ch chan string // the body of the next +CUSD line; nil when no request waits
+}
+
+func (s *ussdSlot) wait() chan string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ch = make(chan string, 1)
+	return s.ch
+}
+
+func (s *ussdSlot) done() {
+	s.mu.Lock()
+	s.ch = nil
+	s.mu.Unlock()
+}
+
+// deliver hands body to the waiting request; with none waiting (a late answer, a network
+// initiated USSD) it reports false.
+func (s *ussdSlot) deliver(body string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		return false
+	}
+	select {
+	case s.ch <- body:
+	default:
+	}
+	return true
+}
+
+// ValidUSSDCode reports whether code can be sent as a USSD string: digits, '*' and '#', ending
+// in '#', at most 160 characters (TS 22.090 §4.5).
+func ValidUSSDCode(code string) bool {
+	if code == "" || len(code) > 160 || !strings.HasSuffix(code, "#") {
+		return false
+	}
+	for _, c := range code {
+		if !(c >= '0' && c <= '9' || c == '*' || c == '#') {
+			return false
+		}
+	}
+	return true
+}
+
+// USSD sends code (e.g. "*100#", a balance request) and returns the network's answer, decoded.
+// It waits at most timeout (DefaultUSSDTimeout when 0) for the answer. A session the network
+// leaves open (+CUSD: 1, "reply with 1 for...") is closed with AT+CUSD=2: the box never answers
+// a menu. Some modems (Huawei's) take the code only packed as GSM 7-bit hex: when the plain code
+// is refused, it is sent once more packed.
+func (m *Modem) USSD(ctx context.Context, code string, timeout time.Duration) (USSD, error) {
+	if !ValidUSSDCode(code) {
+		return USSD{}, fmt.Errorf("%w: %q", ErrBadUSSD, clip(code))
+	}
+	if timeout <= 0 {
+		timeout = DefaultUSSDTimeout
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	eng := m.engine()
+	if eng == nil {
+		h := m.Health()
+		h.Present = false
+		return USSD{}, h.Ready()
+	}
+	if err := m.Health().Ready(); err != nil && !m.tryAnyway(err) {
+		return USSD{}, err
+	}
+	answer := m.ussd.wait()
+	defer m.ussd.done()
+	body, err := m.ussdRequest(ctx, eng, code)
+	if err != nil {
+		return USSD{}, err
+	}
+	if body == "" {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case body = <-answer:
+		case <-timer.C:
+			m.ussdCancel(eng)
+			return USSD{}, fmt.Errorf("%w after %s (code %s)", ErrUSSDTimeout, timeout, code)
+		case <-ctx.Done():
+			m.ussdCancel(eng)
+			return USSD{}, ctx.Err()
+		}
+	}
+	u, err := ParseCUSD(body)
+	if err != nil {
+		return USSD{}, err
+	}
+	switch u.Status {
+	case USSDOpen:
+		m.ussdCancel(eng)
+	case USSDUnsupported:
+		return u, fmt.Errorf("%w by the network (code %s)", ErrUSSDUnsupported, code)
+	case USSDTimeout:
+		return u, fmt.Errorf("%w: the network timed out (code %s)", ErrUSSDTimeout, code)
+	case USSDOtherClient:
+		return u, fmt.Errorf("modem: USSD answered by another client (code %s)", code)
+	}
+	return u, nil
+}
+
+// ussdRequest sends AT+CUSD=1 and returns the +CUSD body when the modem put the answer inside
+// the command's reply ("" when it will come as an unsolicited line).
+func (m *Modem) ussdRequest(ctx context.Context, eng *Engine, code string) (string, error) {
+	r, err := eng.Command(ctx, `AT+CUSD=1,"`+code+`",15`, m.o.CommandTimeout)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrPort) {
+		packed := strings.ToUpper(hex.EncodeToString(gsm7.Pack7BitUSSD([]byte(code), 0))) // '*', '#' and digits are the same septets as ASCII
+		r, err = eng.Command(ctx, `AT+CUSD=1,"`+packed+`",15`, m.o.CommandTimeout)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrPort) {
+			return "", fmt.Errorf("%w by the modem: %v", ErrUSSDUnsupported, err)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	body, _ := r.Find("+CUSD")
+	return body, nil
+}
+
+// ussdCancel ends a USSD session; a modem that has none open may answer ERROR, which is fine.
+func (m *Modem) ussdCancel(eng *Engine) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.o.CommandTimeout)
+	defer cancel()
+	eng.Command(ctx, "AT+CUSD=2", m.o.CommandTimeout) //nolint:errcheck // best effort
 }
