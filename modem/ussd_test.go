@@ -42,6 +42,9 @@ func TestParseCUSD(t *testing.T) {
 		{"GSM dcs but UCS-2 charset", `2,"` + ucs2Hex("Saldo 3,10 EUR") + `",15`, USSD{2, "Saldo 3,10 EUR", 15}},
 		{"dcs 0x11 with language", `0,"` + ucs2Hex("enSaldo 1 €") + `",17`, USSD{0, "enSaldo 1 €", 17}},
 		{"status only", `4`, USSD{4, "", -1}},
+		// the answers oFono phonesim's default script gives (usr/share/ofono-phonesim/default.xml)
+		{"phonesim 8-bit", `0,"5553534420737472696E672072656365697665642066726F6D205353",68`, USSD{0, "USSD string received from SS", 68}},
+		{"phonesim UCS-2", `0,"005500530053004400200073007400720069006E0067002000720065006300650069007600650064002000660072006F006D002000530053",72`, USSD{0, "USSD string received from SS", 72}},
 		{"no dcs", `0,"Balance 2"`, USSD{0, "Balance 2", -1}},
 		{"comma inside the text", `0,"Saldo 1,5 EUR, valido",15`, USSD{0, "Saldo 1,5 EUR, valido", 15}},
 		{"short hex-looking word stays", `0,"CAFE",15`, USSD{0, "CAFE", 15}},
