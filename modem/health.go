@@ -102,6 +102,7 @@ type session struct {
 	link            *linkState    // nil: nothing remembered between calls (the probe)
 	steps           *[]Step       // nil: not recorded
 	powered         *atomic.Int64 // set to the time AT+CFUN=1 is sent; nil: not kept
+	beforeReg       func()        // called before registration is asked for; nil: nothing
 }
 
 // alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some
