@@ -3,6 +3,7 @@ package modem
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"strings"
@@ -144,4 +145,65 @@ func TestRefreshKeepsURCRestart(t *testing.T) {
 	if h.Ready() == nil || !strings.Contains(h.LastError, "restarted by itself") {
 		t.Errorf("after RDY during the refresh Health = %v, want not ready, restarted", h)
 	}
+}
+
+// TestHealthJSONNames: the status JSON's facts of an SMS sender keep the names clients read
+// (docs/ADMIN.md); signal_dbm is null when unknown; what is written reads back the same.
+func TestHealthJSONNames(t *testing.T) {
+	for _, h := range []Health{
+		{},
+		{Present: true, SIM: "READY", Radio: "on", Registered: true, RegStatus: "home", Operator: "TestNet",
+			SignalDBM: -73, HasSignal: true, SMSC: "+4917000000", Model: "SIM7600G", LastError: "x",
+			Checked: time.Date(2026, 12, 4, 7, 0, 0, 0, time.UTC)},
+	} {
+		b, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys map[string]any
+		if err := json.Unmarshal(b, &keys); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"present", "sim", "registered", "operator", "signal_dbm", "smsc", "last_error"} {
+			if _, ok := keys[k]; !ok {
+				t.Errorf("Marshal(%v) = %s: no %q", h, b, k)
+			}
+		}
+		if h.HasSignal && keys["signal_dbm"] != float64(h.SignalDBM) || !h.HasSignal && keys["signal_dbm"] != nil {
+			t.Errorf("Marshal(%v) signal_dbm = %v", h, keys["signal_dbm"])
+		}
+		if h.Model != "" && (keys["model"] != h.Model || keys["radio"] != h.Radio || keys["registration"] != h.RegStatus) {
+			t.Errorf("Marshal(%v) = %s: model, radio or registration missing", h, b)
+		}
+		var back Health
+		if err := json.Unmarshal(b, &back); err != nil || back != h {
+			t.Errorf("Unmarshal(%s) = %v, %v; want %v", b, back, err, h)
+		}
+	}
+}
+
+// FuzzHealthJSON: any JSON reads without panic into a Health, and what that Health writes
+// reads back to the same Health.
+func FuzzHealthJSON(f *testing.F) {
+	f.Add(`{"present":true,"sim":"READY","registered":true,"operator":"A","signal_dbm":-73,"smsc":"","last_error":""}`)
+	f.Add(`{"signal_dbm":null,"checked":"2026-12-04T07:00:00Z"}`)
+	f.Add(`{"signal_dbm":"x"}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var h Health
+		if json.Unmarshal([]byte(in), &h) != nil {
+			return
+		}
+		b, err := json.Marshal(h)
+		if err != nil {
+			return // a time outside what JSON can hold
+		}
+		var back Health
+		if err := json.Unmarshal(b, &back); err != nil || !back.Checked.Equal(h.Checked) {
+			t.Fatalf("round trip of %s: %v, %v", b, back, err)
+		}
+		back.Checked, h.Checked = time.Time{}, time.Time{}
+		if back != h {
+			t.Fatalf("round trip of %s = %v, want %v", b, back, h)
+		}
+	})
 }
