@@ -10,10 +10,10 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"io"
 	"sort"
 	"strings"
 
