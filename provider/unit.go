@@ -17,6 +17,16 @@ type Unit struct {
 	New func() Settings
 }
 
+// Defaults is a Unit's New for a Config struct C whose tags say all its defaults.
+func Defaults[C any, P interface {
+	*C
+	Settings
+}]() Settings {
+	p := P(new(C))
+	setting.ApplyDefaults(p)
+	return p
+}
+
 // Settings is one service's table, decoded.
 type Settings interface {
 	// Fallbacks names the services this one falls back to, so that the configuration can

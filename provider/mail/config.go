@@ -12,11 +12,7 @@ import (
 )
 
 // Unit is the mail service's entry in provider/units: the [mail] table and its senders.
-var Unit = provider.Unit{Name: "mail", New: func() provider.Settings {
-	c := &Config{}
-	setting.ApplyDefaults(c)
-	return c
-}}
+var Unit = provider.Unit{Name: "mail", New: provider.Defaults[Config]}
 
 // Config is the [mail] table.
 type Config struct {

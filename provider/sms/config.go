@@ -10,11 +10,7 @@ import (
 )
 
 // Unit is the SMS service's entry in provider/units: the [sms] table and its modems.
-var Unit = provider.Unit{Name: ServiceName, New: func() provider.Settings {
-	c := &Config{}
-	setting.ApplyDefaults(c)
-	return c
-}}
+var Unit = provider.Unit{Name: ServiceName, New: provider.Defaults[Config]}
 
 // Config is the [sms] table.
 type Config struct {

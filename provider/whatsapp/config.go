@@ -9,8 +9,7 @@ import (
 
 // Unit is the WhatsApp service's entry in provider/units: the [wpp1] table and its senders.
 var Unit = provider.Unit{Name: ServiceName, New: func() provider.Settings {
-	c := &Config{}
-	setting.ApplyDefaults(c)
+	c := provider.Defaults[Config]().(*Config)
 	// WhatsApp needs the uplink; the modem is the way round it (SPEC §2).
 	c.Fallback = []string{"sms"}
 	return c
