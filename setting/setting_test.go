@@ -114,7 +114,9 @@ func TestCheck(t *testing.T) {
 		{"float", func(v *table) { v.Sender[0].Rate = 81 }, "sender[0].rate", "81, want 0..80"},
 		{"max only", func(v *table) { v.Nested.Max = 11 }, "nested.max", "11, want at most 10"},
 		{"list element", func(v *table) { v.Fallback = []string{"a", "c"} }, "fallback[1]", `"c"`},
-		{"second element", func(v *table) { v.Sender = append(v.Sender, sender{Name: "b", Port: 0, TLS: "none", Every: 1, Quota: 1 << 10}) }, "sender[1].port", "0, want 1..65535"},
+		{"second element", func(v *table) {
+			v.Sender = append(v.Sender, sender{Name: "b", Port: 0, TLS: "none", Every: 1, Quota: 1 << 10})
+		}, "sender[1].port", "0, want 1..65535"},
 		{"validate", func(v *table) { v.Sender = append(v.Sender, v.Sender[0], v.Sender[0]) }, "sender", "at most 2"},
 	} {
 		v := ok()
