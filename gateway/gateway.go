@@ -34,6 +34,7 @@ import (
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
+	"multimsg/sim"
 	"multimsg/store"
 	"multimsg/update"
 	"multimsg/web"
@@ -60,6 +61,7 @@ type Gateway struct {
 	Web     *web.Server
 	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
+	SIM     *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
 	ln      net.Listener
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
@@ -124,6 +126,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
+		return nil, err
+	}
+	if err := g.simWatch(); err != nil {
 		return nil, err
 	}
 	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
@@ -267,6 +272,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.runWatchdog(ctx, ectx, eg)
 	}
 	eg.Go(func() error { g.commitWhenHealthy(ectx); return nil })
+	if g.SIM != nil {
+		eg.Go(func() error { return g.SIM.Run(ectx) })
+	}
 	g.saveClock()
 	err := eg.Wait()
 	g.saveClock()
