@@ -129,7 +129,8 @@ type Update struct {
 type SIM struct {
 	Sender       string   `toml:"sender" setting:"label=Modem,help=The sms sender whose SIM is watched; empty: the first."`
 	BalanceUSSD  string   `toml:"balance_ussd" setting:"label=Balance code,help=The USSD code whose answer carries the credit, e.g. *100#; empty: not watched."`
-	BalanceEvery Duration `toml:"balance_every" setting:"label=Check every,default=6h,min=1m,help=And once shortly after the modem is up."`
+	BalanceEvery Duration `toml:"balance_every" setting:"label=Check every,default=6h,min=1m,help=And once first_check after the modem is up."`
+	FirstCheck   Duration `toml:"first_check" setting:"label=First check after,default=30s,min=100ms,max=1h,help=How long after the modem is up the first check runs (a modem just registered often refuses USSD for a few seconds)."`
 	LowBalance   float64  `toml:"low_balance" setting:"label=Alert below,min=0,help=Alert when the amount in the answer is below it; 0: never."`
 	Alert        SIMAlert `toml:"alert"`
 }

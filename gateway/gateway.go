@@ -167,6 +167,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		HostNames: cfg.HostNames,
 		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
+		SIM: g.simStatus(), Routes: []web.Route{g.ussdRoute()},
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)

@@ -5,13 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"multimsg/modem"
 	"multimsg/provider"
 	"multimsg/provider/sms"
 	"multimsg/sim"
 	"multimsg/store"
+	"multimsg/web"
+
+	"github.com/valyala/fasthttp"
 )
 
 // boxDevice owns the jobs the box makes for itself (the SIM's low-credit alert): they show in
@@ -32,7 +38,7 @@ func (g *Gateway) simWatch() error {
 		return nil
 	}
 	g.SIM, err = sim.New(sim.Options{
-		Code: c.BalanceUSSD, Every: c.BalanceEvery.D(), Low: c.LowBalance,
+		Code: c.BalanceUSSD, Every: c.BalanceEvery.D(), FirstAfter: c.FirstCheck.D(), Low: c.LowBalance,
 		Ask: func(ctx context.Context, code string) (string, error) {
 			u, err := d.Modem().USSD(ctx, code, 0)
 			return u.Text, err
@@ -103,4 +109,57 @@ func (g *Gateway) boxJob(ctx context.Context, serv, dest, subject, text string) 
 		Files:  []store.NewFile{{Name: t.Name, Filename: t.Filename, MIME: t.MIME, Data: t.Data}},
 		Params: &store.Params{Service: svc.Name, Sender: sender, Dest: dest, Info: raw, Types: []string{t.Type}}})
 	return err
+}
+
+// ussdRoute is POST /admin/api/ussd (docs/SIM.md): {"code": "*100#"} (JSON, or a form field)
+// answers {"text": "...", "status": 0}; the modem is the first sms sender unless "sender" names
+// another. Admin only; the page's USSD box posts it with its CSRF token.
+func (g *Gateway) ussdRoute() web.Route {
+	return web.Route{Method: "POST", Path: "/admin/api/ussd", Auth: web.AuthAdminWrite, Body: web.BodyForm, JSON: true,
+		Audit: "ussd", Handle: func(ctx *fasthttp.RequestCtx) error {
+			var req struct {
+				Code   string `json:"code"`
+				Sender string `json:"sender"`
+			}
+			if strings.HasPrefix(string(ctx.Request.Header.ContentType()), "application/json") {
+				if err := json.Unmarshal(ctx.PostBody(), &req); err != nil {
+					return web.Errorf(http.StatusBadRequest, "body: %v; want {\"code\": \"*100#\"}", err)
+				}
+			} else {
+				req.Code, req.Sender = string(ctx.PostArgs().Peek("code")), string(ctx.PostArgs().Peek("sender"))
+			}
+			if !modem.ValidUSSDCode(req.Code) {
+				return web.Errorf(http.StatusBadRequest, "code %q is not a USSD code (digits, * and #, ending in #)", req.Code)
+			}
+			rctx, cancel := context.WithTimeout(context.Background(), modem.DefaultUSSDTimeout+10*time.Second)
+			defer cancel()
+			u, err := g.USSD(rctx, req.Sender, req.Code)
+			g.log.Info("ussd: asked from the admin API", "ip", ctx.RemoteIP().String(), "code", req.Code, "err", err)
+			if err != nil {
+				return web.Errorf(ussdStatus(err), "ussd %s: %v", req.Code, err)
+			}
+			ctx.SetContentType("application/json")
+			return json.NewEncoder(ctx).Encode(map[string]any{"text": u.Text, "status": u.Status})
+		}}
+}
+
+// ussdStatus: what a failed USSD request answers.
+func ussdStatus(err error) int {
+	switch {
+	case errors.Is(err, modem.ErrBadUSSD):
+		return http.StatusBadRequest
+	case errors.Is(err, modem.ErrUSSDTimeout):
+		return http.StatusGatewayTimeout
+	case errors.Is(err, modem.ErrUSSDUnsupported):
+		return http.StatusBadGateway
+	}
+	return http.StatusServiceUnavailable // no modem, not ready, not registered
+}
+
+// simStatus is the credit for the page, the JSON and /metrics (nil: not watched).
+func (g *Gateway) simStatus() func() sim.Status {
+	if g.SIM == nil {
+		return nil
+	}
+	return g.SIM.Status
 }
