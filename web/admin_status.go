@@ -27,6 +27,8 @@ type Status struct {
 	Devices       []store.Device          `json:"devices"`
 	DevicesTotal  int                     `json:"devices_total"`
 	Recent        []RecentJob             `json:"recent"`
+	Inbound       []InboundView           `json:"inbound"` // newest first (inbox.go)
+	InboundTotal  int64                   `json:"inbound_total"`
 	Services      []string                `json:"services"`
 	Extra         map[string]any          `json:"extra,omitempty"`
 
@@ -72,6 +74,7 @@ type RecentJob struct {
 	Bytes    int64     `json:"bytes"`
 	Attempts int       `json:"attempts"` // over all files
 	Error    string    `json:"error,omitempty"`
+	Report   string    `json:"report,omitempty"` // SMS status reports: accepted, handset, failed (why), unconfirmed
 	// What an admin may do now (the page shows the buttons).
 	CanRetry  bool `json:"can_retry"`
 	CanCancel bool `json:"can_cancel"`
@@ -110,11 +113,14 @@ func (s *Server) Snapshot() Status {
 	st.Recent = []RecentJob{}
 	if rs, err := s.o.Store.Recent(recentLimit); err == nil {
 		for _, j := range rs {
-			st.Recent = append(st.Recent, recentOf(j))
+			r := recentOf(j)
+			r.Report = jobReport(j, now, s.o.ReportWait)
+			st.Recent = append(st.Recent, r)
 		}
 	} else {
 		s.log.Error("web: listing recent jobs", "err", err)
 	}
+	st.Inbound, st.InboundTotal = s.inboundStatus()
 	if s.o.Status != nil {
 		st.Extra = s.o.Status()
 	}

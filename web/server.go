@@ -44,6 +44,12 @@ type Options struct {
 	HostNames []string
 	// Update serves the firmware update routes (update.go); nil answers them 503.
 	Update Updater
+	// ReportWait is how long after an SMS is accepted its status reports are waited for; then
+	// the file's report is "unconfirmed" (config sms.report_wait). 0: waited for ever.
+	ReportWait time.Duration
+	// InboxDevices may read GET /inbox (inbox.go): MACs, "local" for the box itself, "*" for
+	// every device. Empty: nobody (config sms.inbox.devices).
+	InboxDevices []string
 }
 
 // Server is the HTTP front.
@@ -156,7 +162,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	p := string(ctx.Path())
-	if p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" {
+	if p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/inbox" {
 		if err := s.fromBrowser(ctx); err != nil { // before the body is paid for
 			ctx.SetConnectionClose()
 			s.fail(ctx, err)
@@ -187,14 +193,16 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.cons(ctx)
 	case p == "/send" && post:
 		s.send(ctx)
+	case p == "/inbox" && ctx.IsGet():
+		s.inbox(ctx)
 	case p == "/healthz" && (ctx.IsGet() || ctx.IsHead()):
 		s.healthz(ctx)
 	case p == "/metrics" || p == "/admin" || strings.HasPrefix(p, "/admin/"): // admin_page.go
 		s.admin(ctx)
-	case p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/healthz":
+	case p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/healthz" || p == "/inbox":
 		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
 	default:
-		s.fail(ctx, &reqError{http.StatusNotFound, "no such route: " + p + " (routes: GET /key, POST /data, /msg, /cons, /send, GET /healthz)"})
+		s.fail(ctx, &reqError{http.StatusNotFound, "no such route: " + p + " (routes: GET /key, POST /data, /msg, /cons, /send, GET /healthz, /inbox)"})
 	}
 }
 
@@ -492,6 +500,10 @@ type FileView struct {
 	Attempts  int    `json:"attempts"`
 	MessageID string `json:"message_id,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Report, for a file whose parts the network reports on (SMS): accepted, handset, failed or
+	// unconfirmed (store.File.Report); ReportDetail says why a report failed (TP-ST's meaning).
+	Report       string `json:"report,omitempty"`
+	ReportDetail string `json:"report_detail,omitempty"`
 }
 
 // JobView is /cons's JSON answer.
@@ -501,11 +513,12 @@ type JobView struct {
 	Files []FileView `json:"files"`
 }
 
-func viewOf(j *store.Job) JobView {
+func viewOf(j *store.Job, now time.Time, reportWait time.Duration) JobView {
 	v := JobView{ID: j.ID, State: string(j.State), Files: make([]FileView, len(j.Files))}
 	for i, f := range j.Files {
 		v.Files[i] = FileView{Name: f.Name, Type: f.Type, State: string(f.State), Service: f.Service, Sender: f.Sender,
 			Attempts: f.Attempts, MessageID: f.MessageID, Error: deviceReason(f)}
+		v.Files[i].Report, v.Files[i].ReportDetail = reportOf(&f, now, reportWait)
 	}
 	return v
 }
@@ -521,7 +534,7 @@ func (s *Server) cons(ctx *fasthttp.RequestCtx) {
 		s.fail(ctx, err)
 		return
 	}
-	reply(ctx, 200, string(j.State), viewOf(j))
+	reply(ctx, 200, string(j.State), viewOf(j, time.Now(), s.o.ReportWait))
 }
 
 // healthz answers 200 while the store is writable. A write costs an fsync, so the answer is
