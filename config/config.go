@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"multimsg/inbox"
 )
 
 // DefaultPath is where the box keeps its configuration.
@@ -47,6 +49,8 @@ type Config struct {
 	Mail MailService `toml:"mail"`
 	Wpp1 WppService  `toml:"wpp1"`
 	SMS  SMSService  `toml:"sms"`
+	// Webhook is the [webhook] service: signed JSON posts (inbound SMS forwarding, issue 13).
+	Webhook WebhookService `toml:"webhook"`
 
 	SMTPIn SMTPIn `toml:"smtp_in"`
 }
@@ -108,6 +112,8 @@ type Store struct {
 	MaxDevices      int      `toml:"max_devices"`        // the device registry's bound
 	DeviceIdle      Duration `toml:"device_idle"`        // a device not seen for this long leaves the registry
 	DiskFloor       int      `toml:"disk_floor_percent"` // % of the data partition the store leaves free (outbox, key, config)
+	InboxMax        int      `toml:"inbox_max"`          // inbound SMS kept at most (the oldest forwarded are purged)
+	InboxBytes      Size     `toml:"inbox_bytes"`        // bytes of inbound SMS kept at most
 }
 
 // Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
@@ -182,6 +188,33 @@ type WppSender struct {
 type SMSService struct {
 	ServiceCommon
 	Sender []SMSSender `toml:"sender"`
+	// Inbound are the forwarding rules of received SMS, first match wins (package inbox
+	// owns and checks them; docs/SMS.md).
+	Inbound []inbox.Rule `toml:"inbound"`
+	Inbox   SMSInbox     `toml:"inbox"`
+	// ReportWait: how long status reports are waited for after an SMS is accepted; then the
+	// file's report is "unconfirmed". Default 1h.
+	ReportWait Duration `toml:"report_wait"`
+}
+
+// SMSInbox is the [sms.inbox] table (inbox.Settings).
+type SMSInbox struct {
+	Wait    Duration `toml:"wait"`    // the parts of a concatenated SMS are waited for this long
+	Keep    Duration `toml:"keep"`    // forwarded messages are kept this long
+	Devices []string `toml:"devices"` // who may read GET /inbox: MACs, "local", "*"
+}
+
+// WebhookService is the [webhook] table.
+type WebhookService struct {
+	Sender []WebhookSender `toml:"sender"`
+}
+
+// WebhookSender is one [[webhook.sender]]: a URL and the secret its posts are signed with.
+type WebhookSender struct {
+	Name    string   `toml:"name"`
+	URL     string   `toml:"url"`
+	Secret  string   `toml:"secret"`
+	Timeout Duration `toml:"timeout"`
 }
 
 // SMSSender is one [[sms.sender]]: one modem.
@@ -224,6 +257,8 @@ func Default() Config {
 			MaxDevices:      1024,
 			DeviceIdle:      Duration(30 * 24 * time.Hour),
 			DiskFloor:       10,
+			InboxMax:        5000,
+			InboxBytes:      8 << 20,
 		},
 		Limits: Limits{
 			MaxBody:  32 << 20,
@@ -240,7 +275,8 @@ func Default() Config {
 		},
 		Wpp1: WppService{ServiceCommon: ServiceCommon{Fallback: []string{"sms"}, FallbackAfter: Duration(2 * time.Minute)}},
 		Mail: MailService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
-		SMS:  SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
+		SMS: SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}, ReportWait: Duration(time.Hour),
+			Inbox: SMSInbox{Wait: Duration(10 * time.Minute), Keep: Duration(7 * 24 * time.Hour)}},
 		SMTPIn: SMTPIn{Hostname: "multimsg", MaxSize: 10 << 20, MaxRecipients: 32, Relay: true,
 			Rate: 1, Burst: 20, MaxConns: 64, Auth: "off"},
 
@@ -500,7 +536,42 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if err := c.validateInbound(); err != nil {
+		return err
+	}
 	return c.validateSMTPIn()
+}
+
+// validateInbound checks two-way SMS: the forwarding rules (compiled as the box will), the
+// webhook senders, and the bounds of the inbox.
+func (c *Config) validateInbound() error {
+	if err := inbox.CheckRules(c.SMS.Inbound); err != nil {
+		return err
+	}
+	if c.SMS.Inbox.Wait < 0 || c.SMS.Inbox.Keep < 0 || c.SMS.ReportWait < 0 {
+		return errors.New("sms.inbox.wait, sms.inbox.keep and sms.report_wait must not be negative")
+	}
+	if c.Store.InboxMax < 1 || c.Store.InboxBytes < 1<<10 {
+		return fmt.Errorf("store.inbox_max (%d) must be at least 1 and store.inbox_bytes (%d) at least 1KiB", c.Store.InboxMax, c.Store.InboxBytes)
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Webhook.Sender {
+		k := fmt.Sprintf("webhook.sender[%d]", i)
+		if s.Name == "" || seen[s.Name] {
+			return fmt.Errorf("%s.name: must be set and unique", k)
+		}
+		seen[s.Name] = true
+		if !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
+			return fmt.Errorf("%s.url: %q is not an http(s) URL", k, s.URL)
+		}
+		if s.Secret == "" {
+			return fmt.Errorf("%s.secret: must be set (receivers verify the signature with it)", k)
+		}
+		if s.Timeout < 0 {
+			return fmt.Errorf("%s.timeout: must not be negative", k)
+		}
+	}
+	return nil
 }
 
 func (c *Config) validateSMTPIn() error {

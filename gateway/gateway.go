@@ -31,6 +31,7 @@ import (
 	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
 	"multimsg/identity"
+	"multimsg/inbox"
 	"multimsg/mailin"
 	"multimsg/provider"
 	"multimsg/store"
@@ -59,6 +60,7 @@ type Gateway struct {
 	Web     *web.Server
 	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
+	Inbox   *inbox.Inbox   // inbound SMS and status reports (issue 13)
 	ln      net.Listener
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
@@ -112,6 +114,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
+		InboxMax:        cfg.Store.InboxMax,
+		InboxBytes:      int64(cfg.Store.InboxBytes),
 		Log:             o.Log,
 	})
 	if err != nil {
@@ -123,6 +127,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
+		return nil, err
+	}
+	if err := g.receive(); err != nil {
 		return nil, err
 	}
 	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
@@ -161,6 +168,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		HostNames: cfg.HostNames,
 		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
+		ReportWait: cfg.SMS.ReportWait.D(), InboxDevices: cfg.SMS.Inbox.Devices,
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -212,6 +220,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()
 	eg.Go(func() error { return g.Disp.Run(dctx) })
+	eg.Go(func() error { return g.Inbox.Run(ectx) })
 	eg.Go(func() error {
 		err := g.Web.Serve(g.ln)
 		if err != nil && ectx.Err() == nil {

@@ -10,6 +10,7 @@ import (
 	"multimsg/provider"
 	"multimsg/provider/mail"
 	"multimsg/provider/sms"
+	"multimsg/provider/webhook"
 	"multimsg/provider/whatsapp"
 )
 
@@ -74,10 +75,19 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 		}
 		wppSenders = append(wppSenders, d.Sender())
 	}
+	var hookSenders []provider.Sender
+	for _, s := range c.Webhook.Sender {
+		d, err := webhook.New(webhook.Options{Name: s.Name, URL: s.URL, Secret: s.Secret, Timeout: s.Timeout.D()})
+		if err != nil {
+			return nil, err
+		}
+		hookSenders = append(hookSenders, provider.Sender{Name: s.Name, Driver: d, Concurrency: 2})
+	}
 	return []*provider.Service{
 		mail.Service(mailSenders, c.Mail.Fallback, c.Mail.FallbackAfter.D()),
 		whatsapp.Service(wppSenders, c.Wpp1.Fallback, c.Wpp1.FallbackAfter.D()),
 		smsService,
+		webhook.Service(hookSenders),
 	}, nil
 }
 

@@ -166,7 +166,7 @@ func (s *Store) AddInPart(ctx context.Context, p NewInPart) (InResult, error) {
 		}
 		fresh := m == nil
 		if fresh {
-			m = &InMessage{ID: newIDAt(now), Service: p.Service, Sender: p.Sender, From: p.From, Sent: p.Sent,
+			m = &InMessage{ID: nextInID(w.tx.Bucket(bInbox), now), Service: p.Service, Sender: p.Sender, From: p.From, Sent: p.Sent,
 				Received: now, Ref: p.Ref, RefBits: p.RefBits, Parts: max(p.Parts, 1), State: InComplete}
 			if m.Parts > 1 {
 				m.State, m.Deadline = InAssembling, now.Add(p.Wait)
@@ -209,6 +209,21 @@ func (s *Store) AddInPart(ctx context.Context, p NewInPart) (InResult, error) {
 		return nil
 	}, nil)
 	return res, err
+}
+
+// nextInID is a new message id that sorts after every id in the inbox, so that listing by id
+// is listing by arrival even for messages of the same millisecond (or a clock set back).
+func nextInID(b *bolt.Bucket, now time.Time) string {
+	id := newIDAt(now)
+	last, _ := b.Cursor().Last()
+	if len(last) == idLen && string(last[:idTimeLen]) >= id[:idTimeLen] {
+		ms := int64(0)
+		for _, c := range last[:idTimeLen] {
+			ms = ms<<6 | int64(strings.IndexByte(sortable, c))
+		}
+		id = newIDAt(time.UnixMilli(ms + 1))
+	}
+	return id
 }
 
 func appendKeys(have []string, add []string) []string {
