@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"multimsg/internal/poll"
 	"multimsg/provider"
 	"multimsg/provider/mail/smtptest"
+	"multimsg/store"
 )
 
 // hookReceiver is a webhook receiver as a customer would write one: it checks the signature
@@ -266,5 +269,112 @@ func TestInboxDevicesOnly(t *testing.T) {
 	code, body := gatewaytest.Get(t, g.URL+"/inbox")
 	if code != http.StatusForbidden || !strings.Contains(body, "sms.inbox.devices") {
 		t.Errorf("/inbox from a device not allowed = %d %s, want 403 naming the setting", code, body)
+	}
+}
+
+// sentBefore stores, in dir before the box starts, a job of device local whose SMS file the
+// modem sent at `at` as parts with these TP-MRs (what the dispatcher records from the driver's
+// receipt, dispatch.TestReceiptPartsKept): the part references are persisted with the file, so
+// reports that come after a restart still find them.
+func sentBefore(t *testing.T, dir string, at time.Time, dest string, mrs ...int) string {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dir, "multimsg.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	j, err := st.Create(context.Background(), store.NewJob{Device: "local", Files: []store.NewFile{{Name: "alarm", Data: []byte(strings.Repeat("long alarm ", 30))}},
+		Params: &store.Params{Service: "sms", Dest: dest, Types: []string{"text"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []store.PartRef
+	for _, mr := range mrs {
+		parts = append(parts, store.PartRef{Ref: mr, Recipient: dest})
+	}
+	if _, err := st.Record(context.Background(), j.ID, []int{0}, store.Outcome{At: at, Service: "sms", Sender: "modem1",
+		OK: true, Attempted: true, Parts: parts}); err != nil {
+		t.Fatal(err)
+	}
+	return j.ID
+}
+
+// consJSON is /cons's JSON answer for a job (which it archives, when finished).
+func consJSON(t *testing.T, g *gatewaytest.Gateway, id string) (state, report, detail string) {
+	t.Helper()
+	code, body := g.Post(t, "/cons", url.Values{"id": {id}}, "application/json")
+	var a struct {
+		State string
+		Files []struct {
+			Report       string
+			ReportDetail string `json:"report_detail"`
+		}
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &a) != nil || len(a.Files) != 1 {
+		t.Fatalf("/cons %s = %d %s", id, code, body)
+	}
+	return a.State, a.Files[0].Report, a.Files[0].ReportDetail
+}
+
+// TestStatusReportsInCons: a two-part SMS with reports for both parts → /cons JSON says
+// handset; one part failed → the file says so with TP-ST's meaning; one part only → accepted;
+// none within report_wait → unconfirmed. The plain-text answer stays the seed's "delivered"
+// (the provider accepted it).
+func TestStatusReportsInCons(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	handset := sentBefore(t, dir, now, "491701234567", 255, 0) // TP-MR wraps between the parts
+	failed := sentBefore(t, dir, now, "491709999999", 1, 2)
+	accepted := sentBefore(t, dir, now, "491708888888", 3, 4)
+	unconfirmed := sentBefore(t, dir, now.Add(-2*time.Hour), "491707777777", 5)
+	plain := sentBefore(t, dir, now, "491706666666", 6)
+	g := gatewaytest.StartIn(t, dir, "[sms]\nreport_wait = \"1h\"\n")
+	ctx := context.Background()
+	rep := func(to string, mr, st int) {
+		t.Helper()
+		if err := g.Inbox.StatusReport(ctx, provider.StatusReport{Service: "sms", Sender: "modem1", Ref: mr, Recipient: "+" + to, Status: st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep("491701234567", 255, 0x00)
+	rep("491701234567", 0, 0x00)
+	rep("491709999999", 1, 0x00)
+	rep("491709999999", 2, 0x41)
+	rep("491708888888", 3, 0x00)
+	rep("491708888888", 4, 0x22) // the SMSC still tries
+	rep("491706666666", 6, 0x41)
+	rep("491700000000", 77, 0) // matches nothing: dropped (the modem may delete it), no error
+
+	// the admin's view before /cons archives them
+	req, _ := http.NewRequest(http.MethodGet, g.URL+"/admin/api/status", nil)
+	req.SetBasicAuth("admin", gatewaytest.AdminPassword)
+	_, body := gatewaytest.Do(t, req)
+	var st struct{ Recent []struct{ ID, Report string } }
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	reports := map[string]string{}
+	for _, r := range st.Recent {
+		reports[r.ID] = r.Report
+	}
+	if r := reports[failed]; r != "failed: incompatible destination (part 2 of 2)" {
+		t.Errorf("admin's report for the failed SMS = %q", r)
+	}
+	if r := reports[handset]; r != "handset" {
+		t.Errorf("admin's report for the delivered SMS = %q", r)
+	}
+
+	for _, c := range []struct{ id, report, detail string }{
+		{handset, "handset", ""},
+		{failed, "failed", "incompatible destination (part 2 of 2)"},
+		{accepted, "accepted", ""},
+		{unconfirmed, "unconfirmed", ""},
+	} {
+		if state, report, detail := consJSON(t, g, c.id); state != "delivered" || report != c.report || detail != c.detail {
+			t.Errorf("/cons JSON = %s / %s / %q, want delivered / %s / %q", state, report, detail, c.report, c.detail)
+		}
+	}
+	if code, body := g.Post(t, "/cons", url.Values{"id": {plain}}, ""); code != 200 || body != "delivered" {
+		t.Errorf("plain-text /cons of a failed report = %d %q, want the seed's delivered", code, body)
 	}
 }
