@@ -174,9 +174,12 @@ func (s *Store) AddInPart(ctx context.Context, p NewInPart) (InResult, error) {
 			}
 		}
 		for _, g := range m.Got {
-			if g.Seq == part.Seq { // the same seq with other content: keep the first, note the key
-				m.Keys = appendKeys(m.Keys, p.Keys)
-				return w.putIn(m, fresh, keys, p.Keys)
+			if g.Seq == part.Seq {
+				// The same part number with other content: keep the first. Its keys are not
+				// added (a sender could grow the record without bound); if it comes again it
+				// meets this same part number.
+				res = InResult{Msg: m, Duplicate: true}
+				return nil
 			}
 		}
 		old := m.Bytes
