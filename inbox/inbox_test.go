@@ -37,7 +37,7 @@ type env struct {
 	rules []Rule
 }
 
-func registry(t *testing.T) *provider.Registry {
+func registry(t testing.TB) *provider.Registry {
 	t.Helper()
 	hook, err := webhook.New(webhook.Options{Name: "hook", URL: "http://127.0.0.1:9/in", Secret: "s3cret"})
 	if err != nil {
