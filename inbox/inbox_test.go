@@ -234,7 +234,7 @@ func TestRulesFirstMatchWins(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		from, text, rule string
-		job            bool
+		job              bool
 	}{
 		{"+34600000000", "ALARM from quiet", "quiet", false},
 		{"+33111", "Alarm: door", "alarms", true},

@@ -35,7 +35,7 @@ func TestReportsMatchedPerPart(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	old := sentSMS(t, s, now.Add(-time.Hour), "34600111222", 7)     // MR 7 long ago, never reported
+	old := sentSMS(t, s, now.Add(-time.Hour), "34600111222", 7)      // MR 7 long ago, never reported
 	two := sentSMS(t, s, now.Add(-time.Minute), "34600111222", 7, 8) // MR 7 again (wrapped), then 8
 	if st, _ := two.Files[0].Report(now, time.Hour); st != ReportAccepted {
 		t.Fatalf("before reports: %q, want accepted", st)

@@ -26,7 +26,7 @@ var (
 	bDue       = []byte("due") // queued jobs by next due time: the dispatcher pages it (dueKey)
 	bDevices   = []byte("devices")
 	bMeta      = []byte("meta")
-	bKeys      = []byte("keys") // wrapped-key digest of an encrypted upload → its job id (replays)
+	bKeys      = []byte("keys")    // wrapped-key digest of an encrypted upload → its job id (replays)
 	bReports   = []byte("reports") // sent SMS parts waiting for a status report (reports.go)
 )
 
