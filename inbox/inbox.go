@@ -26,6 +26,16 @@ import (
 	"multimsg/store"
 )
 
+// Bounds on one part as a driver hands it in: an SMS-DELIVER carries at most 140 octets of user
+// data — 160 GSM characters (up to 3 UTF-8 bytes each), 70 UCS-2 ones — in a PDU of at most
+// 176 octets (with the SMSC address, 188).
+const (
+	MaxPartText = 160 * 3
+	MaxPartData = 140
+	MaxPDU      = 200
+	maxAddress  = 64 // TP-OA: 20 digits, or 11 alphanumeric characters
+)
+
 // Settings are the [sms.inbox] table.
 type Settings struct {
 	// Wait: how long the parts of a concatenated message are waited for; then the message is
@@ -100,6 +110,9 @@ func New(st *store.Store, o Options) (*Inbox, error) {
 
 // Inbound stores one received part (provider.Receiver). A nil error means it is committed.
 func (ib *Inbox) Inbound(ctx context.Context, m provider.Inbound) error {
+	if len(m.Text) > MaxPartText || len(m.Data) > MaxPartData || len(m.PDU) > MaxPDU || len(m.From) > maxAddress {
+		return fmt.Errorf("inbox: a part from %.20q is larger than an SMS part can be (text %d bytes, data %d, PDU %d)", m.From, len(m.Text), len(m.Data), len(m.PDU))
+	}
 	p := store.NewInPart{Service: m.Service, Sender: m.Sender, From: m.From, Sent: m.Sent, Text: m.Text, Data: m.Data,
 		Wait: ib.o.Wait}
 	content := sha256.New()
@@ -159,20 +172,23 @@ func (ib *Inbox) StatusReport(ctx context.Context, r provider.StatusReport) erro
 // A failure here (the store full, a target refused) leaves m unforwarded; Run tries again.
 func (ib *Inbox) forward(ctx context.Context, m *store.InMessage) {
 	r := match(ib.rules, m.From, m.Text())
-	name := ""
+	name, note := "", ""
 	var job *store.NewJob
 	if r != nil {
 		name = r.Name
 		if r.Forward != "none" {
 			n, _, err := ib.plan(r, m)
 			if err != nil {
-				ib.log.Error("inbox: cannot forward", "inbound", m.ID, "rule", r.Name, "err", err)
-				return
+				// The service refuses this message (a text longer than the SMS segment limit,
+				// say): trying again would not change that. The decision is kept with why.
+				ib.log.Error("inbox: the rule's service refuses this message; kept in the inbox, not forwarded", "inbound", m.ID, "rule", r.Name, "err", err)
+				note = "not forwarded: " + err.Error()
+			} else {
+				job = &n
 			}
-			job = &n
 		}
 	}
-	id, err := ib.st.Forward(ctx, m.ID, job, name)
+	id, err := ib.st.Forward(ctx, m.ID, job, name, note)
 	if err != nil {
 		ib.log.Error("inbox: storing the forwarding failed; retried at the next turn", "inbound", m.ID, "err", err)
 		return

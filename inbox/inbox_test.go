@@ -318,12 +318,14 @@ func TestCapFullWhenNothingForwarded(t *testing.T) {
 func TestQuotaCounted(t *testing.T) {
 	e := newEnv(t, store.Options{}, Rule{Forward: "none"})
 	before, _ := e.st.Bytes()
-	if err := e.ib.Inbound(context.Background(), sms("+1555", strings.Repeat("x", 500), e.clk.now())); err != nil {
+	in := sms("+1555", strings.Repeat("x", 400), e.clk.now())
+	in.PDU = nil
+	if err := e.ib.Inbound(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := e.st.Bytes()
-	if after-before < 500 {
-		t.Errorf("quota charged %d bytes for a 500-byte message", after-before)
+	if after-before < 400 {
+		t.Errorf("quota charged %d bytes for a 400-byte message", after-before)
 	}
 	e.clk.add(8 * 24 * time.Hour)
 	e.ib.Tick(context.Background())
@@ -379,5 +381,39 @@ func TestInboxPaging(t *testing.T) {
 	}
 	if got(all) != "edcba" || got(page) != "ed" || got(next) != "cb" || got(newer) != "ed" {
 		t.Errorf("all %q page %q next %q since %q", got(all), got(page), got(next), got(newer))
+	}
+}
+
+// TestRefusedByServiceKept: a message the rule's service refuses (a webhook document over its
+// size limit) is kept, its forwarding decided once with the reason, not retried every turn.
+func TestRefusedByServiceKept(t *testing.T) {
+	e := newEnv(t, store.Options{}, hookAll)
+	ctx := context.Background()
+	const n = 200 // 200 × 480 bytes > webhook.MaxBody
+	for seq := 1; seq <= n; seq++ {
+		in := part("+1555", strings.Repeat("x", MaxPartText), e.clk.now(), 9, 8, n, seq)
+		in.PDU = nil
+		if err := e.ib.Inbound(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := inbox(t, e.st)
+	if len(ms) != 1 || !ms[0].Forwarded || ms[0].Job != "" || !strings.Contains(ms[0].Note, "not forwarded") {
+		t.Fatalf("inbox = forwarded %v job %q note %q, want decided, no job, the reason", ms[0].Forwarded, ms[0].Job, ms[0].Note)
+	}
+	e.ib.Tick(ctx)
+	if c, _ := e.st.Counts(); c[store.Queued] != 0 {
+		t.Errorf("queued = %d", c[store.Queued])
+	}
+}
+
+func TestPartLargerThanSMSRefused(t *testing.T) {
+	e := newEnv(t, store.Options{}, hookAll)
+	err := e.ib.Inbound(context.Background(), sms("+1555", strings.Repeat("x", MaxPartText+1), e.clk.now()))
+	if err == nil || !strings.Contains(err.Error(), "larger than an SMS part") {
+		t.Fatalf("Inbound(too large) = %v", err)
+	}
+	if n := len(inbox(t, e.st)); n != 0 {
+		t.Errorf("stored %d", n)
 	}
 }

@@ -21,7 +21,8 @@ import (
 //
 //	inbox   message id (an id like a job's: creation time first) → InMessage (JSON)
 //	inkeys  "d:" dedup key → message id, for as long as the message is kept;
-//	        "a:" assembly key → message id, while the message waits for parts
+//	        "a:" assembly key → message id, while the message waits for parts;
+//	        "u:" message id → nil, while a message no longer waiting is not forwarded yet
 //	meta    "in:n", "in:bytes": messages and bytes kept (the inbox's own caps)
 var (
 	bInbox  = []byte("inbox")
@@ -66,6 +67,7 @@ type InMessage struct {
 	Forwarded bool   `json:"forwarded,omitempty"`
 	Job       string `json:"job,omitempty"`
 	Rule      string `json:"rule,omitempty"`
+	Note      string `json:"note,omitempty"` // why the rule did not forward it
 
 	Keys  []string `json:"keys"` // its entries in inkeys, removed with it
 	Bytes int64    `json:"bytes"`
@@ -195,6 +197,12 @@ func (s *Store) AddInPart(ctx context.Context, p NewInPart) (InResult, error) {
 			m.Keys = removeKey(m.Keys, "a:"+p.Assembly)
 		} else if m.State == InComplete {
 			res.Done = true
+		}
+		if res.Done {
+			if err := keys.Put([]byte("u:"+m.ID), nil); err != nil {
+				return err
+			}
+			m.Keys = append(m.Keys, "u:"+m.ID)
 		}
 		m.Bytes = inCost(m) + int64(len(part.Text)+len(part.Data)) // the JSON already counts them; keys too
 		if err := w.inRoom(m.Bytes-old, fresh, now); err != nil {
@@ -353,9 +361,10 @@ func getIn(tx *bolt.Tx, id string) (*InMessage, error) {
 }
 
 // Forward stores the forwarding decision for inbound message id: the job n (nil: no rule
-// matched, nothing to forward) is created in the same transaction, so a message is forwarded
-// once, whatever crashes. A message already forwarded keeps its job; its id is returned.
-func (s *Store) Forward(ctx context.Context, id string, n *NewJob, rule string) (string, error) {
+// matched, or the rule cannot forward it — note says why) is created in the same transaction,
+// so a message is forwarded once, whatever crashes. A message already forwarded keeps its
+// job; its id is returned.
+func (s *Store) Forward(ctx context.Context, id string, n *NewJob, rule, note string) (string, error) {
 	var j *Job
 	if n != nil {
 		var err error
@@ -384,7 +393,11 @@ func (s *Store) Forward(ctx context.Context, id string, n *NewJob, rule string) 
 			}
 			m.Job = j.ID
 		}
-		m.Forwarded, m.Rule, m.Updated = true, rule, now
+		m.Forwarded, m.Rule, m.Note, m.Updated = true, rule, truncate(note, maxErrorLen), now
+		m.Keys = removeKey(m.Keys, "u:"+m.ID)
+		if err := w.tx.Bucket(bInKeys).Delete([]byte("u:" + m.ID)); err != nil {
+			return err
+		}
 		out = m.Job
 		return w.writeIn(m)
 	}, post)
@@ -402,22 +415,36 @@ func (s *Store) Forward(ctx context.Context, id string, n *NewJob, rule string) 
 var errForwarded = errors.New("store: already forwarded")
 
 // ExpireInbound ends the wait of every assembling message whose deadline has passed: each is
-// kept as it is, marked incomplete. It returns them.
+// kept as it is, marked incomplete. It returns them. Only the assembling messages are read (the
+// "a:" keys), and nothing is written when no wait is over.
 func (s *Store) ExpireInbound(ctx context.Context) ([]*InMessage, error) {
 	now := s.o.Now()
-	var out []*InMessage
-	err := s.write(ctx, func(w *wtx) error {
-		out = out[:0]
-		keys := w.tx.Bucket(bInKeys)
-		c := w.tx.Bucket(bInbox).Cursor()
-		var due []*InMessage
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var m InMessage
-			if json.Unmarshal(v, &m) == nil && m.State == InAssembling && !now.Before(m.Deadline) {
-				due = append(due, &m)
+	due := func(tx *bolt.Tx) ([]*InMessage, error) {
+		var out []*InMessage
+		c := tx.Bucket(bInKeys).Cursor()
+		for k, v := c.Seek([]byte("a:")); k != nil && bytes.HasPrefix(k, []byte("a:")); k, v = c.Next() {
+			m, err := getIn(tx, string(v))
+			if err != nil {
+				continue // the record is gone or corrupt; its key goes with its purge
+			}
+			if m.State == InAssembling && !now.Before(m.Deadline) {
+				out = append(out, m)
 			}
 		}
-		for _, m := range due {
+		return out, nil
+	}
+	var out []*InMessage
+	err := s.db.View(func(tx *bolt.Tx) (err error) { out, err = due(tx); return err })
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	err = s.write(ctx, func(w *wtx) error {
+		var err error
+		if out, err = due(w.tx); err != nil { // again: a part may have completed one meanwhile
+			return err
+		}
+		keys := w.tx.Bucket(bInKeys)
+		for _, m := range out {
 			m.State, m.Deadline, m.Updated = InIncomplete, time.Time{}, now
 			for _, k := range m.Keys {
 				if strings.HasPrefix(k, "a:") {
@@ -426,11 +453,13 @@ func (s *Store) ExpireInbound(ctx context.Context) ([]*InMessage, error) {
 					}
 				}
 			}
-			m.Keys = removeAssembly(m.Keys)
+			m.Keys = append(removeAssembly(m.Keys), "u:"+m.ID)
+			if err := keys.Put([]byte("u:"+m.ID), nil); err != nil {
+				return err
+			}
 			if err := w.writeIn(m); err != nil {
 				return err
 			}
-			out = append(out, m)
 		}
 		return nil
 	}, nil)
@@ -449,6 +478,17 @@ func removeAssembly(keys []string) []string {
 
 // PurgeInbound removes forwarded messages received before cutoff (retention).
 func (s *Store) PurgeInbound(ctx context.Context, cutoff time.Time) (int, error) {
+	var old bool
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if _, v := tx.Bucket(bInbox).Cursor().First(); v != nil {
+			var m InMessage
+			old = json.Unmarshal(v, &m) != nil || m.Received.Before(cutoff)
+		}
+		return nil
+	})
+	if !old {
+		return 0, nil // nothing written when nothing is due
+	}
 	var n int
 	err := s.write(ctx, func(w *wtx) error {
 		n = 0
@@ -478,17 +518,17 @@ func (s *Store) PurgeInbound(ctx context.Context, cutoff time.Time) (int, error)
 
 // Unforwarded calls fn with each message whose parts are all in (or whose wait ended) but
 // whose forwarding is not decided yet: after a crash between the last part's commit and the
-// forwarding, the inbox finishes the work.
+// forwarding, the inbox finishes the work. Only those messages are read (the "u:" keys).
 func (s *Store) Unforwarded(fn func(*InMessage)) error {
 	var list []*InMessage
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bInbox).ForEach(func(k, v []byte) error {
-			var m InMessage
-			if json.Unmarshal(v, &m) == nil && m.Done() && !m.Forwarded {
-				list = append(list, &m)
+		c := tx.Bucket(bInKeys).Cursor()
+		for k, _ := c.Seek([]byte("u:")); k != nil && bytes.HasPrefix(k, []byte("u:")); k, _ = c.Next() {
+			if m, err := getIn(tx, string(k[2:])); err == nil && m.Done() && !m.Forwarded {
+				list = append(list, m)
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	for _, m := range list {
 		fn(m)

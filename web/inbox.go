@@ -32,7 +32,7 @@ type InboundView struct {
 	// The forwarding: the rule that matched ("" none yet), its job and that job's state.
 	Rule       string `json:"rule,omitempty"`
 	Job        string `json:"job,omitempty"`
-	Forwarding string `json:"forwarding"` // waiting, queued, delivered, failed, none (no rule)
+	Forwarding string `json:"forwarding"` // waiting, queued, delivered, partial, failed, none (no rule), refused (the service refused it), purged
 	Error      string `json:"error,omitempty"`
 }
 
@@ -54,6 +54,8 @@ func (s *Server) inboundView(m *store.InMessage, full bool) InboundView {
 		v.From = MaskDest(m.From)
 	}
 	switch {
+	case m.Forwarded && m.Job == "" && m.Note != "":
+		v.Forwarding, v.Error = "refused", m.Note
 	case m.Forwarded && m.Job == "":
 		v.Forwarding = "none"
 	case m.Job != "":
