@@ -312,6 +312,20 @@ func TestCapFullWhenNothingForwarded(t *testing.T) {
 	if n := len(inbox(t, e.st)); n != 2 {
 		t.Errorf("inbox = %d", n)
 	}
+	if n, _ := e.st.InCounts(); n != 2 {
+		t.Errorf("InCounts = %d after a refusal, want 2", n)
+	}
+	// the refusal changed nothing: the waiting message still completes, and then makes room
+	if err := e.ib.Inbound(ctx, part("+1555", "y", at, 0, 8, 2, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ib.Inbound(ctx, sms("+1555", "third", at)); err != nil {
+		t.Fatalf("after a message was forwarded: %v", err)
+	}
+	ms := inbox(t, e.st)
+	if len(ms) != 2 || ms[0].Text() != "third" {
+		t.Errorf("inbox = %d messages, newest %q", len(ms), ms[0].Text())
+	}
 	e.check(t)
 }
 

@@ -184,29 +184,35 @@ func (s *Store) AddInPart(ctx context.Context, p NewInPart) (InResult, error) {
 				return nil
 			}
 		}
+		// Everything is decided in memory and the room checked before anything is written:
+		// a refused part changes nothing (the write shares its transaction with others).
 		old := m.Bytes
 		m.Got = append(m.Got, part)
 		sort.Slice(m.Got, func(i, k int) bool { return m.Got[i].Seq < m.Got[k].Seq })
 		m.Keys = appendKeys(m.Keys, p.Keys)
 		m.Updated = now
-		if m.State == InAssembling && len(m.Got) >= m.Parts {
-			m.State, m.Deadline, res.Done = InComplete, time.Time{}, true
+		completed := m.State == InAssembling && len(m.Got) >= m.Parts
+		if completed {
+			m.State, m.Deadline = InComplete, time.Time{}
+			m.Keys = removeKey(m.Keys, "a:"+p.Assembly)
+		}
+		res.Done = m.State == InComplete
+		if res.Done {
+			m.Keys = append(m.Keys, "u:"+m.ID)
+		}
+		m.Bytes = inCost(m) + int64(len(part.Text)+len(part.Data)) // the JSON already counts them; keys too
+		if err := w.inRoom(m.Bytes-old, fresh); err != nil {
+			return err
+		}
+		if completed {
 			if err := keys.Delete([]byte("a:" + p.Assembly)); err != nil {
 				return err
 			}
-			m.Keys = removeKey(m.Keys, "a:"+p.Assembly)
-		} else if m.State == InComplete {
-			res.Done = true
 		}
 		if res.Done {
 			if err := keys.Put([]byte("u:"+m.ID), nil); err != nil {
 				return err
 			}
-			m.Keys = append(m.Keys, "u:"+m.ID)
-		}
-		m.Bytes = inCost(m) + int64(len(part.Text)+len(part.Data)) // the JSON already counts them; keys too
-		if err := w.inRoom(m.Bytes-old, fresh, now); err != nil {
-			return err
 		}
 		if err := w.putIn(m, fresh, keys, p.Keys); err != nil {
 			return err
@@ -279,29 +285,43 @@ func (w *wtx) writeIn(m *InMessage) error {
 }
 
 // inRoom charges n more bytes (one more message when fresh) to the inbox's caps and the
-// store's quota, purging the oldest forwarded messages while the caps are exceeded.
-func (w *wtx) inRoom(n int64, fresh bool, now time.Time) error {
+// store's quota. While the caps would be exceeded the oldest forwarded messages make room; when
+// they cannot, or the quota refuses, nothing has been changed.
+func (w *wtx) inRoom(n int64, fresh bool) error {
 	meta := w.tx.Bucket(bMeta)
-	max, maxBytes := int64(w.s.o.InboxMax), w.s.o.InboxBytes
-	for {
-		count, used := getInt(meta, "in:n"), getInt(meta, "in:bytes")
-		if fresh {
-			count++
-		}
-		if count <= max && used+n <= maxBytes {
-			break
-		}
-		ok, err := w.purgeOldestIn(now)
-		if err != nil {
-			return err
-		}
-		if !ok {
+	limit, maxBytes := int64(w.s.o.InboxMax), w.s.o.InboxBytes
+	count, used := getInt(meta, "in:n"), getInt(meta, "in:bytes")
+	if fresh {
+		count++
+	}
+	type victim struct {
+		id string
+		m  InMessage
+	}
+	var victims []victim
+	var freed int64
+	c := w.tx.Bucket(bInbox).Cursor()
+	for k, v := c.First(); count > limit || used-freed+n > maxBytes; k, v = c.Next() {
+		if k == nil {
 			return fmt.Errorf("%w: %d messages, %d bytes kept of %d, %d; none is forwarded yet, so none can make room",
-				ErrInboxFull, count-b2i(fresh), used, max, maxBytes)
+				ErrInboxFull, count-b2i(fresh), used, limit, maxBytes)
+		}
+		var m InMessage
+		if json.Unmarshal(v, &m) != nil || m.Forwarded { // a corrupt record goes first
+			victims = append(victims, victim{string(k), m})
+			count--
+			freed += m.Bytes
 		}
 	}
-	if err := w.quota(n); err != nil {
-		return err
+	if n > freed {
+		if err := w.quota(n - freed); err != nil {
+			return err
+		}
+	}
+	for i := range victims {
+		if err := w.removeIn(victims[i].id, &victims[i].m); err != nil {
+			return err
+		}
 	}
 	w.d.bytes += n
 	return putInt(meta, "in:bytes", getInt(meta, "in:bytes")+n)
@@ -312,18 +332,6 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
-}
-
-// purgeOldestIn removes the oldest message whose forwarding is decided.
-func (w *wtx) purgeOldestIn(now time.Time) (bool, error) {
-	c := w.tx.Bucket(bInbox).Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var m InMessage
-		if json.Unmarshal(v, &m) != nil || m.Forwarded {
-			return true, w.removeIn(string(k), &m)
-		}
-	}
-	return false, nil
 }
 
 // removeIn deletes message id (m is its decoded record; empty when corrupt) and its keys.
