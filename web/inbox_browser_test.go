@@ -73,4 +73,5 @@ forward = "webhook"
 	}
 	waitJS(t, ctx, "two rows after a reload", `document.querySelectorAll("#inbound tr[data-id]").length === 2 && document.querySelector("#inbound-total").textContent === "2"`)
 	shot(t, ctx, dir, "admin-inbound-1280.png", 1280, 900, false)
+	shot(t, ctx, dir, "admin-inbound-phone-360.png", 360, 740, true) // the table scrolls in its card, the page does not widen
 }
