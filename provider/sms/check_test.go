@@ -97,7 +97,7 @@ func TestServiceAndOffline(t *testing.T) {
 	}
 	waitHealth(t, d, "open error recorded", func(h modem.Health) bool { return strings.Contains(h.LastError, "no modem") })
 	h := d.Health()
-	if h.OK || h.Facts["present"] != false || !strings.Contains(h.Facts["last_error"].(string), "no modem in this test") {
+	if f := h.Facts.(modem.Health); h.OK || f.Present != false || !strings.Contains(f.LastError, "no modem in this test") {
 		t.Errorf("Health = %+v", h)
 	}
 	// Two files in one delivery is a dispatcher bug: permanent.

@@ -276,11 +276,10 @@ func classify(err error) error {
 	return provider.Temp(code, err)
 }
 
-// Health reports the modem's own view: present, sim, registered, operator, signal_dbm, smsc,
-// last_error.
+// Health reports the modem's own view; its facts are the modem's typed health (modem.Health).
 func (d *Driver) Health() provider.Health {
 	h := d.modem.Health()
-	out := provider.Health{Facts: h.Facts()}
+	out := provider.Health{Facts: h}
 	if err := h.Ready(); err != nil {
 		out.Detail = err.Error()
 	} else {

@@ -79,8 +79,9 @@ type Driver struct {
 	log      *slog.Logger
 	now      func() time.Time
 	media    *mediaCache
-	healthMu sync.Mutex // guards health
+	healthMu sync.Mutex // guards health and down
 	health   provider.Health
+	down     Facts // Code and Since while the sender is down
 }
 
 // New checks o and builds the driver. It does not talk to Meta: a wrong token shows up as the
@@ -170,15 +171,30 @@ func Service(senders []provider.Sender, fallback []string, fallbackAfter time.Du
 // Check refuses what WhatsApp would refuse for its shape. It does not block.
 func (d *Driver) Check(r provider.Request) error { return check(r) }
 
+// Facts are what the driver knows of its account: provider.Health's facts for a wpp1 sender.
+type Facts struct {
+	PhoneNumberID string    `json:"phone_number_id"`
+	Code          string    `json:"code,omitempty"` // Meta's error code while the sender is down
+	Since         time.Time `json:"since,omitzero"` // when it went down (UTC, whole seconds)
+}
+
+// Each lists the facts for the status page.
+func (f Facts) Each(fn func(label, value string)) {
+	fn("code", f.Code)
+	fn("phone_number_id", f.PhoneNumberID)
+	if !f.Since.IsZero() {
+		fn("since", f.Since.Format(time.RFC3339))
+	}
+}
+
 // Health is the sender's own view: down after an auth or permission error, until a success.
 func (d *Driver) Health() provider.Health {
 	d.healthMu.Lock()
 	defer d.healthMu.Unlock()
 	h := d.health
-	h.Facts = map[string]any{"phone_number_id": d.phoneID}
-	for k, v := range d.health.Facts {
-		h.Facts[k] = v
-	}
+	f := d.down
+	f.PhoneNumberID = d.phoneID
+	h.Facts = f
 	return h
 }
 
@@ -188,15 +204,15 @@ func (d *Driver) setHealth(ok bool, detail, code string) {
 	switch {
 	case ok && d.health.OK:
 	case ok:
-		d.health = provider.Health{OK: true}
+		d.health, d.down = provider.Health{OK: true}, Facts{}
 		d.log.Info("sender healthy again")
 	case !d.health.OK:
 		// Still down: keep since, refresh what Meta says now.
 		d.health.Detail = detail
-		d.health.Facts["code"] = code
+		d.down.Code = code
 	default:
-		d.health = provider.Health{OK: false, Detail: detail,
-			Facts: map[string]any{"code": code, "since": d.now().UTC().Format(time.RFC3339)}}
+		d.health = provider.Health{OK: false, Detail: detail}
+		d.down = Facts{Code: code, Since: d.now().UTC().Truncate(time.Second)}
 		d.log.Warn("sender down", "code", code, "detail", detail)
 	}
 }
