@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"multimsg/client"
 	"multimsg/gateway/gatewaytest"
 	"multimsg/internal/poll"
 	"multimsg/provider"
@@ -376,5 +377,33 @@ func TestStatusReportsInCons(t *testing.T) {
 	}
 	if code, body := g.Post(t, "/cons", url.Values{"id": {plain}}, ""); code != 200 || body != "delivered" {
 		t.Errorf("plain-text /cons of a failed report = %d %q, want the seed's delivered", code, body)
+	}
+}
+
+// TestDeviceSendsToWebhook: the webhook service is a service like the others: a device's
+// /send with serv=webhook and a JSON file is posted, signed, to the configured URL; a file
+// that is not JSON is refused at /send.
+func TestDeviceSendsToWebhook(t *testing.T) {
+	relay := smtptest.New(t, smtptest.Options{})
+	hook := newHookReceiver(t, "hook-secret", 0)
+	g := gatewaytest.Start(t, inboundConfig(relay, hook))
+	id, err := g.Client.Send(context.Background(), []client.File{{Field: "event", Filename: "event.json", ContentType: "application/json", Data: []byte(`{"door":"open"}`)}},
+		client.Params{Service: "webhook", Dest: "door-events", Types: map[string]string{"event": "json"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := g.WaitState(t, id, 20*time.Second); st != client.Delivered {
+		t.Fatalf("state = %s\n%s", st, g.Explain(id))
+	}
+	hook.mu.Lock()
+	doc, bad := hook.docs[0], hook.bad
+	hook.mu.Unlock()
+	if doc["door"] != "open" || bad != 0 {
+		t.Errorf("posted %v (bad signatures %d)", doc, bad)
+	}
+	_, err = g.Client.Send(context.Background(), []client.File{{Field: "event", Filename: "e.json", Data: []byte(`{not json`)}},
+		client.Params{Service: "webhook", Dest: "door-events", Types: map[string]string{"event": "json"}}, false)
+	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Errorf("/send of a broken JSON file: %v, want refused naming it", err)
 	}
 }

@@ -266,7 +266,7 @@ func TestRulesRefused(t *testing.T) {
 		{Forward: "fax"},
 		{Forward: ""},
 		{Forward: "mail"}, // no to
-		{Forward: "webhook", To: "x"},
+		{Forward: "webhook", To: "two words"},
 		{Forward: "webhook", Pattern: strings.Repeat("a", MaxPattern+1)},
 		{Forward: "webhook", From: []string{"abc"}},
 		{Forward: "sms", To: "15551234567"}, // no sms sender in this registry

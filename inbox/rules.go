@@ -19,7 +19,7 @@ type Rule struct {
 	// Forward: the service that forwards it — "mail", "webhook", "wpp1", "sms" — or "none"
 	// (kept in the inbox only, and no later rule is tried).
 	Forward string `toml:"forward"`
-	To      string `toml:"to"`      // the destination: an address, a number; "" for webhook
+	To      string `toml:"to"`      // the destination: an address, a number; for webhook an optional label
 	Sender  string `toml:"sender"`  // the forwarding service's sender; default its first
 	Subject string `toml:"subject"` // mail: the subject; default "SMS from <number>"
 }
@@ -55,11 +55,7 @@ func compile(rules []Rule) ([]rule, error) {
 			if r.To == "" {
 				return nil, fmt.Errorf("%s: forward = %q needs to (the address or number to forward to)", at, r.Forward)
 			}
-		case "webhook":
-			if r.To != "" {
-				return nil, fmt.Errorf("%s: forward = \"webhook\" posts to the webhook sender's url; leave to empty", at)
-			}
-		case "none":
+		case "webhook", "none": // webhook: to is an optional label (X-Multimsg-Dest)
 		case "":
 			return nil, fmt.Errorf("%s: forward is required: mail, webhook, wpp1, sms or none", at)
 		default:

@@ -1,7 +1,8 @@
 // Package webhook is the "webhook" service: each delivery is one JSON document POSTed to the
 // sender's URL, signed with HMAC-SHA256 so the receiver can trust it came from this box. It
 // exists so that forwarding an inbound SMS (package inbox) is a job the dispatcher retries
-// like any other (issue 13); devices may use it through /msg too (type "json").
+// like any other (issue 13); devices may use it through /msg and /send too (type "json", dest
+// a label the receiver gets in X-Multimsg-Dest).
 //
 // # Signature
 //
@@ -90,10 +91,19 @@ func Service(senders []provider.Sender) *provider.Service {
 	return &provider.Service{Name: "webhook", Types: []string{"json"}, PerFile: true, Senders: senders}
 }
 
-// Check takes one or more JSON documents and no destination (the URL is the sender's).
+// MaxDest bounds dest: not an address (the URL is the sender's) but a label the receiver gets
+// in X-Multimsg-Dest, to route what it receives.
+const MaxDest = 64
+
+// Check takes JSON documents; dest is an optional label of printable ASCII.
 func (d *Driver) Check(r provider.Request) error {
-	if r.Dest != "" {
-		return provider.Checkf("dest", "the webhook service posts to its sender's configured URL; leave dest empty")
+	if len(r.Dest) > MaxDest {
+		return provider.Checkf("dest", "a webhook's dest is a label of at most %d characters (the URL is the sender's)", MaxDest)
+	}
+	for _, c := range []byte(r.Dest) {
+		if c < 0x21 || c > 0x7e {
+			return provider.Checkf("dest", "a webhook's dest is a label of printable ASCII without spaces")
+		}
 	}
 	if len(r.Info) > 0 {
 		return provider.Checkf("info", "the webhook service takes no info")
@@ -137,6 +147,9 @@ func (d *Driver) Send(ctx context.Context, del provider.Delivery) (provider.Rece
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(d.o.Secret, ts, body))
 	req.Header.Set("X-Multimsg-Job", del.JobID)
+	if del.Dest != "" {
+		req.Header.Set("X-Multimsg-Dest", del.Dest)
+	}
 	resp, err := d.c.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +86,8 @@ func TestNewAndCheckRefuse(t *testing.T) {
 	}
 	d, _ := New(Options{URL: "http://127.0.0.1:9", Secret: "s"})
 	for _, r := range []provider.Request{
-		{Dest: "x", Files: []provider.File{{Data: []byte(`{}`)}}},
+		{Dest: "two words", Files: []provider.File{{Data: []byte(`{}`)}}},
+		{Dest: strings.Repeat("x", MaxDest+1), Files: []provider.File{{Data: []byte(`{}`)}}},
 		{Files: []provider.File{{Name: "f", Data: []byte(`{`)}}},
 		{Files: []provider.File{{Name: "f", Data: make([]byte, MaxBody+1)}}},
 		{Info: provider.Info{"a": []byte(`1`)}, Files: []provider.File{{Data: []byte(`{}`)}}},
