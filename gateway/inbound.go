@@ -3,16 +3,17 @@ package gateway
 import (
 	"multimsg/inbox"
 	"multimsg/provider"
+	"multimsg/provider/sms"
 )
 
 // receive builds the inbox (inbound SMS, status reports) and hands it to every driver that
 // takes messages in, before any of them starts to flow (provider.Receiving).
 func (g *Gateway) receive() error {
-	c := g.cfg
+	c := g.receiving()
 	var err error
 	g.Inbox, err = inbox.New(g.Store, inbox.Options{
-		Settings: inbox.Settings{Wait: c.SMS.Inbox.Wait.D(), Keep: c.SMS.Inbox.Keep.D(), Devices: c.SMS.Inbox.Devices},
-		Rules:    c.SMS.Inbound, Registry: g.Reg, Log: g.log,
+		Settings: inbox.Settings{Wait: c.Inbox.Wait.D(), Keep: c.Inbox.Keep.D(), Devices: c.Inbox.Devices},
+		Rules:    c.Inbound, Registry: g.Reg, Log: g.log,
 	})
 	if err != nil {
 		return err
@@ -26,4 +27,12 @@ func (g *Gateway) receive() error {
 		}
 	}
 	return nil
+}
+
+// receiving is the [sms] table's keys for what the modems receive (rules, inbox, reports).
+func (g *Gateway) receiving() *sms.Receiving {
+	if c, ok := g.cfg.Service(sms.ServiceName).(*sms.Config); ok {
+		return &c.Receiving
+	}
+	return &sms.Receiving{} // no sms unit in this build
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"multimsg/provider"
+	smsconf "multimsg/provider/sms"
 	"multimsg/provider/webhook"
 	"multimsg/store"
 )
@@ -267,7 +268,7 @@ func TestRulesRefused(t *testing.T) {
 		{Forward: ""},
 		{Forward: "mail"}, // no to
 		{Forward: "webhook", To: "two words"},
-		{Forward: "webhook", Pattern: strings.Repeat("a", MaxPattern+1)},
+		{Forward: "webhook", Pattern: strings.Repeat("a", smsconf.MaxPattern+1)},
 		{Forward: "webhook", From: []string{"abc"}},
 		{Forward: "sms", To: "15551234567"}, // no sms sender in this registry
 	} {

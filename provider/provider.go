@@ -168,6 +168,9 @@ type Service struct {
 	// ShareLoad: work that names no sender goes to whichever healthy sender is least busy
 	// (modems), instead of always to the first (an account the recipient recognises).
 	ShareLoad bool
+	// MaxText is the most characters a text a converter makes (mailin) should carry for one
+	// delivery of this service; 0: no bound of the service's own.
+	MaxText int
 }
 
 // Takes reports whether the service accepts files of type t.

@@ -83,7 +83,7 @@ func TestCheckSegmentLimitConfigurable(t *testing.T) {
 
 func TestServiceAndOffline(t *testing.T) {
 	d := offlineDriver(t, 0)
-	s := sms.Service([]provider.Sender{{Name: "default", Driver: d, Concurrency: 1}})
+	s := sms.Service([]provider.Sender{{Name: "default", Driver: d, Concurrency: 1}}, nil, 0)
 	if s.Name != "sms" || !s.PerFile || len(s.Types) != 1 || s.Types[0] != "text" {
 		t.Errorf("Service = %+v", s)
 	}

@@ -88,7 +88,7 @@ func New(o Options) (*Driver, error) {
 
 // Service is the webhook service over senders.
 func Service(senders []provider.Sender) *provider.Service {
-	return &provider.Service{Name: "webhook", Types: []string{"json"}, PerFile: true, Senders: senders}
+	return &provider.Service{Name: ServiceName, Types: []string{"json"}, PerFile: true, Senders: senders}
 }
 
 // MaxDest bounds dest: not an address (the URL is the sender's) but a label the receiver gets

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"multimsg/provider"
+	"multimsg/setting"
 )
 
 // ServiceName is the service /msg knows this driver by.
@@ -96,15 +97,8 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 	if o.APIURL == "" {
 		o.APIURL = DefaultAPIURL
 	}
-	u, err := url.Parse(o.APIURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: sender %s: api_url %q: want an http(s) URL like %s", ErrBadOptions, o.Name, o.APIURL, DefaultAPIURL)
-	}
-	if o.PhoneNumberID == "" || strings.Trim(o.PhoneNumberID, "0123456789") != "" || len(o.PhoneNumberID) > 32 {
-		return nil, fmt.Errorf("%w: sender %s: phone_number_id %q: want the numeric id Meta shows for the number", ErrBadOptions, o.Name, o.PhoneNumberID)
-	}
-	if o.Token == "" || strings.ContainsAny(o.Token, " \t\r\n") {
-		return nil, fmt.Errorf("%w: sender %s: token is empty or contains whitespace", ErrBadOptions, o.Name)
+	if err := checkAccount(o.APIURL, o.PhoneNumberID, o.Token); err != nil {
+		return nil, fmt.Errorf("%w: sender %s: %w", ErrBadOptions, o.Name, err)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -165,6 +159,7 @@ func Service(senders []provider.Sender, fallback []string, fallbackAfter time.Du
 		Senders:       senders,
 		Fallback:      fallback,
 		FallbackAfter: fallbackAfter,
+		MaxText:       MaxTextChars,
 	}
 }
 
@@ -568,4 +563,20 @@ func (c *mediaCache) drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, key)
+}
+
+// checkAccount is the one check of a sender's account settings, made by the configuration
+// (Config.Validate) and by New alike. Its error names the key.
+func checkAccount(apiURL, phoneID, token string) error {
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return setting.Errorf("api_url", "%q is not an http(s) URL like %s", apiURL, DefaultAPIURL)
+	}
+	if phoneID == "" || strings.Trim(phoneID, "0123456789") != "" || len(phoneID) > 32 {
+		return setting.Errorf("phone_number_id", "%q: want the numeric id Meta shows for the number", phoneID)
+	}
+	if token == "" || strings.ContainsAny(token, " \t\r\n") {
+		return setting.Errorf("token", "is empty or contains whitespace")
+	}
+	return nil
 }
