@@ -82,37 +82,28 @@ func (s *Server) inboundView(m *store.InMessage, full bool) InboundView {
 // inbox answers GET /inbox?since=<id>&before=<id>&limit=<n>: inbound messages whose parts are
 // all in (or whose wait ended), newest first, as JSON. since returns the messages newer than
 // the id a device saw last; before pages back. Only devices named in sms.inbox.devices.
-func (s *Server) inbox(ctx *fasthttp.RequestCtx) {
-	ctx.Request.Header.Set("Accept", "application/json") // a new route: JSON whatever was asked, errors too
-	dev, _, err := s.who(ctx)
-	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
+func (s *Server) inbox(ctx *fasthttp.RequestCtx) error {
+	dev := DeviceOf(ctx).ID
 	if !slices.Contains(s.o.InboxDevices, dev) && !slices.Contains(s.o.InboxDevices, "*") {
-		s.fail(ctx, &reqError{http.StatusForbidden, "device " + dev + " may not read the inbox; an admin can add it to sms.inbox.devices"})
-		return
+		return Errorf(http.StatusForbidden, "device %s may not read the inbox; an admin can add it to sms.inbox.devices", dev)
 	}
 	args := ctx.QueryArgs()
 	q := store.InQuery{Since: string(args.Peek("since")), Before: string(args.Peek("before")), Limit: inboxDefault, Done: true}
 	for _, c := range []string{q.Since, q.Before} {
 		if c != "" && !store.ValidID(c) {
-			s.fail(ctx, badRequest("since and before take a message id from an earlier answer"))
-			return
+			return badRequest("since and before take a message id from an earlier answer")
 		}
 	}
 	if l := args.Peek("limit"); l != nil {
 		n, err := strconv.Atoi(string(l))
 		if err != nil || n < 1 || n > inboxMax {
-			s.fail(ctx, badRequest("limit must be a number from 1 to %d", inboxMax))
-			return
+			return badRequest("limit must be a number from 1 to %d", inboxMax)
 		}
 		q.Limit = n
 	}
 	ms, err := s.o.Store.Inbox(q)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	out := struct {
 		Messages []InboundView `json:"messages"`
@@ -121,7 +112,9 @@ func (s *Server) inbox(ctx *fasthttp.RequestCtx) {
 	for i := range ms {
 		out.Messages[i] = s.inboundView(&ms[i], true)
 	}
+	ctx.Request.Header.Set("Accept", "application/json") // a new route: JSON whatever was asked
 	reply(ctx, 200, "", out)
+	return nil
 }
 
 // inboundStatus is the admin page's list: the newest messages, sender masked, text left out
