@@ -35,6 +35,7 @@ import (
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
+	"multimsg/sim"
 	"multimsg/store"
 	"multimsg/update"
 	"multimsg/web"
@@ -62,6 +63,7 @@ type Gateway struct {
 	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
 	Inbox   *inbox.Inbox   // inbound SMS and status reports (issue 13)
+	SIM     *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
 	ln      net.Listener
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
@@ -133,6 +135,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	if err := g.receive(); err != nil {
 		return nil, err
 	}
+	if err := g.simWatch(); err != nil {
+		return nil, err
+	}
 	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
 		RetryMin: cfg.Delivery.RetryMin.D(), RetryMax: cfg.Delivery.RetryMax.D(),
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
@@ -170,6 +175,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
 		ReportWait: g.receiving().ReportWait.D(), InboxDevices: g.receiving().Inbox.Devices,
+		SIM: g.simStatus(), Routes: []web.Route{g.ussdRoute()},
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -276,6 +282,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.runWatchdog(ctx, ectx, eg)
 	}
 	eg.Go(func() error { g.commitWhenHealthy(ectx); return nil })
+	if g.SIM != nil {
+		eg.Go(func() error { return g.SIM.Run(ectx) })
+	}
 	g.saveClock()
 	err := eg.Wait()
 	g.saveClock()

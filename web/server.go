@@ -17,6 +17,7 @@ import (
 	"multimsg/dispatch"
 	"multimsg/envelope"
 	"multimsg/provider"
+	"multimsg/sim"
 	"multimsg/store"
 )
 
@@ -50,6 +51,9 @@ type Options struct {
 	// InboxDevices may read GET /inbox (inbox.go): MACs, "local" for the box itself, "*" for
 	// every device. Empty: nobody (config sms.inbox.devices).
 	InboxDevices []string
+	// SIM, if set, is the SIM's credit as the credit watch last saw it (sim, docs/SIM.md): the
+	// page's SIM panel, the status JSON and /metrics show it.
+	SIM func() sim.Status
 	// Routes are routes another package adds (docs/DESIGN.md, "Adding a route"); a path and
 	// method of the server's own table cannot be taken over.
 	Routes []Route
