@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	"multimsg/internal/backoff"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -518,22 +518,17 @@ const notReadyEvery = 5 * time.Second
 // reset and reopen, with capped, jittered backoff between attempts.
 func (m *Modem) run() {
 	defer close(m.done)
-	backoff := m.o.ReopenMin
+	retry := backoff.New(m.o.ReopenMin, m.o.ReopenMax)
 	for m.ctx.Err() == nil {
 		ok := m.session()
 		if m.ctx.Err() != nil {
 			return
 		}
 		if ok {
-			backoff = m.o.ReopenMin
-		} else {
-			backoff = min(backoff*2, m.o.ReopenMax)
+			retry.Reset()
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-m.ctx.Done():
+		if !backoff.Sleep(m.ctx, retry.Next()) {
 			return
-		case <-time.After(wait):
 		}
 	}
 }

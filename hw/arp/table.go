@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"multimsg/internal/backoff"
 )
 
 // Defaults for Options.
@@ -404,7 +406,7 @@ func (t *Table) sweep(ctx context.Context) {
 // the one the socket is bound to.
 func (t *Table) capture(ctx context.Context) {
 	defer t.wg.Done()
-	backoff := 10 * time.Millisecond
+	retry := backoff.New(10*time.Millisecond, 10*time.Second)
 	for {
 		l := t.link.Load()
 		err := l.conn.Wait()
@@ -412,17 +414,17 @@ func (t *Table) capture(ctx context.Context) {
 			err = t.drain()
 		}
 		if err == nil {
-			backoff = 10 * time.Millisecond
+			retry.Reset()
 			continue
 		}
 		if ctx.Err() != nil || t.closed.Load() {
 			return
 		}
-		t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", backoff)
-		if !sleepCtx(ctx, backoff) {
+		wait := retry.Next()
+		t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(2*backoff, 10*time.Second)
 		if t.redial != nil && !t.reopen(ctx, l) {
 			return
 		}
@@ -434,9 +436,10 @@ func (t *Table) capture(ctx context.Context) {
 // adapter unplugged — the socket is dead: reopen waits for an interface of the same name and
 // opens a new socket on it. It returns false when ctx ends.
 func (t *Table) reopen(ctx context.Context, l *link) bool {
-	backoff := 100 * time.Millisecond
+	retry := backoff.New(100*time.Millisecond, 10*time.Second)
 	reported := false
 	for {
+		wait := retry.Next()
 		ifi, err := interfaceByName(t.o.Interface)
 		switch {
 		case err == nil && ifi.Index == l.ifi.Index:
@@ -454,26 +457,14 @@ func (t *Table) reopen(ctx context.Context, l *link) bool {
 				t.log.Info("arp: interface re-created; capture re-opened", "interface", ifi.Name, "index", ifi.Index)
 				return true
 			}
-			t.log.Warn("arp: re-opening capture failed", "interface", ifi.Name, "err", err, "retry_in", backoff)
+			t.log.Warn("arp: re-opening capture failed", "interface", ifi.Name, "err", err, "retry_in", wait)
 		case !reported:
 			t.log.Warn("arp: interface is gone; capture resumes when it is back", "interface", t.o.Interface, "err", err)
 			reported = true
 		}
-		if !sleepCtx(ctx, backoff) {
+		if !backoff.Sleep(ctx, wait) {
 			return false
 		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
 	}
 }
 
