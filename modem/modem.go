@@ -154,11 +154,23 @@ func New(o Options, log *slog.Logger) (*Modem, error) {
 	return m, nil
 }
 
-// Close stops the supervisor and closes the port.
+// Close stops the supervisor and closes the port (idempotent).
 func (m *Modem) Close() error {
 	m.cancel()
 	<-m.done
 	return nil
+}
+
+// Run ties the supervisor New started to ctx: it returns when ctx is done (after closing the
+// modem, so its goroutines are gone) or when Close stopped it. A service runs it in its
+// errgroup; standalone users (tests, tools) need only New and Close.
+func (m *Modem) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return m.Close()
+	case <-m.done:
+		return nil
+	}
 }
 
 // Health is a snapshot of the modem's health.

@@ -69,6 +69,13 @@ type ReadyNotifier interface {
 	NotifyReady(fn func())
 }
 
+// Runner is implemented by drivers with work of their own in the background (a modem's
+// supervisor): the gateway runs Run in its errgroup, under its context, and Run returns once
+// that work has stopped — so shutdown is one cancelled context and one Wait.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
 // Health is a driver's own view of itself, for the status page.
 type Health struct {
 	OK     bool           `json:"ok"`
