@@ -6,14 +6,14 @@
 //
 // Who is asking is decided by package identity (MAC from ARP, loopback = "local"); web adds
 // the browser cross-site checks of the device routes (origin.go). Every request's cost is
-// bounded before it is paid (cost.go: per-route body limits from the headers, uploads streamed
-// against a byte budget, connections per IP; crypto_gate.go: bcrypt and RSA behind
-// semaphores).
+// bounded before it is paid: each route's body limit (the route table), uploads streamed
+// against a byte budget and connections per IP (cost.go), bcrypt and RSA behind semaphores
+// (crypto_gate.go).
 //
 // Handlers parse, copy what they keep, store durably, then answer; nothing keeps a
-// *fasthttp.RequestCtx or its byte slices after the handler returns. Errors of the device API
-// go through one function (fail) that maps them to a status code and a message from one
-// catalogue (errors.go), as plain text or, with Accept: application/json, as {"error": "..."};
-// 5xx are logged there. The admin API's update routes answer JSON errors of their own
-// (update.go).
+// *fasthttp.RequestCtx or its byte slices after the handler returns. One route table
+// (routes.go) drives routing, 405s, auth, body limits and metric labels; other packages add
+// entries through Options.Routes. Handlers return an error, and one function (fail) maps it to
+// a status code and a message from one catalogue, as plain text or, with Accept:
+// application/json (or on a JSON route), as {"error": "..."}.
 package web
