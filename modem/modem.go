@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	"multimsg/internal/backoff"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -159,11 +159,23 @@ func New(o Options, log *slog.Logger) (*Modem, error) {
 	return m, nil
 }
 
-// Close stops the supervisor and closes the port.
+// Close stops the supervisor and closes the port (idempotent).
 func (m *Modem) Close() error {
 	m.cancel()
 	<-m.done
 	return nil
+}
+
+// Run ties the supervisor New started to ctx: it returns when ctx is done (after closing the
+// modem, so its goroutines are gone) or when Close stopped it. A service runs it in its
+// errgroup; standalone users (tests, tools) need only New and Close.
+func (m *Modem) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return m.Close()
+	case <-m.done:
+		return nil
+	}
 }
 
 // Health is a snapshot of the modem's health.
@@ -578,22 +590,17 @@ const notReadyEvery = 5 * time.Second
 // reset and reopen, with capped, jittered backoff between attempts.
 func (m *Modem) run() {
 	defer close(m.done)
-	backoff := m.o.ReopenMin
+	retry := backoff.New(m.o.ReopenMin, m.o.ReopenMax)
 	for m.ctx.Err() == nil {
 		ok := m.session()
 		if m.ctx.Err() != nil {
 			return
 		}
 		if ok {
-			backoff = m.o.ReopenMin
-		} else {
-			backoff = min(backoff*2, m.o.ReopenMax)
+			retry.Reset()
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-m.ctx.Done():
+		if !backoff.Sleep(m.ctx, retry.Next()) {
 			return
-		case <-time.After(wait):
 		}
 	}
 }

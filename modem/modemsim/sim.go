@@ -105,7 +105,6 @@ type Sim struct {
 	mu       sync.Mutex // guards everything below
 	master   *os.File
 	slave    *os.File // kept open so the pty lives while hosts reopen it
-	slaveDir string
 	link     string
 	gen      int // bumps at every replug; the reader of an old pty stops
 	echo     bool

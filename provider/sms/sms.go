@@ -73,6 +73,7 @@ var (
 	_ provider.Driver         = (*Driver)(nil)
 	_ provider.HealthReporter = (*Driver)(nil)
 	_ provider.ReadyNotifier  = (*Driver)(nil)
+	_ provider.Runner         = (*Driver)(nil)
 )
 
 // New starts a driver: it opens and supervises the modem in the background (a missing device
@@ -124,6 +125,9 @@ func Service(senders []provider.Sender, fallback []string, fallbackAfter time.Du
 
 // Close stops the supervisor and closes the port.
 func (d *Driver) Close() error { return d.modem.Close() }
+
+// Run supervises the modem until ctx is done (provider.Runner; modem.Modem.Run).
+func (d *Driver) Run(ctx context.Context) error { return d.modem.Run(ctx) }
 
 // NotifyReady has fn called whenever the modem becomes able to send (provider.ReadyNotifier).
 func (d *Driver) NotifyReady(fn func()) { d.modem.NotifyReady(fn) }
