@@ -11,18 +11,21 @@ import (
 
 // Health is what the modem says about itself, for admins and for deciding whether to send.
 type Health struct {
-	Present    bool      // the port is open and the modem answers
-	SIM        string    // "READY", "SIM PIN", "SIM PUK", "not inserted", ... ("" unknown)
-	Radio      string    // "on", "off (flight mode, CFUN 4)", ...; "" when AT+CFUN? is refused
-	Registered bool      // home network or roaming (CREG or CEREG stat 1, 5, 6, 7, 9, 10)
-	RegStatus  string    // "home", "roaming", "searching", "denied", "not searching", "unknown"
-	Operator   string    // from AT+COPS?
-	SignalDBM  int       // from AT+CSQ; valid when HasSignal
-	HasSignal  bool      // false when the modem reports 99 (unknown)
-	SMSC       string    // from AT+CSCA?; "" none configured (or not asked)
-	Model      string    // from AT+CGMM, when the modem answers it
-	LastError  string    // the last problem seen (open, init, send), for the status page
-	Checked    time.Time // when these facts were last refreshed
+	Present    bool   // the port is open and the modem answers
+	SIM        string // "READY", "SIM PIN", "SIM PUK", "not inserted", ... ("" unknown)
+	Radio      string // "on", "off (flight mode, CFUN 4)", ...; "" when AT+CFUN? is refused
+	Registered bool   // home network or roaming (CREG or CEREG stat 1, 5, 6, 7, 9, 10)
+	RegStatus  string // "home", "roaming", "searching", "denied", "not searching", "unknown"
+	Operator   string // from AT+COPS?
+	SignalDBM  int    // from AT+CSQ; valid when HasSignal
+	HasSignal  bool   // false when the modem reports 99 (unknown)
+	SMSC       string // from AT+CSCA?; "" none configured (or not asked)
+	Model      string // from AT+CGMM, when the modem answers it
+	LastError  string // the last problem seen (open, init, send), for the status page
+	// SMSMemoryFull: the modem's message store was full at the last look (AT+CPMS used ==
+	// total): new messages wait at the service centre until it is emptied, which it is being.
+	SMSMemoryFull bool
+	Checked       time.Time // when these facts were last refreshed
 }
 
 // Ready says whether a message can be sent now, and if not why (an error wrapping ErrNotReady,
@@ -78,6 +81,9 @@ func (h Health) Facts() map[string]any {
 	if h.Radio != "" {
 		f["radio"] = h.Radio
 	}
+	if h.SMSMemoryFull {
+		f["sms_memory_full"] = true
+	}
 	return f
 }
 
@@ -102,6 +108,7 @@ type session struct {
 	link            *linkState    // nil: nothing remembered between calls (the probe)
 	steps           *[]Step       // nil: not recorded
 	powered         *atomic.Int64 // set to the time AT+CFUN=1 is sent; nil: not kept
+	receive         bool          // receiving is on: ask for new-message indications
 }
 
 // alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some
@@ -191,6 +198,11 @@ func (s *session) refresh(ctx context.Context, h *Health) error {
 	}
 	if err := s.reporting(ctx); err != nil {
 		return err
+	}
+	if s.receive {
+		if err := s.indications(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.registration(ctx, h); err != nil {
 		return err

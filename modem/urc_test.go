@@ -36,8 +36,8 @@ var urcItems = []urcItem{
 // command's answer, in the order the fuzzer picks: every code comes out whole, with its PDU,
 // in order, and every answer line goes on to the command loop, in order, none taken.
 func FuzzURCStage(f *testing.F) {
-	f.Add([]byte{0, 7, 8, 4, 9, 11})         // +CMTI, a CMGL entry, +CMT in the middle, OK
-	f.Add([]byte{4, 5, 6, 4, 10, 12})        // two-line codes back to back, a reply, an error
+	f.Add([]byte{0, 7, 8, 4, 9, 11})          // +CMTI, a CMGL entry, +CMT in the middle, OK
+	f.Add([]byte{4, 5, 6, 4, 10, 12})         // two-line codes back to back, a reply, an error
 	f.Add([]byte{7, 4, 8, 1, 2, 3, 9, 5, 11}) // +CMT between a CMGL header and its PDU
 	f.Fuzz(func(t *testing.T, picks []byte) {
 		var s urcStage
