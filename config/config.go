@@ -196,6 +196,11 @@ type SMSSender struct {
 	SendTimeout  Duration `toml:"send_timeout"`  // one AT+CMGS (the modem may take up to a minute)
 	HealthEvery  Duration `toml:"health_every"`  // how often signal, SIM and registration are read
 	PowerTimeout Duration `toml:"power_timeout"` // AT+CFUN=1: how long the radio may take to power up
+	// StatusReports: sends ask for status reports (TP-SRR); default (unset) true.
+	StatusReports *bool `toml:"status_reports"`
+	// PollEvery: how often the modem's message store is read for what no indication
+	// announced ("0s" default 5m).
+	PollEvery Duration `toml:"poll_every"`
 	// SendUnregisteredAfter: how long the modem may say "not registered" before sends are
 	// tried anyway and the network answers ("0s" default 1m; negative: never).
 	SendUnregisteredAfter Duration `toml:"send_unregistered_after"`
@@ -493,6 +498,9 @@ func (c *Config) Validate() error {
 		}
 		if s.Segments < 1 || s.Segments > 255 {
 			return fmt.Errorf("%s.segments: %d, want 1..255", k, s.Segments)
+		}
+		if p := s.PollEvery.D(); p < 0 || (p > 0 && p < 10*time.Second) || p > 24*time.Hour {
+			return fmt.Errorf("%s.poll_every: %s, want 10s..24h (0: the default, 5m)", k, p)
 		}
 		if s.PIN != "" {
 			if _, err := strconv.Atoi(s.PIN); err != nil || len(s.PIN) < 4 || len(s.PIN) > 8 {

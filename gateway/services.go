@@ -49,10 +49,11 @@ func (g *Gateway) services() ([]*provider.Service, error) {
 	var smsSenders []provider.Sender
 	for _, s := range c.SMS.Sender {
 		d, err := sms.New(sms.Options{
-			Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
+			Name: s.Name, Device: s.Device, Baud: s.Baud, PIN: s.PIN, Segments: s.Segments, ResetCommand: s.ResetCommand,
 			CommandTimeout: s.Timeout.D(), SendTimeout: s.SendTimeout.D(), HealthEvery: s.HealthEvery.D(),
 			PowerTimeout: s.PowerTimeout.D(), SendUnregisteredAfter: s.SendUnregisteredAfter.D(),
-			StateDir: filepath.Join(c.DataDir, "sms", s.Name),
+			StateDir:        filepath.Join(c.DataDir, "sms", s.Name),
+			NoStatusReports: s.StatusReports != nil && !*s.StatusReports, PollEvery: s.PollEvery.D(),
 		}, g.log.With("service", "sms", "sender", s.Name))
 		if err != nil {
 			return nil, err

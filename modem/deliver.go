@@ -46,6 +46,7 @@ type Deliver struct {
 	Class0   bool      // a flash message
 	Concat   *Concat   // nil for a single message
 	TPDU     []byte    // the TPDU as received (SMSC part removed)
+	PDU      []byte    // the whole PDU as received, SMSC part included
 }
 
 // Bit8 is 8-bit data (TS 23.038 §4): not text.
@@ -130,15 +131,21 @@ func MTKindOf(pduHex string) (MTKind, error) {
 
 // splitSMSC decodes the hex and splits off the SMSC address.
 func splitSMSC(pduHex string) (smsc string, tpdu []byte, err error) {
+	smsc, tpdu, _, err = splitPDU(pduHex)
+	return smsc, tpdu, err
+}
+
+// splitPDU is splitSMSC that also returns the whole PDU.
+func splitPDU(pduHex string) (smsc string, tpdu, whole []byte, err error) {
 	if len(pduHex) > maxMTHex {
-		return "", nil, fmt.Errorf("%w: %d hex digits, more than %d", ErrPDU, len(pduHex), maxMTHex)
+		return "", nil, nil, fmt.Errorf("%w: %d hex digits, more than %d", ErrPDU, len(pduHex), maxMTHex)
 	}
 	b, err := hex.DecodeString(pduHex)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: not hex: %v", ErrPDU, err)
+		return "", nil, nil, fmt.Errorf("%w: not hex: %v", ErrPDU, err)
 	}
 	if len(b) < 1 || int(b[0]) > 11 || 1+int(b[0]) >= len(b) {
-		return "", nil, fmt.Errorf("%w: SMSC part of %d octets in a PDU of %d", ErrPDU, firstOr(b), len(b))
+		return "", nil, nil, fmt.Errorf("%w: SMSC part of %d octets in a PDU of %d", ErrPDU, firstOr(b), len(b))
 	}
 	n := int(b[0])
 	if n > 0 {
@@ -147,7 +154,7 @@ func splitSMSC(pduHex string) (smsc string, tpdu []byte, err error) {
 			smsc = "+" + smsc
 		}
 	}
-	return smsc, b[1+n:], nil
+	return smsc, b[1+n:], b, nil
 }
 
 func firstOr(b []byte) int {
@@ -271,7 +278,7 @@ func zoneName(offset int) string {
 
 // DecodeDeliver decodes an SMS-DELIVER with its SMSC part, as AT+CMGR/AT+CMGL/+CMT give it.
 func DecodeDeliver(pduHex string) (*Deliver, error) {
-	smsc, tp, err := splitSMSC(pduHex)
+	smsc, tp, whole, err := splitPDU(pduHex)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +287,7 @@ func DecodeDeliver(pduHex string) (*Deliver, error) {
 		return nil, fmt.Errorf("%w: not an SMS-DELIVER (TP-MTI %d)", ErrPDU, fo&0x03)
 	}
 	r := &reader{b: tp, i: 1}
-	d := &Deliver{SMSC: smsc, TPDU: tp}
+	d := &Deliver{SMSC: smsc, TPDU: tp, PDU: whole}
 	d.From = r.address("originator address")
 	r.byte("TP-PID")
 	dcs := r.byte("TP-DCS")

@@ -174,7 +174,8 @@ func (e *Engine) SubmitPDU(ctx context.Context, tpduLen int, pduHex string, time
 
 // CommandEach runs cmd like Command but hands each information line to each as it arrives, in
 // the goroutine that owns the port, instead of keeping them: for answers of unknown length
-// (AT+CMGL with a full store), so the caller bounds what it keeps. each must not block.
+// (AT+CMGL with a full store), so the caller bounds what it keeps. each must not block. The
+// timeout bounds the silence before the first line and between lines, not the whole answer.
 func (e *Engine) CommandEach(ctx context.Context, cmd string, timeout time.Duration, each func(Line)) error {
 	_, err := e.do(&request{ctx: ctx, cmd: cmd, shown: Redact(cmd), timeout: timeout, each: each})
 	return err
@@ -362,6 +363,9 @@ func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
 		case ev := <-e.events:
 			if res, done := e.step(x, ev); done {
 				return res, nil
+			}
+			if r.each != nil {
+				timer.Reset(r.timeout) // a listing: the timeout bounds the silence between lines
 			}
 		}
 	}

@@ -283,7 +283,7 @@ func (m *Modem) poll(ctx context.Context) error {
 	var batch []stored
 	var rest []int
 	cur := -1
-	err := eng.CommandEach(ctx, "AT+CMGL=4", m.o.ListTimeout, func(l Line) {
+	err := eng.CommandEach(ctx, "AT+CMGL=4", m.o.CommandTimeout, func(l Line) {
 		switch {
 		case l.Prefix == "+CMGL":
 			f := Fields(l.Body)

@@ -61,9 +61,7 @@ type Options struct {
 	// PollEvery is how often the store is polled for what an indication did not announce.
 	// Default 5m.
 	PollEvery time.Duration
-	// ListTimeout bounds one AT+CMGL (a full store takes a while over the serial line).
-	// Default 2m.
-	ListTimeout time.Duration
+
 	// Trace logs the wire at debug level.
 	Trace bool
 }
@@ -95,9 +93,6 @@ func (o *Options) defaults() {
 	}
 	if o.PollEvery <= 0 {
 		o.PollEvery = DefaultPollEvery
-	}
-	if o.ListTimeout <= 0 {
-		o.ListTimeout = 2 * time.Minute
 	}
 	if o.ReopenMin <= 0 {
 		o.ReopenMin = 500 * time.Millisecond

@@ -1,6 +1,7 @@
 package modemsim
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -142,6 +143,23 @@ func (s *Sim) Stored() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.store)
+}
+
+// WaitStored waits until the store holds exactly n messages, or ctx ends.
+func (s *Sim) WaitStored(ctx context.Context, n int) error {
+	for {
+		s.mu.Lock()
+		got, ch := len(s.store), s.changed
+		s.mu.Unlock()
+		if got == n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("modemsim: waiting for %d stored messages (now %d): %w", n, got, ctx.Err())
+		case <-ch:
+		}
+	}
 }
 
 // Waiting is how many messages the network holds because the store was full.
@@ -307,7 +325,9 @@ func (s *Sim) smsCommand(m *os.File, cmd, up string) (done bool) {
 		s.mu.Lock()
 		s.acks++
 		s.mu.Unlock()
-		return ok()
+		ok()
+		s.notify()
+		return true
 	}
 	return false
 }
@@ -356,6 +376,8 @@ func (s *Sim) Fill(pdus ...string) {
 		}
 		s.store[idx] = &storedMsg{pdu: p}
 	}
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // reportFor sends the scripted status report for a part just accepted with mr, if the part

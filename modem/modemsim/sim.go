@@ -500,6 +500,12 @@ func (s *Sim) serve(m *os.File, gen int) {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
+		s.mu.Lock()
+		current := s.gen == gen
+		s.mu.Unlock()
+		if !current {
+			return // unplugged while this read was in flight: the bytes never reached the modem
+		}
 		for _, c := range buf[:n] {
 			if pdu != nil {
 				switch c {
