@@ -40,7 +40,6 @@ type arrival struct {
 	mem   string
 	index int
 	pdu   string
-	kind  MTKind // for a direct one: +CMT (deliver) or +CDS (report)
 }
 
 // noteArrival is called from onURC (the engine's reader goroutine): it must not block. A full
@@ -64,10 +63,7 @@ func (m *Modem) noteArrival(l Line, pdu string) {
 			m.PollNow()
 			return
 		}
-		a.pdu, a.kind = pdu, KindDeliver
-		if l.Prefix == "+CDS" {
-			a.kind = KindStatusReport
-		}
+		a.pdu = pdu
 	default:
 		return
 	}
@@ -91,32 +87,30 @@ func (m *Modem) PollNow() {
 // receiving says whether the receiving side is on.
 func (m *Modem) receiving() bool { return m.o.Inbox != nil }
 
-// handOn gives one PDU to the inbox. keep reports that the message must stay on the modem
-// (the inbox refused it, or it is not one of ours to take: an SMS-SUBMIT stored on the SIM, or
-// one that does not decode, kept for a person to look at).
+// handOn gives one PDU to the inbox. keep reports that the message must stay on the modem:
+// it is not one of ours to take (an SMS-SUBMIT stored on the SIM) or it does not decode (kept
+// for a person to look at). A refusal by the inbox is err.
 func (m *Modem) handOn(ctx context.Context, pduHex string) (keep bool, err error) {
 	kind, err := MTKindOf(pduHex)
-	if err != nil {
-		m.log.Warn("modem: stored message does not decode; left on the modem", "err", err)
+	var d *Deliver
+	var r *Report
+	switch {
+	case err != nil:
+	case kind == KindDeliver:
+		d, err = DecodeDeliver(pduHex)
+	case kind == KindStatusReport:
+		r, err = DecodeStatusReport(pduHex)
+	default:
 		return true, nil
 	}
-	switch kind {
-	case KindDeliver:
-		d, err := DecodeDeliver(pduHex)
-		if err != nil {
-			m.log.Warn("modem: SMS-DELIVER does not decode; left on the modem", "err", err)
-			return true, nil
-		}
+	switch {
+	case err != nil:
+		m.log.Warn("modem: message does not decode; left on the modem", "err", err)
+		return true, nil
+	case d != nil:
 		return false, m.o.Inbox.Deliver(ctx, d)
-	case KindStatusReport:
-		r, err := DecodeStatusReport(pduHex)
-		if err != nil {
-			m.log.Warn("modem: status report does not decode; left on the modem", "err", err)
-			return true, nil
-		}
-		return false, m.o.Inbox.Report(ctx, r)
 	}
-	return true, nil
+	return false, m.o.Inbox.Report(ctx, r)
 }
 
 // takeStored hands on the message at index and deletes it once the inbox has it. A refusal
@@ -187,24 +181,16 @@ func (m *Modem) arrivedLocked(ctx context.Context, eng *Engine, a arrival) error
 
 // takeDirect hands on a +CMT/+CDS message and acknowledges it (AT+CNMA) once the inbox has it;
 // a modem that needs no acknowledgement (AT+CSMS service 0) refuses the AT+CNMA, which is fine.
-// Without the acknowledgement the network takes it as not received and sends it again.
+// Without the acknowledgement the network takes it as not received and sends it again. One
+// that does not decode cannot stay anywhere: it is logged whole and acknowledged.
 func (m *Modem) takeDirect(ctx context.Context, eng *Engine, a arrival) error {
-	var err error
-	switch a.kind {
-	case KindStatusReport:
-		var r *Report
-		if r, err = DecodeStatusReport(a.pdu); err == nil {
-			err = m.o.Inbox.Report(ctx, r)
-		}
-	default:
-		var d *Deliver
-		if d, err = DecodeDeliver(a.pdu); err == nil {
-			err = m.o.Inbox.Deliver(ctx, d)
-		}
-	}
+	keep, err := m.handOn(ctx, a.pdu)
 	if err != nil {
 		m.log.Warn("modem: direct message not taken; not acknowledged, so the network sends it again", "err", err)
 		return nil
+	}
+	if keep {
+		m.log.Warn("modem: direct message does not decode; acknowledged and dropped", "pdu", a.pdu)
 	}
 	if _, err := eng.Command(ctx, "AT+CNMA", m.o.CommandTimeout); err != nil && !isFinal(err) {
 		return err
