@@ -118,6 +118,10 @@ func (m *Modem) handOn(ctx context.Context, pduHex string) (keep bool, err error
 // a lost port), which stops the caller.
 func (m *Modem) takeStored(ctx context.Context, eng *Engine, index int, pduHex string) error {
 	keep, err := m.handOn(ctx, pduHex)
+	if errors.Is(err, ErrNoInbox) {
+		m.log.Debug("modem: no inbox attached yet; message left on the modem", "index", index)
+		return nil
+	}
 	if err != nil {
 		m.log.Warn("modem: inbox refused a message; left on the modem for the next poll", "index", index, "err", err)
 		return nil
