@@ -138,18 +138,33 @@ func (s *Sim) Receive(pdus ...string) {
 	}
 }
 
-// Stored is how many messages the store holds.
+// Stored is how many messages the stores hold (status reports in ReportStorage included).
 func (s *Sim) Stored() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.store)
+	return len(s.store) + len(s.reports)
+}
+
+// readStoreLocked is the store AT+CMGR, AT+CMGD and AT+CMGL work on: the report store once
+// AT+CPMS selected ReportStorage, else the message store; s.mu is held.
+func (s *Sim) readStoreLocked() map[int]*storedMsg {
+	if s.p.ReportStorage != "" && s.mem == s.p.ReportStorage {
+		if s.reports == nil {
+			s.reports = map[int]*storedMsg{}
+		}
+		return s.reports
+	}
+	if s.store == nil {
+		s.store = map[int]*storedMsg{}
+	}
+	return s.store
 }
 
 // WaitStored waits until the store holds exactly n messages, or ctx ends.
 func (s *Sim) WaitStored(ctx context.Context, n int) error {
 	for {
 		s.mu.Lock()
-		got, ch := len(s.store), s.changed
+		got, ch := len(s.store)+len(s.reports), s.changed
 		s.mu.Unlock()
 		if got == n {
 			return nil
@@ -208,13 +223,20 @@ func (s *Sim) receiveOne(pdu string, report bool) {
 		}
 		return
 	}
-	idx := s.freeSlotLocked()
+	store, mem := s.store, s.p.storage()
+	if report && s.p.ReportStorage != "" {
+		if s.reports == nil {
+			s.reports = map[int]*storedMsg{}
+		}
+		store, mem = s.reports, s.p.ReportStorage
+	}
+	idx := freeSlot(store, s.p.Slots)
 	if idx < 0 {
 		s.waiting = append(s.waiting, waitingMsg{pdu, report})
 		s.mu.Unlock()
 		return
 	}
-	s.store[idx] = &storedMsg{stat: 0, pdu: pdu}
+	store[idx] = &storedMsg{stat: 0, pdu: pdu}
 	silent := s.silent
 	s.mu.Unlock()
 	s.notify()
@@ -223,7 +245,7 @@ func (s *Sim) receiveOne(pdu string, report bool) {
 		if report {
 			ind = "+CDSI"
 		}
-		s.write(m, fmt.Sprintf("\r\n%s: %q,%d\r\n", ind, s.p.storage(), idx))
+		s.write(m, fmt.Sprintf("\r\n%s: %q,%d\r\n", ind, mem, idx))
 	}
 }
 
@@ -239,13 +261,17 @@ func (p Profile) storage() string {
 	return p.Storage
 }
 
-// freeSlotLocked is the lowest free index (1-based), or -1; s.mu is held.
+// freeSlotLocked is the lowest free index (1-based) of the message store, or -1; s.mu is held.
 func (s *Sim) freeSlotLocked() int {
 	if s.store == nil {
 		s.store = map[int]*storedMsg{}
 	}
-	for i := 1; i <= s.p.Slots; i++ {
-		if s.store[i] == nil {
+	return freeSlot(s.store, s.p.Slots)
+}
+
+func freeSlot(store map[int]*storedMsg, slots int) int {
+	for i := 1; i <= slots; i++ {
+		if store[i] == nil {
 			return i
 		}
 	}
@@ -275,12 +301,20 @@ func (s *Sim) smsCommand(m *os.File, cmd, up string) (done bool) {
 		return ok()
 	case up == "AT+CPMS?":
 		s.mu.Lock()
-		used, total, mem := len(s.store), s.p.Slots, s.p.storage()
+		used, total, mem := len(s.readStoreLocked()), s.p.Slots, s.p.storage()
+		if s.mem != "" {
+			mem = s.mem
+		}
 		s.mu.Unlock()
-		return ok(fmt.Sprintf("+CPMS: %q,%d,%d,%q,%d,%d,%q,%d,%d", mem, used, total, mem, used, total, mem, used, total))
+		return ok(fmt.Sprintf("+CPMS: %q,%d,%d,%q,%d,%d,%q,%d,%d", mem, used, total, mem, used, total, s.p.storage(), used, total))
 	case strings.HasPrefix(up, "AT+CPMS="):
+		mem := strings.Trim(strings.Split(up[len("AT+CPMS="):], ",")[0], `"`)
+		if mem != s.p.storage() && mem != s.p.ReportStorage {
+			return fail(302)
+		}
 		s.mu.Lock()
-		used, total := len(s.store), s.p.Slots
+		s.mem = mem
+		used, total := len(s.readStoreLocked()), s.p.Slots
 		s.mu.Unlock()
 		return ok(fmt.Sprintf("+CPMS: %d,%d,%d,%d,%d,%d", used, total, used, total, used, total))
 	case up == "AT+CMGL=4":
@@ -288,7 +322,7 @@ func (s *Sim) smsCommand(m *os.File, cmd, up string) (done bool) {
 	case strings.HasPrefix(up, "AT+CMGR="):
 		i, err := strconv.Atoi(up[len("AT+CMGR="):])
 		s.mu.Lock()
-		msg := s.store[i]
+		msg := s.readStoreLocked()[i]
 		var stat int
 		if msg != nil {
 			stat = msg.stat
@@ -306,7 +340,7 @@ func (s *Sim) smsCommand(m *os.File, cmd, up string) (done bool) {
 			return fail(321)
 		}
 		s.mu.Lock()
-		delete(s.store, i)
+		delete(s.readStoreLocked(), i)
 		s.deleted++
 		var next *waitingMsg
 		if len(s.waiting) > 0 {
@@ -335,15 +369,16 @@ func (s *Sim) smsCommand(m *os.File, cmd, up string) (done bool) {
 // list answers AT+CMGL=4: every stored message, lowest index first, unread ones then read.
 func (s *Sim) list(m *os.File, cmd string) bool {
 	s.mu.Lock()
-	idx := make([]int, 0, len(s.store))
-	for i := range s.store {
+	store := s.readStoreLocked()
+	idx := make([]int, 0, len(store))
+	for i := range store {
 		idx = append(idx, i)
 	}
 	slices.Sort(idx)
 	var b strings.Builder
 	b.WriteString("\r\n")
 	for _, i := range idx {
-		msg := s.store[i]
+		msg := store[i]
 		fmt.Fprintf(&b, "+CMGL: %d,%d,,%d\r\n%s\r\n", i, msg.stat, tpduLen(msg.pdu), msg.pdu)
 		msg.stat = 1
 	}

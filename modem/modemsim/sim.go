@@ -70,6 +70,9 @@ type Profile struct {
 	Slots   int    // messages the store holds; default 30
 	Storage string // the store's name in AT+CPMS and +CMTI; default "SM"
 	CMTOnly bool   // refuses AT+CNMI with <mt> 1: new messages only directly, as +CMT
+	// ReportStorage, if set ("SR"), is a store of its own for status reports (+CDSI names
+	// it); AT+CPMS selects which store AT+CMGR/AT+CMGD/AT+CMGL read.
+	ReportStorage string
 }
 
 // RegForm is how a simulated modem shapes its +CREG?/+CEREG? read answer.
@@ -136,6 +139,8 @@ type Sim struct {
 	closed   bool
 
 	store   map[int]*storedMsg // the message store, by 1-based index; survives power-ups
+	reports map[int]*storedMsg // the report store (Profile.ReportStorage)
+	mem     string             // the store AT+CPMS selected for reading ("" the message store)
 	waiting []waitingMsg       // held by the network while the store is full
 	cnmiMT  int                // AT+CNMI <mt>: 0 none, 1 +CMTI, 2 +CMT
 	cnmiDS  int                // AT+CNMI <ds>: 0 none, 1 +CDS, 2 +CDSI
@@ -324,7 +329,7 @@ func (s *Sim) powerUp() {
 		s.cfun = 4
 	}
 	s.cregN, s.ceregN, s.searchOn = 0, 0, false
-	s.cnmiMT, s.cnmiDS = 0, 0
+	s.cnmiMT, s.cnmiDS, s.mem = 0, 0, ""
 	switch {
 	case s.p.NoSIM:
 		s.simState = "absent"

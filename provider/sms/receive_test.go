@@ -346,12 +346,17 @@ func TestThousandWaitingAtStart(t *testing.T) {
 // TestStatusReports: with status reports on (the default) a three-part text asks for them in
 // every part, the receipt lists each part's TP-MR and recipient, and the reports — delivered,
 // failed (TP-ST 0x46, validity expired), none — reach the receiver with those references, in
-// both the stored (+CDSI, read and deleted) and the direct (+CDS) mode.
+// both the stored (+CDSI, read and deleted, also from a report store of its own) and the
+// direct (+CDS) mode.
 func TestStatusReports(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		p    modemsim.Profile
-	}{{"stored +CDSI", modemsim.Profile{}}, {"direct +CDS", modemsim.Profile{CMTOnly: true}}} {
+	}{
+		{"stored +CDSI", modemsim.Profile{}},
+		{"stored +CDSI in a report store of its own (SR)", modemsim.Profile{ReportStorage: "SR"}},
+		{"direct +CDS", modemsim.Profile{CMTOnly: true}},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, c.p, nil)
 			rc := newReceiver()
@@ -388,6 +393,9 @@ func TestStatusReports(t *testing.T) {
 				}
 			}
 			waitStored(t, r.sim, 0)
+			if c.p.ReportStorage != "" && !slices.Contains(r.sim.Commands(), `AT+CPMS="SR"`) {
+				t.Errorf("reports in SR read without selecting it: %q", r.sim.Commands())
+			}
 		})
 	}
 }
