@@ -241,9 +241,7 @@ func (m *Modem) storeUse(ctx context.Context, eng *Engine) (used, total int, ok 
 		return 0, 0, false, nil
 	}
 	if full := used >= total; full != m.Health().SMSMemoryFull {
-		h := m.Health()
-		h.SMSMemoryFull = full
-		m.setHealth(h)
+		m.update(func(h *Health) { h.SMSMemoryFull = full })
 		if full {
 			m.log.Warn("modem: message store full; emptying it", "used", used, "total", total)
 		}

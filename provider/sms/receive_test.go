@@ -2,6 +2,7 @@ package sms_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -305,8 +306,11 @@ func TestSIMMemoryFull(t *testing.T) {
 	rc.hook = func(provider.Inbound) error { <-release; return nil }
 	r.drv.SetReceiver(rc)
 	waitHealth(t, r.drv, "memory full in health", func(h modem.Health) bool { return h.SMSMemoryFull })
-	if h := r.drv.Health(); h.Facts["sms_memory_full"] != true {
-		t.Errorf("provider health facts = %v", h.Facts)
+	if mh, ok := r.drv.Health().Facts.(modem.Health); !ok || !mh.SMSMemoryFull {
+		t.Errorf("provider health facts = %+v", r.drv.Health().Facts)
+	}
+	if b, err := json.Marshal(r.drv.Health()); err != nil || !strings.Contains(string(b), `"sms_memory_full":true`) {
+		t.Errorf("status JSON = %s, %v", b, err)
 	}
 	close(release)
 	rc.wait(t, "all 8", atLeast(8))
