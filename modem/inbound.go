@@ -225,20 +225,20 @@ func (m *Modem) useMemory(ctx context.Context, eng *Engine, mem string) (func() 
 }
 
 // storeUse reads AT+CPMS? and records in health whether the store is full (new messages then
-// wait at the service centre). ok is false when the modem does not say.
-func (m *Modem) storeUse(ctx context.Context, eng *Engine) (used, total int, ok bool, err error) {
+// wait at the service centre). A modem that does not say leaves the health as it is.
+func (m *Modem) storeUse(ctx context.Context, eng *Engine) error {
 	r, err := eng.Command(ctx, "AT+CPMS?", m.o.CommandTimeout)
 	if err != nil {
 		if isFinal(err) {
-			return 0, 0, false, nil
+			return nil
 		}
-		return 0, 0, false, err
+		return err
 	}
 	b, found := r.Find("+CPMS")
 	f := Fields(b)
-	used, total = IntField(f, 1, -1), IntField(f, 2, -1)
+	used, total := IntField(f, 1, -1), IntField(f, 2, -1)
 	if !found || used < 0 || total <= 0 {
-		return 0, 0, false, nil
+		return nil
 	}
 	if full := used >= total; full != m.Health().SMSMemoryFull {
 		m.update(func(h *Health) { h.SMSMemoryFull = full })
@@ -246,7 +246,7 @@ func (m *Modem) storeUse(ctx context.Context, eng *Engine) (used, total int, ok 
 			m.log.Warn("modem: message store full; emptying it", "used", used, "total", total)
 		}
 	}
-	return used, total, true, nil
+	return nil
 }
 
 // poll lists every stored message (AT+CMGL=4: all, in PDU mode), hands each on and deletes
@@ -260,7 +260,7 @@ func (m *Modem) poll(ctx context.Context) error {
 		m.opMu.Unlock()
 		return nil
 	}
-	if _, _, _, err := m.storeUse(ctx, eng); err != nil {
+	if err := m.storeUse(ctx, eng); err != nil {
 		m.opMu.Unlock()
 		return err
 	}
@@ -313,7 +313,7 @@ func (m *Modem) poll(ctx context.Context) error {
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
 	if eng := m.engine(); eng != nil {
-		_, _, _, err = m.storeUse(ctx, eng)
+		err = m.storeUse(ctx, eng)
 	}
 	if len(batch) > 0 {
 		m.log.Info("modem: poll took stored messages", "listed", len(batch)+len(rest))
