@@ -143,6 +143,7 @@ type Modem struct {
 	reboot    bool          // the modem announced a restart of its own: run the full setup again
 
 	pollTimer *time.Timer // the next poll of the store; the supervisor's goroutine only
+	ussd      ussdSlot    // the +CUSD a USSD request waits for
 }
 
 // New starts supervising a modem. It returns at once; the port is opened in the background
@@ -552,6 +553,10 @@ func (m *Modem) onURC(u URC) {
 				m.urcs.reg++
 				h.Registered, h.RegStatus = true, st
 			})
+		}
+	case "+CUSD":
+		if !m.ussd.deliver(l.Body) {
+			m.log.Info("modem: USSD from the network with no request waiting (ignored)", "urc", Redact(l.Text))
 		}
 	case "+CMTI", "+CDS", "+CDSI", "+CMT":
 		if !m.receiving() {

@@ -8,8 +8,8 @@ import "sync/atomic"
 // so no command loop can take the PDU line for a reply or drop it as stale.
 //
 // A line whose prefix is the running command's reply prefix is the reply, not a URC: "+CREG:"
-// while AT+CREG? runs. The owner sets running before it writes a command and clears it once
-// the command's final result (or its settle time) is over.
+// while AT+CREG? runs. The owner sets running before it writes a command; it is cleared when
+// the command's final result passes here, and by the owner once its settle time is over.
 type urcStage struct {
 	running atomic.Pointer[string] // the reply prefix of the command in flight; nil when idle
 	pending *URC                   // a two-line code waiting for its PDU line; reader goroutine only
@@ -46,6 +46,13 @@ func (s *urcStage) take(text string, emit func(URC)) bool {
 		emit(*p)
 	}
 	l := ParseLine(text)
+	if l.Kind != Info {
+		// The command's final result: from here on its reply prefix is unsolicited again (a
+		// "+CUSD:" right after AT+CUSD's OK is the network's answer), even before the owner
+		// has taken the result and cleared running itself.
+		s.running.Store(nil)
+		return true
+	}
 	if !IsUnsolicited(l) || (l.Prefix != "" && l.Prefix == s.runningPrefix()) {
 		return true
 	}

@@ -39,6 +39,7 @@ func FuzzURCStage(f *testing.F) {
 	f.Add([]byte{0, 7, 8, 4, 9, 11})          // +CMTI, a CMGL entry, +CMT in the middle, OK
 	f.Add([]byte{4, 5, 6, 4, 10, 12})         // two-line codes back to back, a reply, an error
 	f.Add([]byte{7, 4, 8, 1, 2, 3, 9, 5, 11}) // +CMT between a CMGL header and its PDU
+	f.Add([]byte{11, 9, 2, 12, 9})            // replies after the previous command's final result
 	f.Fuzz(func(t *testing.T, picks []byte) {
 		var s urcStage
 		s.setRunning("+CREG")
@@ -56,6 +57,9 @@ func FuzzURCStage(f *testing.F) {
 				}
 				if s.take(l, emit) {
 					gotPass = append(gotPass, l)
+				}
+				if ParseLine(l).Kind != Info {
+					s.setRunning("+CREG") // the next command (the owner writes it) runs
 				}
 			}
 		}
@@ -124,5 +128,21 @@ func TestEngineTwoLineURCsEverywhere(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no %s URC", prefix)
 		}
+	}
+}
+
+// TestURCStageFinalEndsTheReply: once the running command's final result has passed, a line
+// with its reply prefix is unsolicited again ("+CUSD:" right after AT+CUSD's OK), even before
+// the owner clears the running prefix.
+func TestURCStageFinalEndsTheReply(t *testing.T) {
+	var s urcStage
+	var got []URC
+	emit := func(u URC) { got = append(got, u) }
+	s.setRunning("+CUSD")
+	if !s.take(`+CUSD: 0,"early",15`, emit) || !s.take("OK", emit) {
+		t.Fatal("reply or final result taken as unsolicited")
+	}
+	if s.take(`+CUSD: 0,"Saldo 5.00",15`, emit) || len(got) != 1 {
+		t.Fatalf("+CUSD after OK went to the command loop; URCs %+v", got)
 	}
 }

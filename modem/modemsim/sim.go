@@ -73,6 +73,8 @@ type Profile struct {
 	// ReportStorage, if set ("SR"), is a store of its own for status reports (+CDSI names
 	// it); AT+CPMS selects which store AT+CMGR/AT+CMGD/AT+CMGL read.
 	ReportStorage string
+
+	USSD USSD // how USSD requests are answered (ussd.go)
 }
 
 // RegForm is how a simulated modem shapes its +CREG?/+CEREG? read answer.
@@ -147,6 +149,9 @@ type Sim struct {
 	acks    int                // AT+CNMA received
 	deleted int                // AT+CMGD received
 	reportQ []int              // TP-ST of the next status reports (ReportNext)
+
+	ussdOpen    bool // a USSD session the network keeps open
+	cusdCancels int
 }
 
 type partial struct {
@@ -619,6 +624,9 @@ func (s *Sim) command(m *os.File, cmd string) *pduState {
 		return nil
 	}
 	switch {
+	case strings.HasPrefix(up, "AT+CUSD"):
+		s.ussd(m, cmd, up)
+		return nil
 	case up == "AT":
 		if s.p.BareATError {
 			return fail("ERROR")
