@@ -150,7 +150,8 @@ type Sim struct {
 	deleted int                // AT+CMGD received
 	reportQ []int              // TP-ST of the next status reports (ReportNext)
 
-	ussdOpen    bool // a USSD session the network keeps open
+	ussdOpen    bool              // a USSD session the network keeps open
+	ussdAnswers map[string]string // SetUSSD's answers, before the profile's
 	cusdCancels int
 }
 
