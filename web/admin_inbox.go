@@ -7,7 +7,7 @@ func inboundCard(p *page, d *pageData) {
 	p.raw(`
 <section class="card" id="inbound-card">
   <h2>Inbound SMS <span class="muted">(<span id="inbound-total">`)
-	p.int(d.InboundTotal)
+	p.printf("%d", d.InboundTotal)
 	p.raw(`</span> kept)</span></h2>
   <div class="scroll">
   <table>
