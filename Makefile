@@ -24,10 +24,10 @@ run: build ## run the gateway on the embedded default (data in ./run/data, mail 
 test: ## run every test (race detector on); peers missing on a laptop skip loudly
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-bench: build ## print comparable figures: store, envelope, mail, the HTTP load and outage-backlog benchmarks, e-mail in, start-up time and idle memory
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./modem ./web ./hw/... ./mailin
+bench: build ## print comparable figures: store, envelope, mail, the HTTP load and outage-backlog benchmarks, e-mail in, inbound SMS, start-up time and idle memory
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -short ./store ./envelope ./provider/... ./modem ./web ./hw/... ./mailin ./inbox
 	MULTIMSG_LOAD=1 $(GO) test -run '^TestOpenOptions$$' -count=1 -v -timeout 30m ./store | grep -E '^(---|ok|FAIL|PASS)|open_test.go'
-	MULTIMSG_LOAD=1 $(GO) test -run '^(TestLoad|TestBacklog)$$' -count=1 -v -timeout 60m ./gateway | grep -E '^(=== RUN|---|ok|FAIL|PASS)|load_test.go|proc_test.go|backlog_test.go'
+	MULTIMSG_LOAD=1 $(GO) test -run '^(TestLoad|TestBacklog|TestInboundLoad)$$' -count=1 -v -timeout 60m ./gateway | grep -E '^(=== RUN|---|ok|FAIL|PASS)|load_test.go|proc_test.go|backlog_test.go|inbound_load_test.go'
 	MULTIMSG_LOAD=1 $(GO) test -run '^TestStartup$$' -count=1 -v -timeout 30m ./gateway | grep -E '^(---|ok|FAIL)|startup_test.go'
 
 cross: ## static, stripped, version-stamped binaries for linux/arm (GOARM=7), arm64, amd64 in bin/

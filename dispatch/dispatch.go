@@ -534,7 +534,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 		log.Info("dispatch: delivered", "sender", g.snd.name, "attempt", del.Attempt, "took", took)
 		d.observe(Event{Service: g.svc.Name, Sender: g.snd.name, OK: true, Latency: now.Sub(j.ParamsAt), SendTime: took})
 		return d.record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
-			OK: true, MessageID: rc.MessageID, Attempted: true})
+			OK: true, MessageID: rc.MessageID, Attempted: true, Parts: partRefs(rc.Parts)})
 	}
 	return d.fail(ctx, j, g, now, log, err)
 }
@@ -633,3 +633,15 @@ func (d *Dispatcher) observe(e Event) {
 
 // ErrPaused is the reason recorded for files waiting on a sender an admin paused.
 var ErrPaused = errors.New("sender paused by an admin")
+
+// partRefs carries a receipt's parts to the store, which keeps them for the status reports.
+func partRefs(ps []provider.PartRef) []store.PartRef {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]store.PartRef, len(ps))
+	for i, p := range ps {
+		out[i] = store.PartRef{Ref: p.Ref, Recipient: p.Recipient}
+	}
+	return out
+}

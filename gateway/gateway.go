@@ -31,6 +31,7 @@ import (
 	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
 	"multimsg/identity"
+	"multimsg/inbox"
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
@@ -61,6 +62,7 @@ type Gateway struct {
 	Web     *web.Server
 	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
+	Inbox   *inbox.Inbox   // inbound SMS and status reports (issue 13)
 	SIM     *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
 	neigh   *arp.Table
 	ln      net.Listener
@@ -116,6 +118,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
+		InboxMax:        cfg.Store.InboxMax,
+		InboxBytes:      int64(cfg.Store.InboxBytes),
 		Log:             o.Log,
 	})
 	if err != nil {
@@ -127,6 +131,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
+		return nil, err
+	}
+	if err := g.receive(); err != nil {
 		return nil, err
 	}
 	if err := g.simWatch(); err != nil {
@@ -170,6 +177,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		HostNames: cfg.HostNames,
 		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
+		ReportWait: g.receiving().ReportWait.D(), InboxDevices: g.receiving().Inbox.Devices,
 		SIM: g.simStatus(), Routes: []web.Route{g.ussdRoute()},
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -235,6 +243,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		eg.Go(func() error { return r.Run(rctx) })
 	}
 	eg.Go(func() error { return g.neigh.Run(ectx) })
+	eg.Go(func() error { return g.Inbox.Run(ectx) })
 	eg.Go(func() error {
 		err := g.Web.Serve(g.ln)
 		if err != nil && ectx.Err() == nil {

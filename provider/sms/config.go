@@ -16,7 +16,8 @@ var Unit = provider.Unit{Name: ServiceName, New: provider.Defaults[Config]}
 // Config is the [sms] table.
 type Config struct {
 	provider.Common
-	Sender []SenderConfig `toml:"sender" setting:"label=Modems,help=GSM modems on serial ports; work that names none goes to the least busy."`
+	Sender    []SenderConfig `toml:"sender" setting:"label=Modems,help=GSM modems on serial ports; work that names none goes to the least busy."`
+	Receiving                // [[sms.inbound]], [sms.inbox], report_wait (inbound_config.go)
 	// Commands: who may command the box by SMS ([sms.commands], docs/SIM.md).
 	Commands Commands `toml:"commands"`
 }
@@ -58,8 +59,11 @@ type SenderConfig struct {
 	PollEvery setting.Duration `toml:"poll_every" setting:"label=Poll inbox every,min=0s,max=24h,help=How often the modem's message store is read (AT+CMGL); 0: 5m."`
 }
 
-// Validate: a PIN is 4 to 8 digits; names are unique.
+// Validate: a PIN is 4 to 8 digits; names are unique; the forwarding rules can be used.
 func (c *Config) Validate() error {
+	if err := c.Receiving.Validate(); err != nil {
+		return err
+	}
 	for i, s := range c.Sender {
 		if s.PIN != "" && (len(s.PIN) < 4 || len(s.PIN) > 8 || strings.Trim(s.PIN, "0123456789") != "") {
 			return setting.Errorf(fmt.Sprintf("sender[%d].pin", i), "must be 4 to 8 digits")
