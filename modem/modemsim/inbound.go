@@ -223,6 +223,9 @@ func (s *Sim) receiveOne(pdu string, report bool) {
 		}
 		return
 	}
+	if s.store == nil { // a message before the host ever read the store
+		s.store = map[int]*storedMsg{}
+	}
 	store, mem := s.store, s.p.storage()
 	if report && s.p.ReportStorage != "" {
 		if s.reports == nil {
