@@ -92,7 +92,7 @@ func (u *Upload) write(ctx context.Context, i int, r io.Reader) error {
 	}
 	fl := &u.files[i]
 	for {
-		n, err := io.ReadFull(r, u.buf)
+		n, err := readPiece(r, u.buf)
 		if n > 0 {
 			if e := u.putPiece(ctx, i, fl.Pieces, u.buf[:n]); e != nil {
 				return e
@@ -100,13 +100,27 @@ func (u *Upload) write(ctx context.Context, i int, r io.Reader) error {
 			fl.Pieces++
 			fl.Size += int64(n)
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if err == io.EOF { // the end, and only that: io.ErrUnexpectedEOF is a body cut short
 			return nil
 		}
 		if err != nil {
 			return &SourceError{err}
 		}
 	}
+}
+
+// readPiece reads into buf until it is full (nil), r ends (io.EOF) or fails. Unlike io.ReadFull it
+// passes r's own io.ErrUnexpectedEOF on instead of making one from a short last read.
+func readPiece(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // putPiece commits one piece, charged to the quota, under the upload's marker.

@@ -102,7 +102,7 @@ func TestUploadAbortAndQuota(t *testing.T) {
 	s := open(t, Options{Now: newClock().Now, Quota: 2*PieceSize + 4096})
 	// A source that fails: a SourceError, and Abort gives everything back.
 	u := s.BeginUpload("aa:bb", "")
-	cut := io.MultiReader(bytes.NewReader(pattern(PieceSize+10)), iotest.ErrReader(io.ErrClosedPipe))
+	cut := io.MultiReader(bytes.NewReader(pattern(PieceSize+10)), iotest.ErrReader(io.ErrUnexpectedEOF)) // a body cut short, not its end
 	var se *SourceError
 	if err := u.AddFile(ctx, NewFile{Name: "f"}, cut); !errors.As(err, &se) {
 		t.Fatalf("a failing source = %v, want a SourceError", err)

@@ -27,6 +27,7 @@ type bodyRule struct {
 	prefetch int  // bytes fasthttp may read before the handler runs
 	budget   bool // the body counts toward Limits.BodyBudget while it is held
 	raw      bool // the handler reads ctx.RequestBodyStream itself
+	stream   bool // a large or chunked body is left on the connection for the handler (stream.go)
 }
 
 const (
@@ -44,7 +45,9 @@ func (s *Server) rule(method, path []byte) bodyRule {
 	lim := s.o.Limits
 	post := string(method) == fasthttp.MethodPost
 	switch p := string(path); {
-	case post && (p == "/data" || p == "/send"):
+	case post && p == "/data":
+		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true, stream: true}
+	case post && p == "/send":
 		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true}
 	case post && (p == "/msg" || p == "/cons"):
 		return bodyRule{max: lim.MaxForm, prefetch: lim.MaxForm}
@@ -135,6 +138,13 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (func(), error) {
 	stream := ctx.RequestBodyStream()
 	if stream == nil { // not streaming (a server built without StreamRequestBody): already read
 		return none, s.countArgs(ctx)
+	}
+	if r.streams(cl) { // read by the handler as it stores it (stream.go)
+		if err := s.budget.take(ctx, streamCost); err != nil {
+			return none, err
+		}
+		ctx.SetUserValue(streamingKey, true)
+		return func() { s.budget.sem.Release(streamCost) }, nil
 	}
 	var held int64
 	release := func() {

@@ -311,6 +311,10 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, dev string, params bool) (*for
 }
 
 func (s *Server) data(ctx *fasthttp.RequestCtx) {
+	if ctx.UserValue(streamingKey) != nil { // a large or chunked body, still on the connection
+		s.dataStream(ctx)
+		return
+	}
 	dev, ip, err := s.who(ctx)
 	if err != nil {
 		s.fail(ctx, err)
