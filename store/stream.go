@@ -42,6 +42,15 @@ func pieceKey(id string, i, p int) []byte {
 	return k
 }
 
+// streamSchema is the first schema whose readers know pieces.
+const streamSchema = 3
+
+// Streams reports whether uploads may be written in pieces: only once the data is at schema 3
+// (fresh, or upgraded after this release was committed), so that a fallback to a release
+// before it never finds files it would read as empty. Until then BeginUpload's files are
+// refused and callers store files whole (Create).
+func (s *Store) Streams() bool { return s.schema.Load() >= streamSchema }
+
 // Upload is a job whose files are being written; see BeginUpload. Not safe for concurrent use.
 type Upload struct {
 	s       *Store
@@ -76,6 +85,9 @@ func (e *SourceError) Unwrap() error { return e.Err }
 func (u *Upload) AddFile(ctx context.Context, f NewFile, r io.Reader) error {
 	if u.done {
 		return errors.New("store: upload already committed or aborted")
+	}
+	if !u.s.Streams() {
+		return fmt.Errorf("store: the data is at schema %d; files are written in pieces from schema %d (after UpgradeSchema)", u.s.schema.Load(), streamSchema)
 	}
 	i := len(u.files)
 	if i > 0xffff {

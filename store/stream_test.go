@@ -215,3 +215,33 @@ func TestUploadReplace(t *testing.T) {
 		t.Errorf("%d charged, want %d", used, j.Bytes)
 	}
 }
+
+// On data of schema 2 (a release before pieces may still be booted back) nothing is written in
+// pieces; after UpgradeSchema it is.
+func TestUploadNeedsSchema3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	s, err := Open(path, Options{schema: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Streams() {
+		t.Fatal("Streams() on schema-2 data")
+	}
+	u := s.BeginUpload("aa:bb", "")
+	if err := u.AddFile(ctx, NewFile{Name: "f"}, bytes.NewReader([]byte("x"))); err == nil {
+		t.Fatal("a piece written to schema-2 data")
+	}
+	u.Abort()
+	if err := s.UpgradeSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Streams() {
+		t.Fatal("no Streams() after UpgradeSchema")
+	}
+}

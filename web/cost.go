@@ -139,7 +139,7 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) (func(), error) {
 	if stream == nil { // not streaming (a server built without StreamRequestBody): already read
 		return none, s.countArgs(ctx)
 	}
-	if r.streams(cl) { // read by the handler as it stores it (stream.go)
+	if r.streams(cl) && s.o.Store != nil && s.o.Store.Streams() { // read by the handler as it stores it (stream.go)
 		if err := s.budget.take(ctx, streamCost); err != nil {
 			return none, err
 		}
