@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"multimsg/provider"
 )
 
 // MaxFileSize bounds what ReadFiles reads of one file, so a mistyped path (a device,
@@ -91,7 +93,7 @@ func CompleteTypes(service string, files []File, given map[string]string) (map[s
 		if t, ok := given[f.Field]; ok {
 			types[f.Field] = t
 		} else {
-			types[f.Field] = GuessType(service, f)
+			types[f.Field] = GuessType(service, f, len(files))
 		}
 	}
 	for name := range given {
@@ -102,32 +104,22 @@ func CompleteTypes(service string, files []File, given map[string]string) (map[s
 	return types, nil
 }
 
-// GuessType is the type a person most likely means for f on service (SPEC §1 types by
-// service): on mail, a text file is the body (text or html) and anything else an
-// attachment; on WhatsApp, media by content type, else a document; on SMS, text.
-// For an unknown service it returns "file"; the box will say what it takes.
-func GuessType(service string, f File) string {
-	mt, _, _ := mime.ParseMediaType(f.ContentType)
-	major, _, _ := strings.Cut(mt, "/")
-	switch service {
-	case "mail":
-		switch mt {
-		case "text/plain":
-			return "text"
-		case "text/html":
-			return "html"
-		}
-		return "file"
-	case "wpp1":
-		switch {
-		case mt == "text/plain":
-			return "text"
-		case major == "image" || major == "audio" || major == "video":
-			return major
-		}
-		return "document"
-	case "sms":
-		return "text"
+// ServiceTypes are the types each service takes (SPEC §1, types by service): the protocol a
+// client speaks. TestServiceTypes holds them to the box's own services.
+var ServiceTypes = map[string][]string{
+	"mail": {"text", "html", "file"},
+	"wpp1": {"text", "image", "audio", "video", "document"},
+	"sms":  {"text"},
+}
+
+// GuessType is the type the box itself would give f on service (provider.TypeFor, the rule of
+// POST /send): on mail, a text file is the body (text or html) and anything else an
+// attachment; on WhatsApp, media by content type, else a document; on SMS, text. For an
+// unknown service, or a file no type fits, it returns "file"; the box will say what it takes.
+// n is the number of files in the job.
+func GuessType(service string, f File, n int) string {
+	if t, ok := provider.TypeFor(ServiceTypes[service], f.ContentType, f.Filename, n); ok {
+		return t
 	}
 	return "file"
 }

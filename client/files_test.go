@@ -2,10 +2,15 @@ package client
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"multimsg/provider"
+	"multimsg/provider/units"
 )
 
 func TestReadFiles(t *testing.T) {
@@ -109,5 +114,33 @@ func TestParseInfo(t *testing.T) {
 		if _, err := ParseInfo(bad); err == nil {
 			t.Errorf("ParseInfo(%q) = nil error", bad)
 		}
+	}
+}
+
+// TestServiceTypes: the client's table of types is the box's own, service by service.
+func TestServiceTypes(t *testing.T) {
+	env := provider.Env{DataDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), OnClose: func(func() error) {}}
+	for _, u := range units.All() {
+		s, err := u.New().Build(env)
+		if err != nil {
+			t.Fatalf("%s: Build(defaults) = %v", u.Name, err)
+		}
+		if got := ServiceTypes[u.Name]; !slices.Equal(got, s.Types) {
+			t.Errorf("ServiceTypes[%s] = %q, the box's service takes %q", u.Name, got, s.Types)
+		}
+	}
+}
+
+// TestGuessTypeIsTheBoxRule: with no content type, a lone file is the text, as POST /send says.
+func TestGuessTypeIsTheBoxRule(t *testing.T) {
+	f := File{Field: "note", Filename: "note"}
+	if got := GuessType("wpp1", f, 1); got != "text" {
+		t.Errorf("GuessType(wpp1, no content type, alone) = %q, want text", got)
+	}
+	if got := GuessType("wpp1", File{Field: "x", Filename: "x.png"}, 2); got != "image" {
+		t.Errorf("GuessType(wpp1, x.png) = %q, want image (by extension)", got)
+	}
+	if got := GuessType("fax", f, 1); got != "file" {
+		t.Errorf("GuessType(unknown service) = %q, want file", got)
 	}
 }

@@ -1,21 +1,27 @@
-// Package config is the gateway's configuration file (TOML, SPEC §6): one Config struct with its
-// defaults, the embedded default used when no file exists, and Validate, which names the key at
-// fault. Only cmd/multimsg and the gateway wiring read it; packages take their own small options.
+// Package config is the gateway's configuration file (TOML, SPEC §6): the box-level keys in one
+// Config struct whose setting tags give their defaults, bounds and labels (package setting), the
+// embedded default used when no file exists, and Validate, which names the key at fault. Each
+// service's table belongs to its provider package (provider/units lists them): config hands it
+// over undecoded and names no service key itself. Only cmd/multimsg and the gateway wiring read
+// it; packages take their own small options.
 package config
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"multimsg/provider"
+	"multimsg/provider/units"
+	"multimsg/setting"
 )
 
 // DefaultPath is where the box keeps its configuration.
@@ -27,225 +33,129 @@ const DefaultPath = "/etc/multimsg/multimsg.toml"
 //go:embed default.toml
 var Embedded string
 
-// Config is the whole configuration file.
+// Config is the whole configuration file: the box-level keys, and each service's table
+// (Services), which the service's own package decodes, defaults and checks.
 type Config struct {
-	Listen        string   `toml:"listen"`
-	DataDir       string   `toml:"data_dir"`
-	Interface     string   `toml:"interface"`
-	UnknownDevice string   `toml:"unknown_device"`
-	AllowMACs     []string `toml:"allow_macs"`
-	Watchdog      string   `toml:"watchdog"`
-	RestoreClock  bool     `toml:"restore_clock"` // a board without an RTC: never start before the last time seen
-	HostNames     []string `toml:"host_names"`    // names device routes accept in Host, besides IPs, localhost and the hostname
+	Listen        string   `toml:"listen" setting:"label=Listen on,default=:8080,help=host:port of the device API and the admin page."`
+	DataDir       string   `toml:"data_dir" setting:"label=Data directory,default=/var/lib/multimsg,required"`
+	Interface     string   `toml:"interface" setting:"label=ARP interface,help=Capture ARP here; empty: the kernel neighbour table only."`
+	UnknownDevice string   `toml:"unknown_device" setting:"label=Unknown devices,default=reject,choices=reject|ip,help=A device whose MAC is unknown: refused, or known by its IP."`
+	AllowMACs     []string `toml:"allow_macs" setting:"label=Allowed MACs,help=Empty: every device; else only these."`
+	Watchdog      string   `toml:"watchdog" setting:"label=Watchdog device"`
+	RestoreClock  bool     `toml:"restore_clock" setting:"label=Restore clock,help=A board without an RTC: never start before the last time seen."`
+	HostNames     []string `toml:"host_names" setting:"label=Host names,help=Names device routes accept in Host, besides IPs, localhost and the hostname."`
 
 	Admin    Admin    `toml:"admin"`
 	Delivery Delivery `toml:"delivery"`
 	Store    Store    `toml:"store"`
 	Limits   Limits   `toml:"limits"`
 	Update   Update   `toml:"update"`
+	SMTPIn   SMTPIn   `toml:"smtp_in"`
 
-	Mail MailService `toml:"mail"`
-	Wpp1 WppService  `toml:"wpp1"`
-	SMS  SMSService  `toml:"sms"`
-
-	SMTPIn SMTPIn `toml:"smtp_in"`
+	// Services holds each registered service's table by its name ("mail"): the *Config of its
+	// provider package. Default fills one per unit of provider/units.
+	Services map[string]provider.Settings `toml:"-"`
 }
 
 // SMTPIn is the [smtp_in] table: the SMTP listener for devices that send alert mails (mailin).
 type SMTPIn struct {
-	Listen        string              `toml:"listen"` // "" = off
-	Hostname      string              `toml:"hostname"`
-	MaxSize       Size                `toml:"max_size"`
-	MaxRecipients int                 `toml:"max_recipients"`
-	Relay         bool                `toml:"relay"` // a full address is relayed by the mail service
-	Rate          float64             `toml:"rate"`  // mails a second per device after burst; 0 = unpaced
-	Burst         int                 `toml:"burst"`
-	MaxConns      int                 `toml:"max_conns"`
-	StartTLS      bool                `toml:"starttls"` // offer STARTTLS with a certificate made on first start
-	Auth          string              `toml:"auth"`     // off | optional | required
-	Users         []SMTPUser          `toml:"user"`
-	Aliases       map[string][]string `toml:"aliases"` // "oncall@box" = ["sms:15551234567", "mail:ops@example.com"]
-	Text          map[string]SMTPText `toml:"text"`    // per service: how a mail becomes its text
+	Listen        string              `toml:"listen" setting:"label=Listen on,help=host:port; empty: off."`
+	Hostname      string              `toml:"hostname" setting:"label=Host name,default=multimsg"`
+	MaxSize       Size                `toml:"max_size" setting:"label=Largest mail,default=10MiB,min=1KiB,max=1GiB"`
+	MaxRecipients int                 `toml:"max_recipients" setting:"label=Most recipients,default=32,min=1,max=1000"`
+	Relay         bool                `toml:"relay" setting:"label=Relay,default=true,help=A full address is relayed by the mail service."`
+	Rate          float64             `toml:"rate" setting:"label=Rate,default=1,min=0,help=Mails a second per device after burst; 0 = unpaced."`
+	Burst         int                 `toml:"burst" setting:"label=Burst,default=20,min=1"`
+	MaxConns      int                 `toml:"max_conns" setting:"label=Most connections,default=64,min=1,max=4096"`
+	StartTLS      bool                `toml:"starttls" setting:"label=STARTTLS,help=Offer STARTTLS with a certificate made on first start."`
+	Auth          string              `toml:"auth" setting:"label=AUTH,default=off,choices=off|optional|required"`
+	Users         []SMTPUser          `toml:"user" setting:"label=Users"`
+	Aliases       map[string][]string `toml:"aliases" setting:"label=Aliases,help=\"oncall@box\" = [\"sms:15551234567\", \"mail:ops@example.com\"]"`
+	Text          map[string]SMTPText `toml:"text" setting:"label=Text per service,help=How a mail becomes a service's text."`
 }
 
 // SMTPUser is one [[smtp_in.user]]: a device's AUTH login.
 type SMTPUser struct {
-	Name         string `toml:"name"`
-	PasswordHash string `toml:"password_hash"` // bcrypt, from `multimsg passwd`
-	MAC          string `toml:"mac"`           // optional: the login is valid from this device only
+	Name         string `toml:"name" setting:"label=Name,required"`
+	PasswordHash string `toml:"password_hash" setting:"label=Password hash,secret,help=bcrypt, from multimsg passwd."`
+	MAC          string `toml:"mac" setting:"label=MAC,help=Optional: the login is valid from this device only."`
 }
 
 // SMTPText is one [smtp_in.text.<service>]: content is "subject+body", "subject" or "body";
 // max_chars bounds the text (0: the service's own bound).
 type SMTPText struct {
-	Content  string `toml:"content"`
-	MaxChars int    `toml:"max_chars"`
+	Content  string `toml:"content" setting:"choices=|subject+body|subject|body"`
+	MaxChars int    `toml:"max_chars" setting:"min=0"`
 }
 
 // Admin is the [admin] table.
 type Admin struct {
-	PasswordHash  string `toml:"password_hash"`
-	MetricsPublic bool   `toml:"metrics_public"`
+	PasswordHash  string `toml:"password_hash" setting:"label=Password hash,secret,help=bcrypt, from multimsg passwd; empty: one is made on first start."`
+	MetricsPublic bool   `toml:"metrics_public" setting:"label=Public metrics"`
 }
 
 // Delivery is the [delivery] table.
 type Delivery struct {
-	TTL         Duration `toml:"ttl"`
-	RetryMin    Duration `toml:"retry_min"`
-	RetryMax    Duration `toml:"retry_max"`
-	Workers     int      `toml:"workers"`
-	SendTimeout Duration `toml:"send_timeout"`
+	TTL         Duration `toml:"ttl" setting:"label=Time to live,default=24h,positive"`
+	RetryMin    Duration `toml:"retry_min" setting:"label=First retry after,default=5s,positive"`
+	RetryMax    Duration `toml:"retry_max" setting:"label=Longest retry wait,default=10m,positive"`
+	Workers     int      `toml:"workers" setting:"label=Workers,default=64,min=1,max=4096"`
+	SendTimeout Duration `toml:"send_timeout" setting:"label=Send timeout,default=2m,positive"`
 }
 
 // Store is the [store] table: retention (SPEC §1) and the quota.
 type Store struct {
-	QuotaBytes      Size     `toml:"quota"`
-	Unparameterised Duration `toml:"unparameterised"` // preprocess jobs are deleted after this
-	Unconsulted     Duration `toml:"unconsulted"`     // finished, unconsulted jobs are archived after this
-	KeepArchived    Duration `toml:"keep_archived"`   // archived jobs are purged after this
-	SweepEvery      Duration `toml:"sweep_every"`
-	MaxPreprocess   int      `toml:"max_preprocess"`     // uploads waiting for /msg per device
-	MaxDevices      int      `toml:"max_devices"`        // the device registry's bound
-	DeviceIdle      Duration `toml:"device_idle"`        // a device not seen for this long leaves the registry
-	DiskFloor       int      `toml:"disk_floor_percent"` // % of the data partition the store leaves free (outbox, key, config)
+	QuotaBytes      Size     `toml:"quota" setting:"label=Quota,default=256MiB,min=1MiB"`
+	Unparameterised Duration `toml:"unparameterised" setting:"label=Delete unparameterised after,default=24h,positive"`
+	Unconsulted     Duration `toml:"unconsulted" setting:"label=Archive unconsulted after,default=24h,positive"`
+	KeepArchived    Duration `toml:"keep_archived" setting:"label=Keep archived,default=7d,positive"`
+	SweepEvery      Duration `toml:"sweep_every" setting:"label=Sweep every,default=1m,positive"`
+	MaxPreprocess   int      `toml:"max_preprocess" setting:"label=Uploads waiting per device,default=100,min=1,max=1048576"`
+	MaxDevices      int      `toml:"max_devices" setting:"label=Most devices,default=1024,min=1,max=1048576"`
+	DeviceIdle      Duration `toml:"device_idle" setting:"label=Forget devices after,default=30d,positive"`
+	DiskFloor       int      `toml:"disk_floor_percent" setting:"label=Disk kept free (%),default=10,min=0,max=90,help=Of the data partition, for the outbox, key and config."`
 }
 
 // Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
 type Update struct {
-	SpoolDir  string `toml:"spool_dir"`  // where an uploaded bundle waits for RAUC: tmpfs, never data_dir
-	MaxBundle Size   `toml:"max_bundle"` // the largest bundle POST /admin/api/update takes
+	SpoolDir  string `toml:"spool_dir" setting:"label=Spool directory,default=/run/multimsg/update,help=Where an uploaded bundle waits for RAUC: a tmpfs, never under data_dir."`
+	MaxBundle Size   `toml:"max_bundle" setting:"label=Largest bundle,default=512MiB,min=1MiB,max=4GiB"`
 }
 
 // Limits is the [limits] table: what one request may carry.
 type Limits struct {
-	MaxBody  Size     `toml:"max_body"`
-	MaxFiles int      `toml:"max_files"`
-	MaxField Size     `toml:"max_field"`
-	ReadTime Duration `toml:"read_timeout"`
+	MaxBody  Size     `toml:"max_body" setting:"label=Largest upload,default=32MiB,min=1KiB,max=1GiB"`
+	MaxFiles int      `toml:"max_files" setting:"label=Most files,default=16,min=1,max=1024"`
+	MaxField Size     `toml:"max_field" setting:"label=Largest form field,default=64KiB,min=1KiB"`
+	ReadTime Duration `toml:"read_timeout" setting:"label=Read timeout,default=30s,positive"`
 
-	MaxForm       Size     `toml:"max_form"`         // a form body: /msg, /cons, admin routes
-	MaxArgs       int      `toml:"max_args"`         // fields in an urlencoded body
-	BodyBudget    Size     `toml:"body_budget"`      // upload bytes held at once, all requests together
-	BodyWait      Duration `toml:"body_wait"`        // an upload waits this long for budget, then 503
-	MaxConnsPerIP int      `toml:"max_conns_per_ip"` // open connections from one address
-	Concurrency   int      `toml:"concurrency"`      // connections served at once
+	MaxForm       Size     `toml:"max_form" setting:"label=Largest form,default=64KiB,min=1KiB,max=1MiB,help=A form body: /msg, /cons, admin routes."`
+	MaxArgs       int      `toml:"max_args" setting:"label=Most form fields,default=64,min=8,max=4096"`
+	BodyBudget    Size     `toml:"body_budget" setting:"label=Upload budget,default=64MiB,max=4GiB,help=Upload bytes held at once, all requests together."`
+	BodyWait      Duration `toml:"body_wait" setting:"label=Wait for budget,default=5s,min=0s,max=1m,help=An upload waits this long for budget, then 503."`
+	MaxConnsPerIP int      `toml:"max_conns_per_ip" setting:"label=Connections per address,default=32,min=1,max=65536"`
+	Concurrency   int      `toml:"concurrency" setting:"label=Connections at once,default=256,min=1,max=65536"`
 }
 
-// ServiceCommon are the keys every service table has.
-type ServiceCommon struct {
-	Fallback      []string `toml:"fallback"`
-	FallbackAfter Duration `toml:"fallback_after"`
-}
+// Duration and Size are setting's: service packages use them without importing config.
+type (
+	Duration = setting.Duration
+	Size     = setting.Size
+)
 
-// MailService is the [mail] table.
-type MailService struct {
-	ServiceCommon
-	Sender []MailSender `toml:"sender"`
-}
+// ParseSize parses "256MiB", "32MB", "64KiB", "1024".
+func ParseSize(x string) (int64, error) { return setting.ParseSize(x) }
 
-// MailSender is one [[mail.sender]].
-type MailSender struct {
-	Name        string   `toml:"name"`
-	Host        string   `toml:"host"`
-	Port        int      `toml:"port"`
-	TLS         string   `toml:"tls"`
-	Username    string   `toml:"username"`
-	Password    string   `toml:"password"`
-	From        string   `toml:"from"`
-	CAFile      string   `toml:"ca_file"` // PEM CA certificates to trust for tls/starttls (a relay with a private CA)
-	Maildir     string   `toml:"maildir"`
-	Subject     string   `toml:"subject"` // default subject; {device} is replaced by the device
-	Concurrency int      `toml:"concurrency"`
-	Rate        float64  `toml:"rate"`
-	Timeout     Duration `toml:"timeout"`
-}
-
-// WppService is the [wpp1] table.
-type WppService struct {
-	ServiceCommon
-	Sender []WppSender `toml:"sender"`
-}
-
-// WppSender is one [[wpp1.sender]].
-type WppSender struct {
-	Name            string   `toml:"name"`
-	APIURL          string   `toml:"api_url"`
-	PhoneNumberID   string   `toml:"phone_number_id"`
-	Token           string   `toml:"token"`
-	Rate            float64  `toml:"rate"`
-	PerRecipientGap Duration `toml:"per_recipient_gap"`
-	Concurrency     int      `toml:"concurrency"`
-	Timeout         Duration `toml:"timeout"`
-}
-
-// SMSService is the [sms] table.
-type SMSService struct {
-	ServiceCommon
-	Sender []SMSSender `toml:"sender"`
-}
-
-// SMSSender is one [[sms.sender]]: one modem.
-type SMSSender struct {
-	Name         string   `toml:"name"`
-	Device       string   `toml:"device"`
-	Baud         int      `toml:"baud"`
-	PIN          string   `toml:"pin"`
-	Segments     int      `toml:"segments"`
-	ResetCommand string   `toml:"reset_command"`
-	Timeout      Duration `toml:"timeout"`       // one AT command
-	SendTimeout  Duration `toml:"send_timeout"`  // one AT+CMGS (the modem may take up to a minute)
-	HealthEvery  Duration `toml:"health_every"`  // how often signal, SIM and registration are read
-	PowerTimeout Duration `toml:"power_timeout"` // AT+CFUN=1: how long the radio may take to power up
-	// SendUnregisteredAfter: how long the modem may say "not registered" before sends are
-	// tried anyway and the network answers ("0s" default 1m; negative: never).
-	SendUnregisteredAfter Duration `toml:"send_unregistered_after"`
-}
-
-// Default returns the built-in defaults every file starts from.
+// Default returns the built-in defaults every file starts from: the tags' defaults, and each
+// registered service's table with its own.
 func Default() Config {
-	return Config{
-		Listen:        ":8080",
-		DataDir:       "/var/lib/multimsg",
-		UnknownDevice: "reject",
-		Delivery: Delivery{
-			TTL:         Duration(24 * time.Hour),
-			RetryMin:    Duration(5 * time.Second),
-			RetryMax:    Duration(10 * time.Minute),
-			Workers:     64,
-			SendTimeout: Duration(2 * time.Minute),
-		},
-		Store: Store{
-			QuotaBytes:      256 << 20,
-			Unparameterised: Duration(24 * time.Hour),
-			Unconsulted:     Duration(24 * time.Hour),
-			KeepArchived:    Duration(7 * 24 * time.Hour),
-			SweepEvery:      Duration(time.Minute),
-			MaxPreprocess:   100,
-			MaxDevices:      1024,
-			DeviceIdle:      Duration(30 * 24 * time.Hour),
-			DiskFloor:       10,
-		},
-		Limits: Limits{
-			MaxBody:  32 << 20,
-			MaxFiles: 16,
-			MaxField: 64 << 10,
-			ReadTime: Duration(30 * time.Second),
-
-			MaxForm:       64 << 10,
-			MaxArgs:       64,
-			BodyBudget:    64 << 20,
-			BodyWait:      Duration(5 * time.Second),
-			MaxConnsPerIP: 32,
-			Concurrency:   256,
-		},
-		Wpp1: WppService{ServiceCommon: ServiceCommon{Fallback: []string{"sms"}, FallbackAfter: Duration(2 * time.Minute)}},
-		Mail: MailService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
-		SMS:  SMSService{ServiceCommon: ServiceCommon{FallbackAfter: Duration(2 * time.Minute)}},
-		SMTPIn: SMTPIn{Hostname: "multimsg", MaxSize: 10 << 20, MaxRecipients: 32, Relay: true,
-			Rate: 1, Burst: 20, MaxConns: 64, Auth: "off"},
-
-		Update: Update{SpoolDir: "/run/multimsg/update", MaxBundle: 512 << 20},
+	var c Config
+	setting.ApplyDefaults(&c)
+	c.Services = make(map[string]provider.Settings)
+	for _, u := range units.All() {
+		c.Services[u.Name] = u.New()
 	}
+	return c
 }
 
 // ErrNoFile says the configuration file does not exist.
@@ -266,289 +176,229 @@ func Load(path string) (Config, error) {
 // LoadDefault parses the embedded default configuration.
 func LoadDefault() (Config, error) { return Parse(Embedded, "(embedded default)") }
 
-// Parse decodes TOML text on top of Default and validates it. name is used in messages.
+// Parse decodes TOML text on top of Default and validates it. name is used in messages. The
+// box-level keys are decoded into Config; each service's table is handed, undecoded, to the
+// settings of its unit. A key neither knows is refused by its name.
 func Parse(text, name string) (Config, error) {
 	c := Default()
 	md, err := toml.Decode(text, &c)
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", name, err)
 	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return Config{}, fmt.Errorf("config %s: unknown key(s): %s", name, strings.Join(keys, ", "))
+	var tables map[string]toml.Primitive
+	smd, err := toml.Decode(text, &tables)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
 	}
-	c.fillSenderDefaults()
+	for _, u := range units.All() {
+		p, ok := tables[u.Name]
+		if !ok {
+			continue
+		}
+		s := c.Services[u.Name]
+		if err := smd.PrimitiveDecode(p, s); err != nil {
+			return Config{}, fmt.Errorf("config %s: %s: %w", name, u.Name, err)
+		}
+		setting.ApplyElementDefaults(s)
+	}
+	var unknown []string
+	for _, k := range md.Undecoded() {
+		if c.Services[k[0]] == nil {
+			unknown = append(unknown, k.String())
+		}
+	}
+	for _, k := range smd.Undecoded() {
+		if len(k) > 1 && c.Services[k[0]] != nil {
+			unknown = append(unknown, k.String())
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return Config{}, fmt.Errorf("config %s: unknown key(s): %s", name, strings.Join(unknown, ", "))
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", name, err)
 	}
 	return c, nil
 }
 
-func (c *Config) fillSenderDefaults() {
-	for i := range c.Mail.Sender {
-		s := &c.Mail.Sender[i]
-		if s.Port == 0 {
-			s.Port = 25
+// Encode writes c as TOML that Parse reads back to the same value, secrets included: the
+// box-level keys, then each service's table in the order of provider/units.
+func (c *Config) Encode(w io.Writer) error {
+	if err := toml.NewEncoder(w).Encode(c); err != nil {
+		return fmt.Errorf("config: encode: %w", err)
+	}
+	for _, u := range units.All() {
+		s, ok := c.Services[u.Name]
+		if !ok {
+			continue
 		}
-		if s.TLS == "" {
-			s.TLS = "none"
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return fmt.Errorf("config: encode: %w", err)
 		}
-		if s.From == "" {
-			s.From = "gateway@localhost"
-		}
-		if s.Maildir != "" && !filepath.IsAbs(s.Maildir) && c.DataDir != "" {
-			s.Maildir = filepath.Join(c.DataDir, s.Maildir)
+		if err := toml.NewEncoder(w).Encode(map[string]any{u.Name: s}); err != nil {
+			return fmt.Errorf("config: encode %s: %w", u.Name, err)
 		}
 	}
-	for i := range c.Wpp1.Sender {
-		if c.Wpp1.Sender[i].APIURL == "" {
-			c.Wpp1.Sender[i].APIURL = "https://graph.facebook.com/v21.0"
-		}
-	}
-	for i := range c.SMS.Sender {
-		s := &c.SMS.Sender[i]
-		if s.Baud == 0 {
-			s.Baud = 115200
-		}
-		if s.Segments == 0 {
-			s.Segments = 6
-		}
-	}
+	return nil
 }
 
-// Validate checks every value and names the key at fault.
+// Service returns the settings of the named service: those of the file, or its defaults.
+func (c *Config) Service(name string) provider.Settings {
+	if s, ok := c.Services[name]; ok {
+		return s
+	}
+	for _, u := range units.All() {
+		if u.Name == name {
+			return u.New()
+		}
+	}
+	return nil
+}
+
+// Validate checks every value against its tag, then the rules across keys, then each
+// service's table, and names the key at fault. It also writes MAC addresses in one form.
 func (c *Config) Validate() error {
+	if err := setting.CheckFields(c); err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %q is not host:port (%v)", c.Listen, err)
 	}
-	if c.DataDir == "" {
-		return errors.New("data_dir: must not be empty")
-	}
-	switch c.UnknownDevice {
-	case "reject", "ip":
-	default:
-		return fmt.Errorf("unknown_device: %q, want \"reject\" or \"ip\"", c.UnknownDevice)
-	}
 	for i, m := range c.AllowMACs {
-		hw, err := net.ParseMAC(m)
-		if err != nil || len(hw) != 6 {
-			return fmt.Errorf("allow_macs[%d]: %q is not a MAC address like aa:bb:cc:dd:ee:ff", i, m)
+		hw, err := parseMAC(m)
+		if err != nil {
+			return setting.Errorf(fmt.Sprintf("allow_macs[%d]", i), "%v", err)
 		}
-		c.AllowMACs[i] = hw.String()
-	}
-	pos := func(key string, d Duration) error {
-		if d <= 0 {
-			return fmt.Errorf("%s: must be a positive duration like \"24h\", got %v", key, time.Duration(d))
-		}
-		return nil
-	}
-	for _, x := range []struct {
-		k string
-		d Duration
-	}{
-		{"delivery.ttl", c.Delivery.TTL}, {"delivery.retry_min", c.Delivery.RetryMin}, {"delivery.retry_max", c.Delivery.RetryMax},
-		{"delivery.send_timeout", c.Delivery.SendTimeout},
-		{"store.unparameterised", c.Store.Unparameterised}, {"store.unconsulted", c.Store.Unconsulted}, {"store.keep_archived", c.Store.KeepArchived},
-		{"store.sweep_every", c.Store.SweepEvery}, {"store.device_idle", c.Store.DeviceIdle}, {"limits.read_timeout", c.Limits.ReadTime},
-		{"mail.fallback_after", c.Mail.FallbackAfter}, {"wpp1.fallback_after", c.Wpp1.FallbackAfter}, {"sms.fallback_after", c.SMS.FallbackAfter},
-	} {
-		if err := pos(x.k, x.d); err != nil {
-			return err
-		}
-	}
-	if err := c.Update.validate(c.DataDir); err != nil {
-		return err
-	}
-	if c.Delivery.RetryMax < c.Delivery.RetryMin {
-		return errors.New("delivery.retry_max: must not be below delivery.retry_min")
-	}
-	if c.Delivery.Workers < 1 || c.Delivery.Workers > 4096 {
-		return fmt.Errorf("delivery.workers: %d, want 1..4096", c.Delivery.Workers)
-	}
-	if c.Store.QuotaBytes < 1<<20 {
-		return fmt.Errorf("store.quota: %d bytes is below 1MiB", c.Store.QuotaBytes)
-	}
-	if c.Store.DiskFloor < 0 || c.Store.DiskFloor > 90 {
-		return fmt.Errorf("store.disk_floor_percent: %d, want 0..90", c.Store.DiskFloor)
-	}
-	if c.Store.MaxPreprocess < 1 || c.Store.MaxPreprocess > 1<<20 {
-		return fmt.Errorf("store.max_preprocess: %d, want 1..1048576", c.Store.MaxPreprocess)
-	}
-	if c.Store.MaxDevices < 1 || c.Store.MaxDevices > 1<<20 {
-		return fmt.Errorf("store.max_devices: %d, want 1..1048576", c.Store.MaxDevices)
-	}
-	if c.Limits.MaxBody < 1<<10 || c.Limits.MaxBody > 1<<30 {
-		return fmt.Errorf("limits.max_body: %d bytes, want 1KiB..1GiB", c.Limits.MaxBody)
-	}
-	if c.Limits.MaxFiles < 1 || c.Limits.MaxFiles > 1024 {
-		return fmt.Errorf("limits.max_files: %d, want 1..1024", c.Limits.MaxFiles)
-	}
-	if c.Limits.MaxField < 1<<10 {
-		return fmt.Errorf("limits.max_field: %d bytes is below 1KiB", c.Limits.MaxField)
-	}
-	if c.Limits.MaxForm < 1<<10 || c.Limits.MaxForm > 1<<20 {
-		return fmt.Errorf("limits.max_form: %d bytes, want 1KiB..1MiB", c.Limits.MaxForm)
-	}
-	if c.Limits.MaxField > c.Limits.MaxForm {
-		return fmt.Errorf("limits.max_field: %d bytes is more than limits.max_form (%d): no form could carry it", c.Limits.MaxField, c.Limits.MaxForm)
-	}
-	if c.Limits.MaxArgs < 8 || c.Limits.MaxArgs > 4096 {
-		return fmt.Errorf("limits.max_args: %d, want 8..4096", c.Limits.MaxArgs)
-	}
-	if c.Limits.BodyBudget < c.Limits.MaxBody+64<<10 || c.Limits.BodyBudget > 4<<30 {
-		return fmt.Errorf("limits.body_budget: %d bytes, want at least limits.max_body + 64KiB (%d, one largest upload) and at most 4GiB", c.Limits.BodyBudget, c.Limits.MaxBody+64<<10)
-	}
-	if c.Limits.BodyWait.D() < 0 || c.Limits.BodyWait.D() > time.Minute {
-		return fmt.Errorf("limits.body_wait: %s, want 0..1m", c.Limits.BodyWait.D())
-	}
-	if c.Limits.MaxConnsPerIP < 1 || c.Limits.MaxConnsPerIP > 65536 {
-		return fmt.Errorf("limits.max_conns_per_ip: %d, want 1..65536", c.Limits.MaxConnsPerIP)
-	}
-	if c.Limits.Concurrency < 1 || c.Limits.Concurrency > 65536 {
-		return fmt.Errorf("limits.concurrency: %d, want 1..65536", c.Limits.Concurrency)
+		c.AllowMACs[i] = hw
 	}
 	for _, h := range c.HostNames {
 		if h == "" || len(h) > 253 || strings.ContainsAny(h, " /:@[]") {
 			return fmt.Errorf("host_names: %q is not a host name", h)
 		}
 	}
-	if c.Admin.PasswordHash != "" && !strings.HasPrefix(c.Admin.PasswordHash, "$2") {
-		return errors.New("admin.password_hash: not a bcrypt hash (make one with `multimsg passwd`)")
+	if err := c.Update.inside(c.DataDir); err != nil {
+		return err
 	}
-	services := map[string]bool{"mail": true, "wpp1": true, "sms": true}
-	for _, s := range []struct {
-		name string
-		c    ServiceCommon
-	}{{"mail", c.Mail.ServiceCommon}, {"wpp1", c.Wpp1.ServiceCommon}, {"sms", c.SMS.ServiceCommon}} {
-		for i, f := range s.c.Fallback {
-			if !services[f] || f == s.name {
-				return fmt.Errorf("%s.fallback[%d]: %q is not another service (mail, wpp1, sms)", s.name, i, f)
-			}
-		}
+	if err := c.SMTPIn.targets(c.isService); err != nil {
+		return err
 	}
-	names := func(svc string, i int, name string, seen map[string]bool) error {
-		if name == "" {
-			return fmt.Errorf("%s.sender[%d].name: must not be empty", svc, i)
-		}
-		if seen[name] {
-			return fmt.Errorf("%s.sender[%d].name: %q is used twice", svc, i, name)
-		}
-		seen[name] = true
-		return nil
-	}
-	seen := map[string]bool{}
-	for i, s := range c.Mail.Sender {
-		if err := names("mail", i, s.Name, seen); err != nil {
-			return err
-		}
-		k := fmt.Sprintf("mail.sender[%d]", i)
-		if s.Maildir == "" {
-			if s.Host == "" {
-				return fmt.Errorf("%s.host: must be set (or maildir)", k)
-			}
-			if s.Port < 1 || s.Port > 65535 {
-				return fmt.Errorf("%s.port: %d out of range", k, s.Port)
-			}
-		}
-		switch s.TLS {
-		case "none", "starttls", "tls":
-		default:
-			return fmt.Errorf("%s.tls: %q, want none, starttls or tls", k, s.TLS)
-		}
-		if s.Concurrency < 0 || s.Rate < 0 {
-			return fmt.Errorf("%s: concurrency and rate must not be negative", k)
-		}
-	}
-	seen = map[string]bool{}
-	for i, s := range c.Wpp1.Sender {
-		if err := names("wpp1", i, s.Name, seen); err != nil {
-			return err
-		}
-		k := fmt.Sprintf("wpp1.sender[%d]", i)
-		if !strings.HasPrefix(s.APIURL, "http://") && !strings.HasPrefix(s.APIURL, "https://") {
-			return fmt.Errorf("%s.api_url: %q is not an http(s) URL", k, s.APIURL)
-		}
-		if s.PhoneNumberID == "" || s.Token == "" {
-			return fmt.Errorf("%s: phone_number_id and token must be set", k)
-		}
-		if s.Rate < 0 || s.Rate > 80 {
-			return fmt.Errorf("%s.rate: %v, want 0..80 messages/s (the Cloud API's limit)", k, s.Rate)
-		}
-	}
-	seen = map[string]bool{}
-	for i, s := range c.SMS.Sender {
-		if err := names("sms", i, s.Name, seen); err != nil {
-			return err
-		}
-		k := fmt.Sprintf("sms.sender[%d]", i)
-		if s.Device == "" {
-			return fmt.Errorf("%s.device: must be set (e.g. /dev/serial/by-id/...)", k)
-		}
-		if s.Timeout < 0 || s.SendTimeout < 0 || s.HealthEvery < 0 || s.PowerTimeout < 0 {
-			return fmt.Errorf("%s: timeout, send_timeout, health_every and power_timeout must not be negative", k)
-		}
-		if s.Segments < 1 || s.Segments > 255 {
-			return fmt.Errorf("%s.segments: %d, want 1..255", k, s.Segments)
-		}
-		if s.PIN != "" {
-			if _, err := strconv.Atoi(s.PIN); err != nil || len(s.PIN) < 4 || len(s.PIN) > 8 {
-				return fmt.Errorf("%s.pin: must be 4 to 8 digits", k)
-			}
-		}
-	}
-	return c.validateSMTPIn()
+	return c.validateServices()
 }
 
-func (c *Config) validateSMTPIn() error {
-	m := &c.SMTPIn
-	if m.Listen != "" {
-		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
-			return fmt.Errorf("smtp_in.listen: %q is not host:port (%v); \"\" turns the listener off", m.Listen, err)
+func (c *Config) isService(name string) bool { return c.Service(name) != nil }
+
+// validateServices checks each service's table with its own rules, and that its fallbacks
+// name other services.
+func (c *Config) validateServices() error {
+	for _, u := range units.All() {
+		s := c.Service(u.Name)
+		if err := setting.Prefix(u.Name, setting.Check(s)); err != nil {
+			return err
+		}
+		for i, f := range s.Fallbacks() {
+			if f == u.Name || !c.isService(f) {
+				return setting.Errorf(fmt.Sprintf("%s.fallback[%d]", u.Name, i), "%q is not another service (%s)", f, strings.Join(serviceNames(), ", "))
+			}
 		}
 	}
-	if m.MaxSize < 1<<10 || m.MaxSize > 1<<30 {
-		return fmt.Errorf("smtp_in.max_size: %d bytes, want 1KiB..1GiB", m.MaxSize)
+	return nil
+}
+
+func serviceNames() []string {
+	var out []string
+	for _, u := range units.All() {
+		out = append(out, u.Name)
 	}
-	if m.MaxRecipients < 1 || m.MaxRecipients > 1000 {
-		return fmt.Errorf("smtp_in.max_recipients: %d, want 1..1000", m.MaxRecipients)
+	return out
+}
+
+func parseMAC(m string) (string, error) {
+	hw, err := net.ParseMAC(m)
+	if err != nil || len(hw) != 6 {
+		return "", fmt.Errorf("%q is not a MAC address like aa:bb:cc:dd:ee:ff", m)
 	}
-	if m.Rate < 0 || m.Burst < 1 {
-		return errors.New("smtp_in: rate must not be negative and burst must be at least 1")
+	return hw.String(), nil
+}
+
+// Validate: retries grow from retry_min to retry_max.
+func (d *Delivery) Validate() error {
+	if d.RetryMax < d.RetryMin {
+		return setting.Errorf("retry_max", "must not be below delivery.retry_min")
 	}
-	if m.MaxConns < 1 || m.MaxConns > 4096 {
-		return fmt.Errorf("smtp_in.max_conns: %d, want 1..4096", m.MaxConns)
+	return nil
+}
+
+// Validate: a form can carry its largest field, and the budget one largest upload.
+func (l *Limits) Validate() error {
+	if l.MaxField > l.MaxForm {
+		return setting.Errorf("max_field", "%d bytes is more than limits.max_form (%d): no form could carry it", l.MaxField, l.MaxForm)
 	}
-	switch m.Auth {
-	case "off", "optional", "required":
-	default:
-		return fmt.Errorf("smtp_in.auth: %q, want off, optional or required", m.Auth)
+	if l.BodyBudget < l.MaxBody+64<<10 {
+		return setting.Errorf("body_budget", "%d bytes, want at least limits.max_body + 64KiB (%d, one largest upload) and at most 4GiB", l.BodyBudget, l.MaxBody+64<<10)
+	}
+	return nil
+}
+
+// Validate: the admin password is a bcrypt hash.
+func (a *Admin) Validate() error {
+	if a.PasswordHash != "" && !isBcrypt(a.PasswordHash) {
+		return setting.Errorf("password_hash", "not a bcrypt hash (make one with `multimsg passwd`)")
+	}
+	return nil
+}
+
+func isBcrypt(h string) bool { return strings.HasPrefix(h, "$2") }
+
+// Validate: the spool is an absolute path.
+func (u *Update) Validate() error {
+	if !filepath.IsAbs(u.SpoolDir) {
+		return setting.Errorf("spool_dir", "%q must be an absolute path (a tmpfs such as /run/multimsg/update)", u.SpoolDir)
+	}
+	return nil
+}
+
+// inside refuses a spool under the data directory.
+func (u *Update) inside(dataDir string) error {
+	if rel, err := filepath.Rel(filepath.Clean(dataDir), filepath.Clean(u.SpoolDir)); err == nil && !strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("update.spool_dir: %s is inside data_dir %s: bundles must never fill the data partition both slots share", u.SpoolDir, dataDir)
+	}
+	return nil
+}
+
+// Validate: the listener's address, AUTH's users.
+func (m *SMTPIn) Validate() error {
+	if m.Listen != "" {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			return setting.Errorf("listen", "%q is not host:port (%v); \"\" turns the listener off", m.Listen, err)
+		}
 	}
 	if m.Auth == "required" && len(m.Users) == 0 {
-		return errors.New("smtp_in.auth: \"required\" needs at least one [[smtp_in.user]]")
+		return setting.Errorf("auth", "\"required\" needs at least one [[smtp_in.user]]")
 	}
 	seen := map[string]bool{}
 	for i, u := range m.Users {
-		k := fmt.Sprintf("smtp_in.user[%d]", i)
-		if u.Name == "" || seen[u.Name] {
-			return fmt.Errorf("%s.name: empty or used twice", k)
+		k := fmt.Sprintf("user[%d]", i)
+		if seen[u.Name] {
+			return setting.Errorf(k+".name", "%q is used twice", u.Name)
 		}
 		seen[u.Name] = true
-		if !strings.HasPrefix(u.PasswordHash, "$2") {
-			return fmt.Errorf("%s.password_hash: not a bcrypt hash (make one with `multimsg passwd`)", k)
+		if !isBcrypt(u.PasswordHash) {
+			return setting.Errorf(k+".password_hash", "not a bcrypt hash (make one with `multimsg passwd`)")
 		}
 		if u.MAC != "" {
-			hw, err := net.ParseMAC(u.MAC)
-			if err != nil || len(hw) != 6 {
-				return fmt.Errorf("%s.mac: %q is not a MAC address like aa:bb:cc:dd:ee:ff", k, u.MAC)
+			hw, err := parseMAC(u.MAC)
+			if err != nil {
+				return setting.Errorf(k+".mac", "%v", err)
 			}
-			m.Users[i].MAC = hw.String()
+			m.Users[i].MAC = hw
 		}
 	}
-	services := map[string]bool{"mail": true, "wpp1": true, "sms": true}
+	return nil
+}
+
+// targets checks that aliases and text rules name services this box has.
+func (m *SMTPIn) targets(isService func(string) bool) error {
 	for name, ts := range m.Aliases {
 		if !strings.Contains(name, "@") {
 			return fmt.Errorf("smtp_in.aliases: %q: name an alias as an address, e.g. \"oncall@box\"", name)
@@ -558,107 +408,18 @@ func (c *Config) validateSMTPIn() error {
 		}
 		for i, t := range ts {
 			svc, dest, ok := strings.Cut(t, ":")
-			if !ok || !services[svc] || dest == "" {
-				return fmt.Errorf("smtp_in.aliases.%q[%d]: %q, want service:destination with service mail, wpp1 or sms", name, i, t)
+			if !ok || !isService(svc) || dest == "" {
+				return fmt.Errorf("smtp_in.aliases.%q[%d]: %q, want service:destination with service %s", name, i, t, strings.Join(serviceNames(), ", "))
 			}
 		}
 	}
 	for svc, t := range m.Text {
-		if !services[svc] {
-			return fmt.Errorf("smtp_in.text.%s: not a service (mail, wpp1, sms)", svc)
+		if !isService(svc) {
+			return fmt.Errorf("smtp_in.text.%s: not a service (%s)", svc, strings.Join(serviceNames(), ", "))
 		}
-		switch t.Content {
-		case "", "subject+body", "subject", "body":
-		default:
-			return fmt.Errorf("smtp_in.text.%s.content: %q, want subject+body, subject or body", svc, t.Content)
-		}
-		if t.MaxChars < 0 {
-			return fmt.Errorf("smtp_in.text.%s.max_chars: must not be negative", svc)
-		}
-	}
-	return nil
-}
-
-// Duration is a time.Duration written as a string in TOML ("24h", "2m", "500ms").
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration, with "d" allowed for days ("7d").
-func (d *Duration) UnmarshalText(b []byte) error {
-	s := string(b)
-	if strings.HasSuffix(s, "d") {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
-		if err != nil {
-			return fmt.Errorf("bad duration %q", s)
-		}
-		*d = Duration(n * float64(24*time.Hour))
-		return nil
-	}
-	x, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("bad duration %q (want e.g. \"90s\", \"2m\", \"24h\", \"7d\")", s)
-	}
-	*d = Duration(x)
-	return nil
-}
-
-// MarshalText writes the duration back.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// D returns the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// Size is a byte count written as an integer or with a unit ("256MiB", "32MB", "64KiB").
-type Size int64
-
-// UnmarshalTOML accepts an integer or a string with a unit.
-func (s *Size) UnmarshalTOML(v any) error {
-	switch x := v.(type) {
-	case int64:
-		*s = Size(x)
-		return nil
-	case string:
-		n, err := ParseSize(x)
-		if err != nil {
+		if err := setting.Prefix("smtp_in.text."+svc, setting.Check(&t)); err != nil {
 			return err
 		}
-		*s = Size(n)
-		return nil
-	}
-	return fmt.Errorf("bad size %v (want bytes or e.g. \"256MiB\")", v)
-}
-
-// ParseSize parses "256MiB", "32MB", "64KiB", "1024".
-func ParseSize(x string) (int64, error) {
-	units := []struct {
-		suf string
-		m   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3}, {"B", 1}}
-	t := strings.TrimSpace(x)
-	mul := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(t, u.suf) {
-			t, mul = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad size %q (want bytes or e.g. \"256MiB\")", x)
-	}
-	return n * mul, nil
-}
-
-func (u Update) validate(dataDir string) error {
-	if !filepath.IsAbs(u.SpoolDir) {
-		return fmt.Errorf("update.spool_dir: %q must be an absolute path (a tmpfs such as /run/multimsg/update)", u.SpoolDir)
-	}
-	if dataDir != "" {
-		if rel, err := filepath.Rel(filepath.Clean(dataDir), filepath.Clean(u.SpoolDir)); err == nil && !strings.HasPrefix(rel, "..") {
-			return fmt.Errorf("update.spool_dir: %s is inside data_dir %s: bundles must never fill the data partition both slots share", u.SpoolDir, dataDir)
-		}
-	}
-	if u.MaxBundle < 1<<20 || u.MaxBundle > 4<<30 {
-		return fmt.Errorf("update.max_bundle: %d bytes, want 1MiB..4GiB", u.MaxBundle)
 	}
 	return nil
 }

@@ -4,6 +4,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"multimsg/provider/mail"
+	"multimsg/provider/sms"
+	"multimsg/provider/whatsapp"
 )
 
 func TestEmbeddedDefault(t *testing.T) {
@@ -11,14 +15,16 @@ func TestEmbeddedDefault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadDefault: %v", err)
 	}
-	if c.Listen != ":8080" || len(c.Mail.Sender) != 1 || c.Mail.Sender[0].Maildir != "/var/lib/multimsg/outbox" {
-		t.Fatalf("embedded default = listen %q, mail senders %+v", c.Listen, c.Mail.Sender)
+	m := c.Service("mail").(*mail.Config)
+	if c.Listen != ":8080" || len(m.Sender) != 1 || m.Sender[0].MaildirIn(c.DataDir) != "/var/lib/multimsg/outbox" {
+		t.Fatalf("embedded default = listen %q, mail senders %+v", c.Listen, m.Sender)
 	}
 	if c.Delivery.TTL.D() != 24*time.Hour || c.Store.QuotaBytes != 256<<20 || c.Limits.MaxFiles != 16 {
 		t.Fatalf("defaults: ttl %v quota %d files %d", c.Delivery.TTL.D(), c.Store.QuotaBytes, c.Limits.MaxFiles)
 	}
-	if len(c.Wpp1.Fallback) != 1 || c.Wpp1.Fallback[0] != "sms" || c.Wpp1.FallbackAfter.D() != 2*time.Minute {
-		t.Fatalf("wpp1 fallback default = %v after %v", c.Wpp1.Fallback, c.Wpp1.FallbackAfter.D())
+	w := c.Service("wpp1").(*whatsapp.Config)
+	if len(w.Fallback) != 1 || w.Fallback[0] != "sms" || w.FallbackAfter.D() != 2*time.Minute {
+		t.Fatalf("wpp1 fallback default = %v after %v", w.Fallback, w.FallbackAfter.D())
 	}
 }
 
@@ -66,7 +72,7 @@ pin = ""
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Interface != "eth0" || c.SMS.Sender[0].Segments != 6 || c.Wpp1.Sender[0].PhoneNumberID != "123" {
+	if c.Interface != "eth0" || c.Service("sms").(*sms.Config).Sender[0].Segments != 6 || c.Service("wpp1").(*whatsapp.Config).Sender[0].PhoneNumberID != "123" {
 		t.Fatalf("parsed = %+v", c)
 	}
 }

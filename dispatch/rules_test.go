@@ -659,3 +659,44 @@ func TestDecodeInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestSenderStatusRule: the one rule that makes a sender's health from the dispatcher's record
+// of outcomes and the driver's own view.
+func TestSenderStatusRule(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 7, 0, 0, 0, time.UTC)
+	errAuth, errNet, errAddr := errors.New("auth refused"), errors.New("connection reset"), errors.New("no such user")
+	for _, tc := range []struct {
+		name    string
+		drv     *provider.Health
+		do      func(s *senderState)
+		at      time.Duration // after t0
+		healthy bool
+		problem string
+	}{
+		{name: "new", healthy: true},
+		{name: "sent", do: func(s *senderState) { s.succeeded(t0) }, healthy: true},
+		{name: "permanent refusal is the message's fault", do: func(s *senderState) { s.failed(t0, provider.Permanent, errAddr, time.Minute) }, healthy: true},
+		{name: "temporary failure", do: func(s *senderState) { s.failed(t0, provider.Temporary, errNet, time.Minute) }, healthy: false},
+		{name: "down until a success", do: func(s *senderState) { s.failed(t0, provider.Down, errAuth, time.Minute) }, at: time.Hour, problem: "auth refused"},
+		{name: "down then sent", do: func(s *senderState) {
+			s.failed(t0, provider.Down, errAuth, time.Minute)
+			s.succeeded(t0.Add(time.Second))
+		}, at: 2 * time.Second, healthy: true},
+		{name: "driver cannot send", drv: &provider.Health{Detail: "SIM PIN"}, problem: "SIM PIN"},
+		{name: "down wins over the driver's words", drv: &provider.Health{Detail: "SIM PIN"},
+			do: func(s *senderState) { s.failed(t0, provider.Down, errAuth, time.Minute) }, problem: "auth refused"},
+		{name: "driver fine", drv: &provider.Health{OK: true, Detail: "connected"}, healthy: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			drv := &fakeDriver{name: "x", health: tc.drv}
+			s := newSenderState(&provider.Service{Name: "svc"}, &provider.Sender{Name: "x", Driver: drv})
+			if tc.do != nil {
+				tc.do(s)
+			}
+			st := s.status(t0.Add(tc.at))
+			if st.Healthy != tc.healthy || st.Problem != tc.problem || st.Driver == nil {
+				t.Errorf("status = healthy %t, problem %q, driver %v; want %t, %q", st.Healthy, st.Problem, st.Driver, tc.healthy, tc.problem)
+			}
+		})
+	}
+}

@@ -123,7 +123,9 @@ func (s *senderState) failed(now time.Time, class provider.Class, err error, hol
 	}
 }
 
-// SenderStatus is one sender as admins see it.
+// SenderStatus is one sender as admins see it: the one health of a sender, owned by the
+// dispatcher. It joins the dispatcher's record of outcomes with the driver's own view
+// (Driver: what only the driver knows, typed by it), by the rule in senderState.status.
 type SenderStatus struct {
 	Service     string           `json:"service"`
 	Name        string           `json:"name"`
@@ -139,28 +141,38 @@ type SenderStatus struct {
 	Driver      *provider.Health `json:"driver,omitempty"`
 }
 
+// status is the sender's health at now. The rule, in one place:
+//   - down: an error that needs an operator (provider.Down) came after the last success, or
+//     its hold has not run out; its reason is the problem;
+//   - else a driver that says it cannot send (Health.OK false: a modem not ready, a token
+//     refused) gives the problem, in its own words;
+//   - healthy: no problem and the last attempt did not fail (temporarily).
+func (s *senderState) status(now time.Time) SenderStatus {
+	s.mu.Lock()
+	st := SenderStatus{Service: s.service, Name: s.name, Paused: s.paused, LastOK: s.lastOK,
+		LastError: s.lastErr, LastErrorAt: s.lastErrAt, FailingFrom: s.failingFrom, Sent: s.sent, Failures: s.failures}
+	down := now.Before(s.downUntil) || (s.downWhy != "" && s.lastOK.Before(s.lastErrAt))
+	if down {
+		st.Problem = s.downWhy
+	}
+	s.mu.Unlock()
+	if hr, ok := s.drv.(provider.HealthReporter); ok {
+		h := hr.Health()
+		st.Driver = &h
+		if !h.OK && st.Problem == "" {
+			st.Problem = h.Detail
+		}
+	}
+	st.Healthy = !down && st.Problem == "" && st.FailingFrom.IsZero()
+	return st
+}
+
 // Senders reports every sender's health, sorted by service and name.
 func (d *Dispatcher) Senders() []SenderStatus {
 	now := d.o.Now()
 	out := make([]SenderStatus, 0, len(d.senders))
 	for _, s := range d.senders {
-		s.mu.Lock()
-		st := SenderStatus{Service: s.service, Name: s.name, Paused: s.paused, LastOK: s.lastOK,
-			LastError: s.lastErr, LastErrorAt: s.lastErrAt, FailingFrom: s.failingFrom, Sent: s.sent, Failures: s.failures}
-		down := now.Before(s.downUntil) || (s.downWhy != "" && s.lastOK.Before(s.lastErrAt))
-		if down {
-			st.Problem = s.downWhy
-		}
-		s.mu.Unlock()
-		if hr, ok := s.drv.(provider.HealthReporter); ok {
-			h := hr.Health()
-			st.Driver = &h
-			if !h.OK && st.Problem == "" {
-				st.Problem = h.Detail
-			}
-		}
-		st.Healthy = !down && st.Problem == "" && (st.FailingFrom.IsZero())
-		out = append(out, st)
+		out = append(out, s.status(now))
 	}
 	sort.Slice(out, func(i, k int) bool {
 		if out[i].Service != out[k].Service {

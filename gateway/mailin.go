@@ -27,28 +27,14 @@ func (g *Gateway) mailIn(id *identity.Identity) error {
 	for svc, t := range c.Text {
 		text[svc] = mailin.TextRule{Content: t.Content, MaxChars: t.MaxChars}
 	}
-	// The services' own bounds when the config sets none: an SMS text that fits its sender's
-	// segments even in UCS-2 (67 characters a segment), WhatsApp's 4096.
-	if r, ok := text["sms"]; !ok || r.MaxChars == 0 {
-		segs := 0
-		for _, s := range g.cfg.SMS.Sender {
-			if segs == 0 || s.Segments < segs {
-				segs = s.Segments
-			}
+	// The services' own bounds when the config sets none (an SMS text that fits its modems'
+	// segments even in UCS-2, WhatsApp's 4096): each service says its own.
+	for _, n := range g.Reg.Names() {
+		svc, _ := g.Reg.Service(n)
+		if r, ok := text[n]; svc.MaxText > 0 && (!ok || r.MaxChars == 0) {
+			r.MaxChars = svc.MaxText
+			text[n] = r
 		}
-		switch {
-		case segs == 1:
-			r.MaxChars = 70
-		case segs > 1:
-			r.MaxChars = 67 * segs
-		default:
-			r.MaxChars = 402
-		}
-		text["sms"] = r
-	}
-	if r, ok := text["wpp1"]; !ok || r.MaxChars == 0 {
-		r.MaxChars = 4096
-		text["wpp1"] = r
 	}
 	users := map[string]mailin.User{}
 	if c.Auth != "off" {

@@ -298,6 +298,9 @@ func (s *session) registration(ctx context.Context, h *Health) error {
 }
 
 func (s *session) readRegistration(ctx context.Context, h *Health) error {
+	if s.beforeReg != nil {
+		s.beforeReg()
+	}
 	h.Registered, h.RegStatus = false, "unknown"
 	for _, c := range []string{"+CREG", "+CEREG"} {
 		r, ok, err := s.optionalCmd(ctx, "AT"+c+"?", s.timeout)

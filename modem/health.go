@@ -2,8 +2,10 @@ package modem
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -54,31 +56,69 @@ func (h Health) Ready() error {
 	return nil
 }
 
-// Facts is h as the status page's key/value facts.
-func (h Health) Facts() map[string]any {
-	f := map[string]any{
-		"present":    h.Present,
-		"sim":        h.SIM,
-		"registered": h.Registered,
-		"operator":   h.Operator,
-		"smsc":       h.SMSC,
-		"last_error": h.LastError,
-	}
+// healthJSON is Health on the wire: the "facts" of an SMS sender in /admin/api/status, whose
+// names clients read (docs/ADMIN.md). signal_dbm is null when the modem does not know it.
+type healthJSON struct {
+	Present    bool      `json:"present"`
+	Radio      string    `json:"radio,omitempty"`
+	SIM        string    `json:"sim"`
+	Registered bool      `json:"registered"`
+	RegStatus  string    `json:"registration,omitempty"`
+	Operator   string    `json:"operator"`
+	SignalDBM  *int      `json:"signal_dbm"`
+	SMSC       string    `json:"smsc"`
+	Model      string    `json:"model,omitempty"`
+	LastError  string    `json:"last_error"`
+	Checked    time.Time `json:"checked,omitzero"`
+}
+
+// MarshalJSON writes h with the status page's names.
+func (h Health) MarshalJSON() ([]byte, error) {
+	w := healthJSON{Present: h.Present, Radio: h.Radio, SIM: h.SIM, Registered: h.Registered, RegStatus: h.RegStatus,
+		Operator: h.Operator, SMSC: h.SMSC, Model: h.Model, LastError: h.LastError, Checked: h.Checked}
 	if h.HasSignal {
-		f["signal_dbm"] = h.SignalDBM
+		w.SignalDBM = &h.SignalDBM
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote (clients of the status JSON, tests).
+func (h *Health) UnmarshalJSON(b []byte) error {
+	var w healthJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*h = Health{Present: w.Present, Radio: w.Radio, SIM: w.SIM, Registered: w.Registered, RegStatus: w.RegStatus,
+		Operator: w.Operator, SMSC: w.SMSC, Model: w.Model, LastError: w.LastError, Checked: w.Checked}
+	if w.SignalDBM != nil {
+		h.SignalDBM, h.HasSignal = *w.SignalDBM, true
+	}
+	return nil
+}
+
+// Each lists h's facts by their JSON names, as text (provider.Facts; the status page shows a
+// modem in a block of its own and uses the fields themselves).
+func (h Health) Each(fn func(label, value string)) {
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	fn("present", yes(h.Present))
+	fn("radio", h.Radio)
+	fn("sim", h.SIM)
+	fn("registered", yes(h.Registered))
+	fn("registration", h.RegStatus)
+	fn("operator", h.Operator)
+	if h.HasSignal {
+		fn("signal_dbm", strconv.Itoa(h.SignalDBM))
 	} else {
-		f["signal_dbm"] = nil
+		fn("signal_dbm", "")
 	}
-	if h.RegStatus != "" {
-		f["registration"] = h.RegStatus
-	}
-	if h.Model != "" {
-		f["model"] = h.Model
-	}
-	if h.Radio != "" {
-		f["radio"] = h.Radio
-	}
-	return f
+	fn("smsc", h.SMSC)
+	fn("model", h.Model)
+	fn("last_error", h.LastError)
 }
 
 // CSQToDBM converts AT+CSQ's rssi (TS 27.007 §8.5) to dBm; ok is false for 99 (unknown).
@@ -102,6 +142,7 @@ type session struct {
 	link            *linkState    // nil: nothing remembered between calls (the probe)
 	steps           *[]Step       // nil: not recorded
 	powered         *atomic.Int64 // set to the time AT+CFUN=1 is sent; nil: not kept
+	beforeReg       func()        // called before registration is asked for; nil: nothing
 }
 
 // alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some

@@ -114,9 +114,12 @@ type Modem struct {
 	// then announce is our doing, not a restart of their own.
 	powered atomic.Int64
 
-	mu     sync.Mutex // guards eng, health, change, notReg, steps, trustTold, readyFns, reboot
-	eng    *Engine    // nil while the port is closed
+	mu  sync.Mutex // guards eng, health, urcs, change, notReg, steps, trustTold, readyFns, reboot
+	eng *Engine    // nil while the port is closed
+	// health has one writer, update: every change is applied to it under mu, never a copy
+	// written back (docs/DESIGN.md, "Typed health").
 	health Health
+	urcs   urcMarks  // changes unsolicited lines made, so a refresh knows what is newer than its reading
 	notReg time.Time // since when the modem has said "not registered" (zero: registered or unknown)
 	steps  []Step    // the last bring-up, for logs and the status page
 	// trustTold: NotifyReady callers were told that sends are tried despite "not registered"
@@ -175,8 +178,14 @@ func (m *Modem) Changed() <-chan struct{} {
 	return m.change
 }
 
-func (m *Modem) setHealth(h Health) {
+// update applies fn to the modem's health under mu. It is the only way health changes: fn sees
+// the current value, so what another goroutine changed meanwhile (an unsolicited +CREG read by
+// the port's owner during a refresh) is never overwritten by a stale copy.
+func (m *Modem) update(fn func(h *Health)) {
 	m.mu.Lock()
+	was := m.health.Ready() == nil
+	fn(&m.health)
+	h := m.health
 	switch {
 	case h.Present && h.SIM == "READY" && !h.Registered && h.RegStatus != "":
 		if m.notReg.IsZero() {
@@ -185,8 +194,6 @@ func (m *Modem) setHealth(h Health) {
 	case h.Registered:
 		m.notReg, m.trustTold = time.Time{}, false
 	}
-	was := m.health.Ready() == nil
-	m.health = h
 	close(m.change)
 	m.change = make(chan struct{})
 	fns := m.readyFns
@@ -194,6 +201,43 @@ func (m *Modem) setHealth(h Health) {
 	if !was && h.Ready() == nil {
 		m.tellReady(fns)
 	}
+}
+
+// urcMarks count the health changes unsolicited lines made. A bring-up or refresh notes them
+// before it asks (mark) and publish keeps the line's change where the count moved since.
+type urcMarks struct {
+	reg  uint64 // registration from +CREG/+CEREG
+	boot uint64 // restarts the modem announced (RDY, +CFUN: 1, ...)
+}
+
+func (m *Modem) marks() urcMarks {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.urcs
+}
+
+// publish writes what a session read (h) into the modem's health. full: h comes from a full
+// bring-up, which probes presence; a refresh does not, so the current Present stays. Where an
+// unsolicited line changed a fact after the session noted the marks (before it asked for that
+// fact), the line is newer than the reading and stays.
+func (m *Modem) publish(h Health, mark urcMarks, full bool) {
+	m.update(func(cur *Health) {
+		if !full {
+			h.Present = cur.Present
+		}
+		if m.urcs.reg != mark.reg {
+			stated := h.Ready() != nil && h.LastError == h.Ready().Error()
+			h.Registered, h.RegStatus = cur.Registered, cur.RegStatus
+			if stated && h.Ready() == nil {
+				h.LastError = "" // it only restated the registration the line has since changed
+			}
+		}
+		if m.urcs.boot != mark.boot {
+			// Restarted while we asked: the SIM answers may be from before (a PIN it forgot).
+			h.SIM, h.LastError = cur.SIM, cur.LastError
+		}
+		*cur = h
+	})
 }
 
 // NotifyReady has fn called each time the modem becomes able to send (ready again, or
@@ -297,9 +341,8 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 		}
 		out.Refs = append(out.Refs, mr)
 	}
-	if h := m.Health(); h.LastError != "" {
-		h.LastError = "" // it sends: an old problem would only mislead the status page
-		m.setHealth(h)
+	if m.Health().LastError != "" {
+		m.update(func(h *Health) { h.LastError = "" }) // it sends: an old problem would only mislead the status page
 	}
 	return out, nil
 }
@@ -373,9 +416,11 @@ func (m *Modem) untilTryAnyway(err error) (time.Duration, bool) {
 // noteSendError records err for the status page and, when the modem went silent, asks the
 // supervisor to check it (and reset it) now rather than at the next health tick.
 func (m *Modem) noteSendError(err error) error {
-	h := m.Health()
-	h.LastError = err.Error()
-	if KindOf(err) == Operator {
+	m.update(func(h *Health) {
+		h.LastError = err.Error()
+		if KindOf(err) != Operator {
+			return
+		}
 		// The modem says the SIM needs attention: make Ready refuse until a refresh says otherwise.
 		var cms *CMSError
 		var cme *CMEError
@@ -392,8 +437,7 @@ func (m *Modem) noteSendError(err error) error {
 				h.SIM = "SIM PUK"
 			}
 		}
-	}
-	m.setHealth(h)
+	})
 	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
 		select {
 		case m.kick <- struct{}{}:
@@ -416,13 +460,16 @@ func rebootURC(l Line) bool {
 	return false
 }
 
+// refreshLocked reads the modem's health again (a full bring-up after the modem restarted by
+// itself) and publishes it; the caller holds opMu.
 func (m *Modem) refreshLocked(ctx context.Context, eng *Engine) error {
-	h := m.Health()
-	s := m.newSession(eng, nil)
 	m.mu.Lock()
+	h := m.health // the session's starting point; publish merges what it read into the live one
+	mark := m.urcs
 	reboot := m.reboot
 	m.reboot = false
 	m.mu.Unlock()
+	s := m.newSession(eng, nil, &mark)
 	var err error
 	if reboot {
 		err = s.setup(ctx, &h)
@@ -437,7 +484,7 @@ func (m *Modem) refreshLocked(ctx context.Context, eng *Engine) error {
 	} else {
 		h.LastError = ""
 	}
-	m.setHealth(h)
+	m.publish(h, mark, reboot)
 	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
 		select {
 		case m.kick <- struct{}{}:
@@ -459,13 +506,12 @@ func (m *Modem) onURC(u URC) {
 	if rebootURC(l) {
 		// Restarted by itself (brown-out, watchdog): echo, error mode, PIN and PDU mode are
 		// back at their defaults. Make the next send (or tick) set it up again first.
-		m.mu.Lock()
-		m.reboot = true
-		m.mu.Unlock()
-		h := m.Health()
-		h.SIM = ""
-		h.LastError = "modem restarted by itself (" + l.Text + ")"
-		m.setHealth(h)
+		m.update(func(h *Health) {
+			m.reboot = true
+			m.urcs.boot++
+			h.SIM = ""
+			h.LastError = "modem restarted by itself (" + l.Text + ")"
+		})
 		m.log.Warn("modem: restarted by itself; setting it up again", "urc", l.Text)
 		return
 	}
@@ -479,9 +525,10 @@ func (m *Modem) onURC(u URC) {
 			return
 		}
 		if st, reg := regStatus(stat); reg && l.Prefix != "+CGREG" {
-			h := m.Health()
-			h.Registered, h.RegStatus = true, st
-			m.setHealth(h)
+			m.update(func(h *Health) {
+				m.urcs.reg++
+				h.Registered, h.RegStatus = true, st
+			})
 		}
 	case "+CMTI", "+CDS", "+CDSI", "+CMT":
 		m.log.Info("modem: incoming message or report (not processed)", "urc", l.Text)
@@ -490,9 +537,16 @@ func (m *Modem) onURC(u URC) {
 	}
 }
 
-func (m *Modem) newSession(eng *Engine, steps *[]Step) *session {
-	return &session{eng: eng, timeout: m.o.CommandTimeout, powerTimeout: m.o.PowerTimeout,
+// newSession makes a session on eng. mark, if not nil, is moved forward to the registration
+// changes seen just before the session asks for registration (publish then knows which
+// unsolicited lines are newer than its reading).
+func (m *Modem) newSession(eng *Engine, steps *[]Step, mark *urcMarks) *session {
+	s := &session{eng: eng, timeout: m.o.CommandTimeout, powerTimeout: m.o.PowerTimeout,
 		registerTimeout: m.o.RegisterTimeout, pin: m.pin, link: &m.link, steps: steps, powered: &m.powered}
+	if mark != nil {
+		s.beforeReg = func() { mark.reg = m.marks().reg }
+	}
+	return s
 }
 
 // Steps returns the commands of the last bring-up and what came of each.
@@ -541,12 +595,12 @@ func (m *Modem) run() {
 // session opens the port once and serves it until it fails. ok reports that the modem
 // answered at all (so the next reopen starts with a short backoff).
 func (m *Modem) session() (ok bool) {
-	h := m.Health()
 	rwc, err := m.o.Open(m.ctx)
 	if err != nil {
-		h.Present = false
-		h.LastError = "open: " + err.Error()
-		m.setHealth(h)
+		m.update(func(h *Health) {
+			h.Present = false
+			h.LastError = "open: " + err.Error()
+		})
 		m.log.Warn("modem: cannot open port", "err", err)
 		return false
 	}
@@ -562,15 +616,14 @@ func (m *Modem) session() (ok bool) {
 		eng.Close()
 		rwc.Close()
 		m.opMu.Unlock()
-		h := m.Health()
-		h.Present = false
-		m.setHealth(h)
+		m.update(func(h *Health) { h.Present = false })
 	}()
 
 	m.opMu.Lock()
-	h = Health{LastError: ""}
+	h := Health{LastError: ""}
+	mark := m.marks()
 	var steps []Step
-	s := m.newSession(eng, &steps)
+	s := m.newSession(eng, &steps, &mark)
 	err = s.setup(m.ctx, &h)
 	m.mu.Lock()
 	m.steps = steps
@@ -588,10 +641,9 @@ func (m *Modem) session() (ok bool) {
 		h.LastError = "setup: " + err.Error()
 		m.log.Warn("modem: setup failed", "err", err)
 	}
-	// Published before the port is let go: a Send waiting on opMu refreshes from Health, and
-	// from the stale "opening" one (not present) it would write back a health that never says
-	// present again (refresh does not probe presence; only setup does).
-	m.setHealth(h)
+	// Published before the port is let go: a Send waiting on opMu must find the modem present
+	// (a refresh does not probe presence; only setup does).
+	m.publish(h, mark, true)
 	m.opMu.Unlock()
 	if errors.Is(err, ErrTimeout) {
 		m.reset(eng)
@@ -635,12 +687,12 @@ func (m *Modem) session() (ok bool) {
 }
 
 func (m *Modem) noteLost(err error) {
-	h := m.Health()
-	h.Present = false
-	if err != nil {
-		h.LastError = "port lost: " + err.Error()
-	}
-	m.setHealth(h)
+	m.update(func(h *Health) {
+		h.Present = false
+		if err != nil {
+			h.LastError = "port lost: " + err.Error()
+		}
+	})
 	m.log.Warn("modem: port lost; reopening", "err", err)
 }
 
@@ -657,10 +709,10 @@ func (m *Modem) silent(eng *Engine) bool {
 // and reopens the port (a USB modem drops off the bus and comes back, by the same path).
 func (m *Modem) reset(eng *Engine) {
 	m.log.Warn("modem: not answering; resetting", "command", m.o.ResetCommand)
-	h := m.Health()
-	h.Present = false
-	h.LastError = "modem stopped answering; sent " + m.o.ResetCommand + " and reopening"
-	m.setHealth(h)
+	m.update(func(h *Health) {
+		h.Present = false
+		h.LastError = "modem stopped answering; sent " + m.o.ResetCommand + " and reopening"
+	})
 	m.opMu.Lock()
 	_, _ = eng.Command(m.ctx, m.o.ResetCommand, min(m.o.CommandTimeout, 2*time.Second))
 	m.opMu.Unlock()

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"time"
 )
 
@@ -69,11 +70,83 @@ type ReadyNotifier interface {
 	NotifyReady(fn func())
 }
 
-// Health is a driver's own view of itself, for the status page.
+// Health is a driver's own view of itself, for the status page: what only the driver knows (a
+// modem's SIM and signal, the TLS a relay offered, a token the provider refused). The sender's
+// health as admins see it, outcomes included, is the dispatcher's one dispatch.SenderStatus,
+// which holds this.
 type Health struct {
-	OK     bool           `json:"ok"`
-	Detail string         `json:"detail,omitempty"`
-	Facts  map[string]any `json:"facts,omitempty"` // e.g. signal_dbm, operator, registered
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+	// Facts is a struct of the driver's own (modem.Health for SMS, mail.Facts, whatsapp.Facts):
+	// its JSON is the "facts" object of /admin/api/status, the page lists it with Each, and a
+	// reader that knows the driver (the modem block, /metrics) takes the struct itself.
+	Facts Facts `json:"facts,omitempty"`
+}
+
+// Facts are a driver's typed facts (see Health).
+type Facts interface {
+	// Each calls fn with each fact as the page lists it, in order: a label and the value as
+	// text ("" for a fact with nothing to show).
+	Each(fn func(label, value string))
+}
+
+// UnmarshalJSON reads a Health back from /admin/api/status (clients, tests): the facts come
+// back as JSONFacts, since the driver's type is not on the wire.
+func (h *Health) UnmarshalJSON(b []byte) error {
+	var w struct {
+		OK     bool      `json:"ok"`
+		Detail string    `json:"detail"`
+		Facts  JSONFacts `json:"facts"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*h = Health{OK: w.OK, Detail: w.Detail}
+	if len(w.Facts) > 0 && string(w.Facts) != "null" {
+		h.Facts = w.Facts
+	}
+	return nil
+}
+
+// JSONFacts are facts read back from JSON by a reader that does not have the driver's type.
+// Decode them into it (modem.Health, mail.Facts) to read them.
+type JSONFacts json.RawMessage
+
+// MarshalJSON writes the facts as they were read.
+func (f JSONFacts) MarshalJSON() ([]byte, error) {
+	if len(f) == 0 {
+		return []byte("null"), nil
+	}
+	return f, nil
+}
+
+// UnmarshalJSON keeps a copy of b.
+func (f *JSONFacts) UnmarshalJSON(b []byte) error {
+	*f = append((*f)[:0], b...)
+	return nil
+}
+
+// Decode reads the facts into v, the driver's facts type.
+func (f JSONFacts) Decode(v any) error { return json.Unmarshal(f, v) }
+
+// Each lists the facts in their JSON form, by key.
+func (f JSONFacts) Each(fn func(label, value string)) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(f, &m) != nil {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var s string
+		if json.Unmarshal(m[k], &s) != nil {
+			s = string(m[k])
+		}
+		fn(k, s)
+	}
 }
 
 // Sender is one named account of a service.
@@ -95,6 +168,9 @@ type Service struct {
 	// ShareLoad: work that names no sender goes to whichever healthy sender is least busy
 	// (modems), instead of always to the first (an account the recipient recognises).
 	ShareLoad bool
+	// MaxText is the most characters a text a converter makes (mailin) should carry for one
+	// delivery of this service; 0: no bound of the service's own.
+	MaxText int
 }
 
 // Takes reports whether the service accepts files of type t.

@@ -153,16 +153,28 @@ func applyTypes(s *Service, types map[string]string, files []File) ([]File, erro
 	return out, nil
 }
 
-// inferType picks a type for a file when /send gave none: the only type of a one-type service,
-// else from the part's Content-Type.
+// inferType picks a type for a file when /send gave none, by TypeFor.
 func inferType(s *Service, f File, n int) (string, error) {
-	if len(s.Types) == 1 {
-		return s.Types[0], nil
+	if t, ok := TypeFor(s.Types, f.MIME, f.Filename, n); ok {
+		return t, nil
 	}
 	mt, _, _ := mime.ParseMediaType(f.MIME)
+	return "", Checkf("type", "cannot tell the type of file %s (content type %s) for service %s; give type as a JSON object", quote(f.Name), quote(mt), s.Name)
+}
+
+// TypeFor is the one rule for the type of a file that was given none, used by the box (POST
+// /send) and by the client (multimsg send): the only type of a one-type service; else by the
+// content type, or the file name's extension when that says nothing: html is the body where
+// the service takes html, plain text the text, media their own kind, the rest a document or an
+// attachment. A file with no content type at all is the text when it is the job's only file
+// (n = 1). types are the service's; false: none of them fits.
+func TypeFor(types []string, contentType, filename string, n int) (string, bool) {
+	if len(types) == 1 {
+		return types[0], true
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
 	if mt == "" || mt == "application/octet-stream" {
-		mt = mime.TypeByExtension(extOf(f.Filename))
-		mt, _, _ = mime.ParseMediaType(mt)
+		mt, _, _ = mime.ParseMediaType(mime.TypeByExtension(extOf(filename)))
 	}
 	major, _, _ := strings.Cut(mt, "/")
 	var cands []string
@@ -177,11 +189,13 @@ func inferType(s *Service, f File, n int) (string, error) {
 		cands = []string{"document", "file"}
 	}
 	for _, c := range cands {
-		if s.Takes(c) {
-			return c, nil
+		for _, t := range types {
+			if c == t {
+				return c, true
+			}
 		}
 	}
-	return "", Checkf("type", "cannot tell the type of file %s (content type %s) for service %s; give type as a JSON object", quote(f.Name), quote(mt), s.Name)
+	return "", false
 }
 
 func extOf(name string) string {

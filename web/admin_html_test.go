@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"multimsg/dispatch"
+	"multimsg/modem"
 	"multimsg/provider"
 	"multimsg/store"
 )
@@ -117,9 +118,9 @@ func pageFixture(s string) pageData {
 		Store: StoreStatus{Bytes: 1, Quota: 2}, Disk: &DiskStatus{Path: s, Free: 1, Total: 2},
 		Senders: []dispatch.SenderStatus{
 			{Service: s, Name: s, LastOK: now, LastError: s, LastErrorAt: now, Problem: s,
-				Driver: &provider.Health{Detail: s + "d", Facts: map[string]any{s: s, "x": s + "x"}}},
+				Driver: &provider.Health{Detail: s + "d", Facts: fixtureFacts(s)}},
 			{Service: "sms", Name: s, Paused: true, LastError: s, Problem: s + "p",
-				Driver: &provider.Health{Facts: map[string]any{"present": true, "sim": s, "registered": true, "registration": s, "operator": s, "smsc": s, "model": s, "last_error": s + "m", "signal_dbm": -70.0}}},
+				Driver: &provider.Health{Facts: modem.Health{Present: true, SIM: s, Registered: true, RegStatus: s, Operator: s, SMSC: s, Model: s, LastError: s + "m", SignalDBM: -70, HasSignal: true}}},
 		},
 		Devices: []store.Device{{MAC: s, IP: s, LastSeen: now, Jobs: 1}},
 		Recent: []RecentJob{{ID: s + "0123456789", Created: now, Device: s, Service: s, Sender: s, Dest: s,
@@ -245,4 +246,12 @@ func FuzzPageText(f *testing.F) {
 			t.Errorf("text %q changed the markup", s)
 		}
 	})
+}
+
+// fixtureFacts is a driver's facts whose labels and values are all outside text.
+type fixtureFacts string
+
+func (f fixtureFacts) Each(fn func(label, value string)) {
+	fn(string(f), string(f))
+	fn("x", string(f)+"x")
 }

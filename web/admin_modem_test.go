@@ -8,7 +8,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"multimsg/modem"
 	"multimsg/modem/modemsim"
+	"multimsg/provider"
 )
 
 // TestAdminModem: a gateway with an SMS sender on the scripted modem (modemsim, a pseudo-terminal
@@ -24,8 +26,11 @@ func TestAdminModem(t *testing.T) {
 	// the modem is brought up in the background: wait until the sender reports it registered
 	b.waitFor("the modem to register", func() bool {
 		for _, s := range b.status().Senders {
-			if s.Service == "sms" && s.Driver != nil && s.Driver.Facts["registered"] == true {
-				return true
+			if s.Service == "sms" && s.Driver != nil && s.Driver.Facts != nil {
+				var h modem.Health
+				if err := s.Driver.Facts.(provider.JSONFacts).Decode(&h); err == nil && h.Registered == true {
+					return true
+				}
 			}
 		}
 		return false

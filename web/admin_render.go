@@ -1,8 +1,6 @@
 package web
 
 import (
-	"slices"
-
 	"multimsg/dispatch"
 	"multimsg/store"
 )
@@ -130,7 +128,7 @@ func sendersCard(p *page, d *pageData) {
 }
 
 func senderBlock(p *page, d *pageData, s *dispatch.SenderStatus) {
-	m := modemFacts(*s)
+	m := modemRows(s)
 	state := "unhealthy"
 	switch {
 	case s.Paused:
@@ -173,15 +171,12 @@ func senderBlock(p *page, d *pageData, s *dispatch.SenderStatus) {
 		if dr.Detail != "" && dr.Detail != s.LastError && dr.Detail != s.Problem && !m.Show {
 			p.printf(`<dt>driver</dt><dd>%s</dd>`, dr.Detail)
 		}
-		keys := make([]string, 0, len(dr.Facts))
-		for k := range dr.Facts {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if v := dr.Facts[k]; showFact(k, v, s.LastError, m.Show) {
-				p.printf(`<dt>%s</dt><dd>%s</dd>`, k, factText(v))
-			}
+		if dr.Facts != nil && !m.Show { // a modem's facts are its block
+			dr.Facts.Each(func(label, value string) {
+				if value != "" && value != s.LastError {
+					p.printf(`<dt>%s</dt><dd>%s</dd>`, label, value)
+				}
+			})
 		}
 	}
 	p.raw(`

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"multimsg/dispatch"
+	"multimsg/modem"
 )
 
 // chartSVG draws the 24-hour chart as inline SVG: per hour, three bars (accepted, delivered,
@@ -39,10 +40,9 @@ func chartSVG(p *page, hours []Hour) {
 	p.raw(`</svg>`)
 }
 
-// modem is what the page shows of an SMS sender's modem, from its driver's Health facts
-// (modem.Health.Facts: present, radio, sim, registered, registration, operator, signal_dbm,
-// smsc, model, last_error).
-type modem struct {
+// modemBlock is what the page shows of a sender that is a modem: its driver's facts are the
+// modem's typed health (modem.Health), rows from its fields.
+type modemBlock struct {
 	Show bool
 	Bars int
 	Rows []modemRow
@@ -50,23 +50,25 @@ type modem struct {
 
 type modemRow struct{ Label, Value, Class string }
 
-func modemFacts(st dispatch.SenderStatus) modem {
-	var m modem
-	if st.Driver == nil || len(st.Driver.Facts) == 0 {
+// modemHealth returns the modem's health when the sender is a modem.
+func modemHealth(st *dispatch.SenderStatus) (modem.Health, bool) {
+	if st.Driver == nil {
+		return modem.Health{}, false
+	}
+	h, ok := st.Driver.Facts.(modem.Health)
+	return h, ok
+}
+
+func modemRows(st *dispatch.SenderStatus) modemBlock {
+	var m modemBlock
+	h, ok := modemHealth(st)
+	if !ok {
 		return m
 	}
-	f := st.Driver.Facts
-	m.Show = st.Service == "sms"
-	for k := range f {
-		m.Show = m.Show || modemKey(k) && k != "last_error" && k != "model"
-	}
-	if !m.Show {
-		return m
-	}
-	// A modem that is not present answers nothing: what the facts say is the last known state,
-	// shown greyed, not as good news.
-	present, known := f["present"]
-	gone := known && !truthy(present)
+	m.Show = true
+	// A modem that is not present answers nothing: what its health says is the last known
+	// state, shown greyed, not as good news.
+	gone := !h.Present
 	cls := func(ok bool) string {
 		if gone {
 			return "stale"
@@ -74,38 +76,39 @@ func modemFacts(st dispatch.SenderStatus) modem {
 		return okClass(ok)
 	}
 	sig := "unknown"
-	if v, ok := number(f["signal_dbm"]); ok && !gone {
-		m.Bars = signalBars(v)
-		sig = fmt.Sprintf("%.0f dBm (%d/4)", v, m.Bars)
-	} else if ok {
-		sig = fmt.Sprintf("%.0f dBm (last known)", v)
+	if h.HasSignal && !gone {
+		m.Bars = signalBars(float64(h.SignalDBM))
+		sig = fmt.Sprintf("%d dBm (%d/4)", h.SignalDBM, m.Bars)
+	} else if h.HasSignal {
+		sig = fmt.Sprintf("%d dBm (last known)", h.SignalDBM)
 	}
 	m.Rows = append(m.Rows, modemRow{"signal", sig, map[bool]string{true: "stale"}[gone]})
-	if known {
-		m.Rows = append(m.Rows, modemRow{"modem", map[bool]string{true: "not present", false: "present"}[gone], okClass(!gone)})
+	m.Rows = append(m.Rows, modemRow{"modem", map[bool]string{true: "not present", false: "present"}[gone], okClass(!gone)})
+	if h.Radio != "" {
+		m.Rows = append(m.Rows, modemRow{"radio", h.Radio, cls(h.Radio == "on")})
 	}
-	if v, ok := f["radio"].(string); ok && v != "" {
-		m.Rows = append(m.Rows, modemRow{"radio", v, cls(v == "on")})
+	m.Rows = append(m.Rows, modemRow{"SIM", orDash(h.SIM), cls(strings.EqualFold(h.SIM, "ready"))})
+	reg := yesNo(h.Registered)
+	if h.RegStatus != "" {
+		reg += " (" + h.RegStatus + ")"
 	}
-	if v, ok := f["sim"]; ok {
-		m.Rows = append(m.Rows, modemRow{"SIM", factText(v), cls(simReady(v))})
-	}
-	if v, ok := f["registered"]; ok {
-		reg := factText(v)
-		if r, ok := f["registration"].(string); ok && r != "" {
-			reg += " (" + r + ")"
-		}
-		m.Rows = append(m.Rows, modemRow{"registered", reg, cls(truthy(v))})
-	}
-	for _, k := range []struct{ key, label string }{{"operator", "operator"}, {"smsc", "SMSC"}, {"model", "model"}} {
-		if v, ok := f[k.key]; ok && v != nil && v != "" {
-			m.Rows = append(m.Rows, modemRow{k.label, factText(v), ""})
+	m.Rows = append(m.Rows, modemRow{"registered", reg, cls(h.Registered)})
+	for _, r := range []struct{ label, v string }{{"operator", h.Operator}, {"SMSC", h.SMSC}, {"model", h.Model}} {
+		if r.v != "" {
+			m.Rows = append(m.Rows, modemRow{r.label, r.v, ""})
 		}
 	}
-	if v, ok := f["last_error"].(string); ok && v != "" && !strings.Contains(st.LastError+"\n"+st.Problem+"\n"+st.Driver.Detail, v) {
+	if v := h.LastError; v != "" && !strings.Contains(st.LastError+"\n"+st.Problem+"\n"+st.Driver.Detail, v) {
 		m.Rows = append(m.Rows, modemRow{"last problem", v, "bad"})
 	}
 	return m
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func okClass(ok bool) string {
@@ -113,17 +116,6 @@ func okClass(ok bool) string {
 		return "ok"
 	}
 	return "bad"
-}
-
-// simReady reads the sim fact: modems say "READY" (TS 27.007 +CPIN), anything else is a problem.
-func simReady(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		return strings.EqualFold(x, "ready")
-	}
-	return false
 }
 
 // barsSVG draws n of 4 signal bars.
@@ -139,25 +131,6 @@ func barsSVG(p *page, n int) {
 	p.raw(`</svg>`)
 }
 
-// modemKey reports whether a Health fact is one of the modem's (shown in the modem block; the
-// other facts are listed as they are).
-func modemKey(k string) bool {
-	switch k {
-	case "present", "radio", "sim", "registered", "registration", "operator", "signal_dbm", "smsc", "model", "last_error":
-		return true
-	}
-	return false
-}
-
-// showFact says whether a driver's fact is listed with the sender: not a modem's own (they are
-// in the modem block when it is shown), not an empty one, not a repeat of the last error.
-func showFact(k string, v any, lastError string, modemShown bool) bool {
-	if modemShown && modemKey(k) || v == nil || v == "" {
-		return false
-	}
-	return fmt.Sprint(v) != lastError
-}
-
 // signalBars maps dBm to 0–4 bars, as phones do for GSM (−113 dBm none … −73 dBm or more full).
 func signalBars(dbm float64) int {
 	switch {
@@ -171,19 +144,4 @@ func signalBars(dbm float64) int {
 		return 1
 	}
 	return 0
-}
-
-func factText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "—"
-	case bool:
-		if x {
-			return "yes"
-		}
-		return "no"
-	case string:
-		return orDash(x)
-	}
-	return fmt.Sprint(v)
 }

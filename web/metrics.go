@@ -117,22 +117,16 @@ func (s *Server) writeDynamicMetrics(w io.Writer) {
 		l := `{service=` + label(st.Service) + `,sender=` + label(st.Name) + `}`
 		metrics.WriteGaugeUint64(w, "multimsg_sender_healthy"+l, b2u(st.Healthy))
 		metrics.WriteGaugeUint64(w, "multimsg_sender_paused"+l, b2u(st.Paused))
-		if st.Driver == nil || st.Driver.Facts == nil {
+		h, ok := modemHealth(&st)
+		if !ok {
 			continue
 		}
-		f := st.Driver.Facts
-		if v, ok := number(f["signal_dbm"]); ok {
-			metrics.WriteGaugeFloat64(w, "multimsg_modem_signal_dbm"+l, v)
+		if h.HasSignal {
+			metrics.WriteGaugeFloat64(w, "multimsg_modem_signal_dbm"+l, float64(h.SignalDBM))
 		}
-		if v, ok := f["registered"]; ok {
-			metrics.WriteGaugeUint64(w, "multimsg_modem_registered"+l, b2u(truthy(v)))
-		}
-		if v, ok := f["sim"]; ok {
-			metrics.WriteGaugeUint64(w, "multimsg_modem_sim_ready"+l, b2u(simReady(v)))
-		}
-		if v, ok := f["present"]; ok {
-			metrics.WriteGaugeUint64(w, "multimsg_modem_present"+l, b2u(truthy(v)))
-		}
+		metrics.WriteGaugeUint64(w, "multimsg_modem_registered"+l, b2u(h.Registered))
+		metrics.WriteGaugeUint64(w, "multimsg_modem_sim_ready"+l, b2u(strings.EqualFold(h.SIM, "ready")))
+		metrics.WriteGaugeUint64(w, "multimsg_modem_present"+l, b2u(h.Present))
 	}
 }
 
@@ -141,42 +135,6 @@ func b2u(b bool) uint64 {
 		return 1
 	}
 	return 0
-}
-
-// number reads a numeric fact, whatever type the driver used.
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case string:
-		f, err := strconv.ParseFloat(n, 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-// truthy reads a yes/no fact: a bool, or a string such as "ready", "home", "roaming".
-func truthy(v any) bool {
-	switch b := v.(type) {
-	case bool:
-		return b
-	case string:
-		switch strings.ToLower(b) {
-		case "", "0", "false", "no", "none", "absent", "missing", "not registered", "denied", "searching", "unknown":
-			return false
-		}
-		return true
-	}
-	n, ok := number(v)
-	return ok && n != 0
 }
 
 func (m *serverMetrics) delivery(service, sender string) *deliveryMetrics {

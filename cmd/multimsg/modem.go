@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,23 +73,7 @@ func RunModem(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	h, steps, perr := modem.Probe(ctx, rw, *pin, *timeout, log)
 
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		facts := h.Facts()
-		facts["device"] = *device
-		facts["ready"] = perr == nil
-		if perr != nil {
-			facts["not_ready"] = perr.Error()
-		}
-		st := make([]map[string]any, len(steps))
-		for i, s := range steps {
-			st[i] = map[string]any{"cmd": s.Cmd, "answer": s.Answer, "ms": s.Took.Milliseconds()}
-			if s.Note != "" {
-				st[i]["note"] = s.Note
-			}
-		}
-		facts["steps"] = st
-		if err := enc.Encode(facts); err != nil {
+		if err := writeProbeJSON(stdout, *device, h, steps, perr); err != nil {
 			return modemExitUsage
 		}
 	} else {
@@ -105,6 +90,48 @@ func RunModem(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return modemExitAbsent
 	}
 	return modemExitNotReady
+}
+
+// probeStep is one bring-up step in `multimsg modem -json`.
+type probeStep struct {
+	Cmd    string `json:"cmd"`
+	Answer string `json:"answer"`
+	MS     int64  `json:"ms"`
+	Note   string `json:"note,omitempty"`
+}
+
+// writeProbeJSON prints the modem's health (its status-page JSON, modem.Health) with the
+// probe's own facts added to the same object.
+func writeProbeJSON(w io.Writer, device string, h modem.Health, steps []modem.Step, perr error) error {
+	extra := struct {
+		Device   string      `json:"device"`
+		Ready    bool        `json:"ready"`
+		NotReady string      `json:"not_ready,omitempty"`
+		Steps    []probeStep `json:"steps"`
+	}{Device: device, Ready: perr == nil, Steps: make([]probeStep, len(steps))}
+	if perr != nil {
+		extra.NotReady = perr.Error()
+	}
+	for i, s := range steps {
+		extra.Steps[i] = probeStep{Cmd: s.Cmd, Answer: s.Answer, MS: s.Took.Milliseconds(), Note: s.Note}
+	}
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	eb, err := json.Marshal(extra)
+	if err != nil {
+		return err
+	}
+	// Both are objects: one object with the health's fields, then the probe's.
+	joined := append(append(hb[:len(hb)-1:len(hb)-1], ','), eb[1:]...)
+	var out bytes.Buffer
+	if err := json.Indent(&out, joined, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
 }
 
 func printHealth(w io.Writer, device string, h modem.Health, perr error) {

@@ -48,12 +48,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-		for i := range cfg.Mail.Sender { // the embedded default's outbox follows the data dir
-			if cfg.Mail.Sender[i].Maildir != "" && *cfgPath == "" {
-				cfg.Mail.Sender[i].Maildir = *dataDir + "/outbox"
-			}
-		}
+		cfg.DataDir = *dataDir // a relative maildir (the embedded default's outbox) follows it
 	}
 	if *listen != "" {
 		cfg.Listen = *listen

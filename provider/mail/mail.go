@@ -31,8 +31,24 @@ type Driver struct {
 	closing  context.Context
 	closeNow context.CancelFunc
 
-	hmu    sync.Mutex // guards health
+	hmu    sync.Mutex // guards health and facts
 	health provider.Health
+	facts  *Facts // nil until the relay has been talked to (none for a Maildir)
+}
+
+// Facts are what the driver knows of its relay: provider.Health's facts for a mail sender.
+type Facts struct {
+	TLS       string `json:"tls"`        // the last connection's TLS ("" until one is made)
+	LastError string `json:"last_error"` // the relay's last error ("" after a success)
+	// LastRejected: the recipients the relay last refused for good in a mail that went out.
+	LastRejected string `json:"last_rejected_recipients,omitempty"`
+}
+
+// Each lists the facts for the status page.
+func (f Facts) Each(fn func(label, value string)) {
+	fn("last_error", f.LastError)
+	fn("last_rejected_recipients", f.LastRejected)
+	fn("tls", f.TLS)
 }
 
 // New builds a mail driver. It does not connect: the first Send does.
@@ -184,28 +200,23 @@ func (d *Driver) Health() provider.Health {
 	d.hmu.Lock()
 	defer d.hmu.Unlock()
 	h := d.health
-	if h.Facts != nil {
-		f := make(map[string]any, len(h.Facts))
-		for k, v := range h.Facts {
-			f[k] = v
-		}
-		h.Facts = f
+	if d.facts != nil {
+		h.Facts = *d.facts
 	}
 	return h
 }
 
-func (d *Driver) setHealth(ok bool, detail string, facts map[string]any) {
+// setHealth records an outcome; fn, if not nil, updates the relay's facts.
+func (d *Driver) setHealth(ok bool, detail string, fn func(f *Facts)) {
 	d.hmu.Lock()
 	defer d.hmu.Unlock()
 	d.health.OK = ok
 	d.health.Detail = detail
-	if facts != nil {
-		if d.health.Facts == nil {
-			d.health.Facts = map[string]any{}
+	if fn != nil {
+		if d.facts == nil {
+			d.facts = &Facts{}
 		}
-		for k, v := range facts {
-			d.health.Facts[k] = v
-		}
+		fn(d.facts)
 	}
 }
 

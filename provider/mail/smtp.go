@@ -82,7 +82,7 @@ func (d *Driver) sendSMTP(ctx context.Context, log *slog.Logger, rcpts []string,
 		if s, err = d.dial(ctx); err != nil {
 			err = d.classify(ctx, err)
 			if !provider.IsContext(err) {
-				d.setHealth(false, err.Error(), map[string]any{"last_error": err.Error()})
+				d.setHealth(false, err.Error(), func(f *Facts) { f.LastError = err.Error() })
 			}
 			return err
 		}
@@ -104,20 +104,25 @@ func (d *Driver) sendSMTP(ctx context.Context, log *slog.Logger, rcpts []string,
 		} else {
 			s.c.Close()
 		}
-		d.setHealth(provider.ClassOf(err) != provider.Down, err.Error(), map[string]any{"last_error": err.Error(), "tls": s.tls})
+		d.setHealth(provider.ClassOf(err) != provider.Down, err.Error(), func(f *Facts) { f.LastError, f.TLS = err.Error(), s.tls })
 		return err
 	}
 	d.keep(s)
-	facts := map[string]any{"tls": s.tls, "last_error": ""}
+	var refused string
 	if len(rejected) > 0 {
 		parts := make([]string, len(rejected))
 		for i, r := range rejected {
 			parts[i] = r.Error()
 		}
-		facts["last_rejected_recipients"] = strings.Join(parts, "; ")
-		log.Warn("mail sent, but the server refused some recipients for good", "refused", facts["last_rejected_recipients"], "accepted", len(rcpts)-len(rejected))
+		refused = strings.Join(parts, "; ")
+		log.Warn("mail sent, but the server refused some recipients for good", "refused", refused, "accepted", len(rcpts)-len(rejected))
 	}
-	d.setHealth(true, fmt.Sprintf("connected to %s:%d (%s)", d.o.Host, d.o.Port, tlsOr(s.tls)), facts)
+	d.setHealth(true, fmt.Sprintf("connected to %s:%d (%s)", d.o.Host, d.o.Port, tlsOr(s.tls)), func(f *Facts) {
+		f.TLS, f.LastError = s.tls, ""
+		if refused != "" {
+			f.LastRejected = refused
+		}
+	})
 	log.Info("mail sent", "recipients", len(rcpts)-len(rejected), "bytes", len(msg), "server", s.lastReply)
 	return nil
 }

@@ -238,7 +238,7 @@ func TestSendSTARTTLSAuthPlainFullMessage(t *testing.T) {
 			t.Errorf("line %d has a bare CR or LF", i)
 		}
 	}
-	if h := d.Health(); !h.OK || !strings.HasPrefix(h.Facts["tls"].(string), "TLS 1.3") {
+	if h := d.Health(); !h.OK || !strings.HasPrefix(h.Facts.(Facts).TLS, "TLS 1.3") {
 		t.Errorf("Health = %+v, want OK with TLS 1.3", h)
 	}
 }
@@ -465,7 +465,7 @@ func TestPartialRecipients(t *testing.T) {
 	if got := s.Wait(t, 1); strings.Join(got.To, ",") != "good@x.test" {
 		t.Errorf("RCPT = %v, want only good@x.test", got.To)
 	}
-	if f := d.Health().Facts["last_rejected_recipients"]; !strings.Contains(f.(string), "bad@x.test") {
+	if f := d.Health().Facts.(Facts).LastRejected; !strings.Contains(f, "bad@x.test") {
 		t.Errorf("Health last_rejected_recipients = %v", f)
 	}
 

@@ -83,7 +83,7 @@ func TestCheckSegmentLimitConfigurable(t *testing.T) {
 
 func TestServiceAndOffline(t *testing.T) {
 	d := offlineDriver(t, 0)
-	s := sms.Service([]provider.Sender{{Name: "default", Driver: d, Concurrency: 1}})
+	s := sms.Service([]provider.Sender{{Name: "default", Driver: d, Concurrency: 1}}, nil, 0)
 	if s.Name != "sms" || !s.PerFile || len(s.Types) != 1 || s.Types[0] != "text" {
 		t.Errorf("Service = %+v", s)
 	}
@@ -97,7 +97,7 @@ func TestServiceAndOffline(t *testing.T) {
 	}
 	waitHealth(t, d, "open error recorded", func(h modem.Health) bool { return strings.Contains(h.LastError, "no modem") })
 	h := d.Health()
-	if h.OK || h.Facts["present"] != false || !strings.Contains(h.Facts["last_error"].(string), "no modem in this test") {
+	if f := h.Facts.(modem.Health); h.OK || f.Present != false || !strings.Contains(f.LastError, "no modem in this test") {
 		t.Errorf("Health = %+v", h)
 	}
 	// Two files in one delivery is a dispatcher bug: permanent.

@@ -49,8 +49,18 @@ type Options struct {
 	Open func(ctx context.Context) (io.ReadWriteCloser, error)
 }
 
-// DefaultSegments is the segment limit when Options.Segments is 0.
-const DefaultSegments = 6
+// ServiceName is the service /msg knows this driver by.
+const ServiceName = "sms"
+
+// The segment limit: DefaultSegments when Options.Segments is 0, at most MaxSegments (the
+// concatenation header counts parts in one byte). SenderConfig's tag says the same;
+// TestSenderDefaults holds them together.
+const (
+	DefaultSegments = 6
+	MaxSegments     = 255
+	// DefaultBaud is the serial speed when Options.Baud is 0.
+	DefaultBaud = 115200
+)
 
 // Driver is one modem as a provider.Driver and provider.HealthReporter.
 type Driver struct {
@@ -74,8 +84,11 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 	if o.Segments == 0 {
 		o.Segments = DefaultSegments
 	}
-	if o.Segments < 1 || o.Segments > 255 {
-		return nil, fmt.Errorf("sms: segments = %d; must be 1..255", o.Segments)
+	if o.Segments < 1 || o.Segments > MaxSegments {
+		return nil, fmt.Errorf("sms: segments = %d; must be 1..%d", o.Segments, MaxSegments)
+	}
+	if o.Baud == 0 {
+		o.Baud = DefaultBaud
 	}
 	open := o.Open
 	if open == nil {
@@ -103,9 +116,10 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 
 // Service is the "sms" service with senders (one per modem). The dispatcher should run each
 // sms sender with Concurrency 1; the driver serialises sends per modem anyway.
-func Service(senders []provider.Sender) *provider.Service {
+func Service(senders []provider.Sender, fallback []string, fallbackAfter time.Duration) *provider.Service {
 	// Modems share the load: a job that names no sender goes to whichever modem is free.
-	return &provider.Service{Name: "sms", Types: []string{"text"}, PerFile: true, Senders: senders, ShareLoad: true}
+	return &provider.Service{Name: ServiceName, Types: []string{"text"}, PerFile: true, Senders: senders, ShareLoad: true,
+		Fallback: fallback, FallbackAfter: fallbackAfter}
 }
 
 // Close stops the supervisor and closes the port.
@@ -276,11 +290,10 @@ func classify(err error) error {
 	return provider.Temp(code, err)
 }
 
-// Health reports the modem's own view: present, sim, registered, operator, signal_dbm, smsc,
-// last_error.
+// Health reports the modem's own view; its facts are the modem's typed health (modem.Health).
 func (d *Driver) Health() provider.Health {
 	h := d.modem.Health()
-	out := provider.Health{Facts: h.Facts()}
+	out := provider.Health{Facts: h}
 	if err := h.Ready(); err != nil {
 		out.Detail = err.Error()
 	} else {

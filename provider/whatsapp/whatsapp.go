@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"multimsg/provider"
+	"multimsg/setting"
 )
 
 // ServiceName is the service /msg knows this driver by.
@@ -79,8 +80,9 @@ type Driver struct {
 	log      *slog.Logger
 	now      func() time.Time
 	media    *mediaCache
-	healthMu sync.Mutex // guards health
+	healthMu sync.Mutex // guards health and down
 	health   provider.Health
+	down     Facts // Code and Since while the sender is down
 }
 
 // New checks o and builds the driver. It does not talk to Meta: a wrong token shows up as the
@@ -95,15 +97,8 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 	if o.APIURL == "" {
 		o.APIURL = DefaultAPIURL
 	}
-	u, err := url.Parse(o.APIURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: sender %s: api_url %q: want an http(s) URL like %s", ErrBadOptions, o.Name, o.APIURL, DefaultAPIURL)
-	}
-	if o.PhoneNumberID == "" || strings.Trim(o.PhoneNumberID, "0123456789") != "" || len(o.PhoneNumberID) > 32 {
-		return nil, fmt.Errorf("%w: sender %s: phone_number_id %q: want the numeric id Meta shows for the number", ErrBadOptions, o.Name, o.PhoneNumberID)
-	}
-	if o.Token == "" || strings.ContainsAny(o.Token, " \t\r\n") {
-		return nil, fmt.Errorf("%w: sender %s: token is empty or contains whitespace", ErrBadOptions, o.Name)
+	if err := checkAccount(o.APIURL, o.PhoneNumberID, o.Token); err != nil {
+		return nil, fmt.Errorf("%w: sender %s: %w", ErrBadOptions, o.Name, err)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -164,21 +159,37 @@ func Service(senders []provider.Sender, fallback []string, fallbackAfter time.Du
 		Senders:       senders,
 		Fallback:      fallback,
 		FallbackAfter: fallbackAfter,
+		MaxText:       MaxTextChars,
 	}
 }
 
 // Check refuses what WhatsApp would refuse for its shape. It does not block.
 func (d *Driver) Check(r provider.Request) error { return check(r) }
 
+// Facts are what the driver knows of its account: provider.Health's facts for a wpp1 sender.
+type Facts struct {
+	PhoneNumberID string    `json:"phone_number_id"`
+	Code          string    `json:"code,omitempty"` // Meta's error code while the sender is down
+	Since         time.Time `json:"since,omitzero"` // when it went down (UTC, whole seconds)
+}
+
+// Each lists the facts for the status page.
+func (f Facts) Each(fn func(label, value string)) {
+	fn("code", f.Code)
+	fn("phone_number_id", f.PhoneNumberID)
+	if !f.Since.IsZero() {
+		fn("since", f.Since.Format(time.RFC3339))
+	}
+}
+
 // Health is the sender's own view: down after an auth or permission error, until a success.
 func (d *Driver) Health() provider.Health {
 	d.healthMu.Lock()
 	defer d.healthMu.Unlock()
 	h := d.health
-	h.Facts = map[string]any{"phone_number_id": d.phoneID}
-	for k, v := range d.health.Facts {
-		h.Facts[k] = v
-	}
+	f := d.down
+	f.PhoneNumberID = d.phoneID
+	h.Facts = f
 	return h
 }
 
@@ -188,15 +199,15 @@ func (d *Driver) setHealth(ok bool, detail, code string) {
 	switch {
 	case ok && d.health.OK:
 	case ok:
-		d.health = provider.Health{OK: true}
+		d.health, d.down = provider.Health{OK: true}, Facts{}
 		d.log.Info("sender healthy again")
 	case !d.health.OK:
 		// Still down: keep since, refresh what Meta says now.
 		d.health.Detail = detail
-		d.health.Facts["code"] = code
+		d.down.Code = code
 	default:
-		d.health = provider.Health{OK: false, Detail: detail,
-			Facts: map[string]any{"code": code, "since": d.now().UTC().Format(time.RFC3339)}}
+		d.health = provider.Health{OK: false, Detail: detail}
+		d.down = Facts{Code: code, Since: d.now().UTC().Truncate(time.Second)}
 		d.log.Warn("sender down", "code", code, "detail", detail)
 	}
 }
@@ -552,4 +563,20 @@ func (c *mediaCache) drop(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, key)
+}
+
+// checkAccount is the one check of a sender's account settings, made by the configuration
+// (Config.Validate) and by New alike. Its error names the key.
+func checkAccount(apiURL, phoneID, token string) error {
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return setting.Errorf("api_url", "%q is not an http(s) URL like %s", apiURL, DefaultAPIURL)
+	}
+	if phoneID == "" || strings.Trim(phoneID, "0123456789") != "" || len(phoneID) > 32 {
+		return setting.Errorf("phone_number_id", "%q: want the numeric id Meta shows for the number", phoneID)
+	}
+	if token == "" || strings.ContainsAny(token, " \t\r\n") {
+		return setting.Errorf("token", "is empty or contains whitespace")
+	}
+	return nil
 }

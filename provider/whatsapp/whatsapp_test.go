@@ -291,7 +291,7 @@ func TestTokenExpiredMarksSenderDown(t *testing.T) {
 	if h.OK || !strings.Contains(h.Detail, "token expired") || !strings.Contains(h.Detail, "(190)") || !strings.Contains(h.Detail, "Session has expired") {
 		t.Fatalf("Health = %+v, want down with the token named", h)
 	}
-	if h.Facts["phone_number_id"] != acctA.PhoneNumberID || h.Facts["code"] != "190" {
+	if f := h.Facts.(whatsapp.Facts); f.PhoneNumberID != acctA.PhoneNumberID || f.Code != "190" {
 		t.Errorf("Facts = %v", h.Facts)
 	}
 	if strings.Contains(h.Detail, acctA.Token) {

@@ -99,7 +99,7 @@
     return String(v);
   }
   function signalBars(d) { return d >= -73 ? 4 : d >= -83 ? 3 : d >= -93 ? 2 : d >= -105 ? 1 : 0; }
-  // The same rows as the template's modem block (admin_view.go, modemFacts).
+  // The same rows as the template's modem block (admin_view.go, modemRows).
   function modem(sender, facts) {
     const dbm = typeof facts.signal_dbm === "number" ? facts.signal_dbm : parseFloat(facts.signal_dbm);
     const has = !Number.isNaN(dbm);
