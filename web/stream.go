@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -47,6 +48,7 @@ func (r bodyRule) streams(cl int) bool { return r.stream && (cl < 0 || cl > stre
 // limitedBody counts a body as it is read and stops at max.
 type limitedBody struct {
 	r    io.Reader
+	max  int
 	left int
 	over bool // the body went past max
 	err  error
@@ -105,10 +107,10 @@ func (s *Server) dataStream(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	rule := s.requestRule(ctx)
-	body := &limitedBody{r: ctx.RequestBodyStream(), left: rule.max}
+	body := &limitedBody{r: ctx.RequestBodyStream(), max: rule.max, left: rule.max}
 	u := s.o.Store.BeginUpload(dev, ip)
 	defer u.Abort() // a no-op once committed
-	key, err := s.streamParts(ctx, body, u)
+	key, err := streamParts(ctx, string(ctx.Request.Header.ContentType()), s.o.Limits, body, u)
 	if err != nil {
 		ctx.SetConnectionClose() // the rest of the body is unread
 		s.fail(ctx, err)
@@ -129,16 +131,15 @@ func (s *Server) dataStream(ctx *fasthttp.RequestCtx) {
 }
 
 // streamParts reads the multipart body, storing each file part as it arrives, under the same
-// rules as parseMultipartSlow; it returns the key part, if any.
-func (s *Server) streamParts(ctx *fasthttp.RequestCtx, body *limitedBody, u *store.Upload) ([]byte, error) {
-	lim := s.o.Limits
-	boundary, err := multipartBoundary(string(ctx.Request.Header.ContentType()))
+// rules as parseMultipartSlow (without /send's fields); it returns the key part, if any.
+func streamParts(ctx context.Context, contentType string, lim Limits, body *limitedBody, u *store.Upload) ([]byte, error) {
+	boundary, err := multipartBoundary(contentType)
 	if err != nil {
 		return nil, err
 	}
 	cause := func(err error) error {
 		if body.over {
-			return tooLarge("request body too large: at most %d bytes on %s", s.requestRule(ctx).max, ctx.Path())
+			return tooLarge("request body too large: at most %d bytes on /data", body.max)
 		}
 		if body.err != nil {
 			return badRequest("request body cut short: %v", body.err)
