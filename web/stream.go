@@ -99,35 +99,28 @@ func (p *partReader) Read(b []byte) (int, error) {
 }
 
 // dataStream is POST /data for a streamed body.
-func (s *Server) dataStream(ctx *fasthttp.RequestCtx) {
-	dev, ip, err := s.who(ctx)
-	if err != nil {
-		ctx.SetConnectionClose() // the body is unread
-		s.fail(ctx, err)
-		return
-	}
-	rule := s.requestRule(ctx)
+func (s *Server) dataStream(ctx *fasthttp.RequestCtx) error {
+	dev := DeviceOf(ctx)
+	rule := s.rule(&Route{Body: BodyFiles})
 	body := &limitedBody{r: ctx.RequestBodyStream(), max: rule.max, left: rule.max}
-	u := s.o.Store.BeginUpload(dev, ip)
+	u := s.o.Store.BeginUpload(dev.ID, dev.IP)
 	defer u.Abort() // a no-op once committed
 	key, err := streamParts(ctx, string(ctx.Request.Header.ContentType()), s.o.Limits, body, u)
 	if err != nil {
 		ctx.SetConnectionClose() // the rest of the body is unread
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	if key != nil {
-		if err := s.openStreamed(ctx, dev, key, u); err != nil {
-			s.fail(ctx, err)
-			return
+		if err := s.openStreamed(ctx, dev.ID, key, u); err != nil {
+			return err
 		}
 	}
 	j, err := u.Commit(ctx, nil, keyDigest(key), "")
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	reply(ctx, 200, j.ID, map[string]string{"id": j.ID, "state": string(j.State)})
+	return nil
 }
 
 // streamParts reads the multipart body, storing each file part as it arrives, under the same
