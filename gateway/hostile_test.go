@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -110,17 +109,12 @@ func TestHostileUploadMemory(t *testing.T) {
 	}
 
 	// eight 31 MiB uploads at once: streamed, each charged 4 MiB of the 64 MiB budget
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("blob", "blob.bin")
-	fw.Write(bytes.Repeat([]byte("0123456789abcdef"), 31<<20/16))
-	mw.Close()
-	hdr := fmt.Sprintf("Content-Type: %s\r\nContent-Length: %d\r\n", mw.FormDataContentType(), body.Len())
+	body, hdr := upload31MiB()
 	stop = peakRSS(t, pid)
 	codes := make([]int, 8)
 	var wg sync.WaitGroup
 	for i := range codes {
-		wg.Go(func() { codes[i] = rawPost(t, srv.addr, "/data", hdr, bytes.NewReader(body.Bytes())) })
+		wg.Go(func() { codes[i] = rawPost(t, srv.addr, "/data", hdr, bytes.NewReader(body)) })
 	}
 	wg.Wait()
 	peak = stop()
