@@ -34,6 +34,7 @@ import (
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
+	"multimsg/sim"
 	"multimsg/store"
 	"multimsg/update"
 	"multimsg/web"
@@ -60,6 +61,7 @@ type Gateway struct {
 	Web     *web.Server
 	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
+	SIM     *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
 	ln      net.Listener
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
@@ -126,6 +128,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
 		return nil, err
 	}
+	if err := g.simWatch(); err != nil {
+		return nil, err
+	}
 	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
 		RetryMin: cfg.Delivery.RetryMin.D(), RetryMax: cfg.Delivery.RetryMax.D(),
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
@@ -162,6 +167,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		HostNames: cfg.HostNames,
 		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
+		SIM: g.simStatus(), Routes: []web.Route{g.ussdRoute()},
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -267,6 +273,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.runWatchdog(ctx, ectx, eg)
 	}
 	eg.Go(func() error { g.commitWhenHealthy(ectx); return nil })
+	if g.SIM != nil {
+		eg.Go(func() error { return g.SIM.Run(ectx) })
+	}
 	g.saveClock()
 	err := eg.Wait()
 	g.saveClock()
