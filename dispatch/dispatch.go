@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"multimsg/internal/backoff"
 	"sync"
 	"time"
 
@@ -57,12 +57,11 @@ type Dispatcher struct {
 
 	senders map[string]*senderState // key service/sender; built in New, read-only after
 
-	mu       sync.Mutex // guards win, state, beat, inFlight
-	win      window
-	state    map[string]jobMark // jobs in the window or running (at most Window + Workers)
-	wake     chan struct{}
-	beat     time.Time
-	inFlight int
+	mu    sync.Mutex // guards win, state, beat
+	win   window
+	state map[string]jobMark // jobs in the window or running (at most Window + Workers)
+	wake  chan struct{}
+	beat  time.Time
 	// pending holds outcomes of sends the store failed to record: the job's next turn retries
 	// the record, not the send (guarded by mu).
 	pending map[string]pendingOutcome
@@ -554,7 +553,7 @@ func (d *Dispatcher) fail(ctx context.Context, j *store.Job, g *group, now time.
 	if class == provider.Permanent {
 		o.Final = true
 	} else {
-		back := backoff(first.Attempts+1, d.o.RetryMin, d.o.RetryMax)
+		back := backoff.Policy{Min: d.o.RetryMin, Max: d.o.RetryMax}.Delay(first.Attempts + 1)
 		back = max(back, provider.RetryAfterOf(err))
 		o.NextAt = now.Add(back)
 		if !j.Expires.IsZero() && o.NextAt.After(j.Expires) {
@@ -630,16 +629,6 @@ func (d *Dispatcher) observe(e Event) {
 	if d.o.Observe != nil {
 		d.o.Observe(e)
 	}
-}
-
-// backoff is the wait before attempt n+1: min doubling to max, with jitter in [d/2, d).
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
 }
 
 // ErrPaused is the reason recorded for files waiting on a sender an admin paused.

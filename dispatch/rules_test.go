@@ -90,8 +90,6 @@ type harness struct {
 	d  *Dispatcher
 }
 
-var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
 // start opens a store and runs a dispatcher for services until the test ends. It must be
 // called inside the bubble.
 func start(t *testing.T, o Options, services ...*provider.Service) *harness {

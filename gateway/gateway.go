@@ -62,6 +62,7 @@ type Gateway struct {
 	Update  *update.Updater
 	Mail    *mailin.Server // nil unless smtp_in.listen is set
 	SIM     *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
+	neigh   *arp.Table
 	ln      net.Listener
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
@@ -140,17 +141,19 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	for _, m := range cfg.AllowMACs {
 		allow[m] = true
 	}
-	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
-	// with the gateway (Close, among the closers), not with a request's context. Devices enter
-	// the registry by their requests (web), not by the ARP frames the watcher learns from: any
-	// host on the LAN can forge those by the thousand (issue 11).
-	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
+	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only), opened
+	// here and run by Run under its context (the closer covers a New that fails later). Devices
+	// enter the registry by their requests (web), not by the ARP frames the watcher learns
+	// from: any host on the LAN can forge those by the thousand (issue 11).
+	neigh, err := arp.Open(arp.Options{Interface: cfg.Interface}, o.Log)
 	if err != nil {
 		return nil, err
 	}
+	g.neigh = neigh
 	g.closers = append(g.closers, neigh.Close)
 	// Firmware updates through RAUC on the system bus; on a system without it (a laptop) the
-	// updater says so and the routes answer 503.
+	// updater says so and the routes answer 503. ctx bounds the first dial only: the updater
+	// has no goroutine but the reader of its D-Bus connection's signals, which Close ends.
 	g.Update = update.New(context.Background(), update.Options{
 		SpoolDir: cfg.Update.SpoolDir, MaxBundle: int64(cfg.Update.MaxBundle), RebootCommand: o.RebootCommand, Log: o.Log,
 	})
@@ -215,10 +218,23 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.mailLn != nil {
 		g.log.Info("multimsg: smtp_in listening", "smtp", g.mailLn.Addr().String())
 	}
+	// One shutdown path: every long-lived goroutine of the gateway runs in this errgroup, so
+	// when Wait returns they are gone; close then releases what is left (the store last). The
+	// order: ectx ends HTTP and SMTP in, then the dispatcher (dctx), then the drivers' own work
+	// (rctx: a modem stays up for the sends the dispatcher is finishing).
 	eg, ectx := errgroup.WithContext(ctx)
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()
-	eg.Go(func() error { return g.Disp.Run(dctx) })
+	rctx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunners()
+	eg.Go(func() error {
+		defer stopRunners()
+		return g.Disp.Run(dctx)
+	})
+	for _, r := range g.runners() {
+		eg.Go(func() error { return r.Run(rctx) })
+	}
+	eg.Go(func() error { return g.neigh.Run(ectx) })
 	eg.Go(func() error {
 		err := g.Web.Serve(g.ln)
 		if err != nil && ectx.Err() == nil {
@@ -348,6 +364,20 @@ func (g *Gateway) close() {
 		}
 	}
 	g.closers = nil
+}
+
+// runners are the senders' drivers with background work of their own (provider.Runner).
+func (g *Gateway) runners() []provider.Runner {
+	var out []provider.Runner
+	for _, n := range g.Reg.Names() {
+		s, _ := g.Reg.Service(n)
+		for _, snd := range s.Senders {
+			if r, ok := snd.Driver.(provider.Runner); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 func (g *Gateway) available() []string {

@@ -551,7 +551,11 @@ func (w *wtx) transition(j *Job, from State) {
 	}
 }
 
-// finishIfDone sets the finished-state bookkeeping after files changed.
+// settle brings the job in line with its files after they changed: its state is recomputed
+// from them and the state counters moved (from is the state before the change). A job that has
+// just finished gets FinishedAt, a Deadline of now + Unconsulted (archived if its device does
+// not consult it by then) and leaves the active bucket. The caller writes the job (put), which
+// moves the due index.
 func (w *wtx) settle(j *Job, from State, now time.Time) error {
 	j.recompute()
 	w.transition(j, from)

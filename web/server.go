@@ -321,12 +321,12 @@ func (s *Server) msgFields(ctx *fasthttp.RequestCtx) (map[string]string, error) 
 	}
 	out := map[string]string{}
 	var err error
-	ctx.PostArgs().VisitAll(func(k, v []byte) {
+	for k, v := range ctx.PostArgs().All() {
 		if len(v) > s.o.Limits.MaxField {
 			err = tooLarge("field %q is larger than %d bytes", k, s.o.Limits.MaxField)
 		}
 		out[string(k)] = string(v)
-	})
+	}
 	return out, err
 }
 
