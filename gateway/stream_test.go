@@ -30,7 +30,7 @@ name = "outbox"
 maildir = "outbox"
 `)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16+7) // > 1 MiB: streamed
-	body, ct := multipartBody(part{name: "big", filename: `C:\dir\big.bin`, ctype: "application/octet-stream", data: big},
+	body, ct := multipartBody(part{name: "big", filename: `C:\dir\big.bin`, data: big},
 		part{name: "note", filename: "n.txt", data: []byte("hello")})
 	code, id := post(t, g, "/data", ct, body, false)
 	if code != 200 || !store.ValidID(id) {
