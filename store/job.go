@@ -75,6 +75,7 @@ type File struct {
 	MIME     string    `json:"mime,omitempty"`
 	Type     string    `json:"type,omitempty"`
 	Size     int64     `json:"size"`
+	Pieces   int       `json:"pieces,omitempty"` // >0: the contents are in that many pieces (a streamed upload, stream.go)
 	State    FileState `json:"state,omitempty"`
 
 	Service     string    `json:"service,omitempty"` // who delivers it now (differs from the job's after a fallback)

@@ -211,7 +211,7 @@ func Open(path string, o Options) (*Store, error) {
 		dirty:   make(map[string]bool),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDue, bDevices, bMeta, bKeys, bInbox, bInKeys, bReports} {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDue, bDevices, bMeta, bKeys, bInbox, bInKeys, bReports, bPieces, bUploads} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -229,6 +229,11 @@ func Open(path string, o Options) (*Store, error) {
 			return err
 		}
 		s.archived = getInt(m, "n:archived")
+		if n, freed, err := sweepUploads(tx); err != nil { // half-written uploads (stream.go)
+			return err
+		} else if n > 0 {
+			s.log.Info("store: removed uploads cut short", "uploads", n, "bytes", freed)
+		}
 		s.bytes = getInt(m, "bytes")
 		return tx.Bucket(bDevices).ForEach(func(k, v []byte) error {
 			var d Device
@@ -514,6 +519,9 @@ func (w *wtx) remove(j *Job) error {
 		if err := w.indexParts(j, i, false); err != nil {
 			return err
 		}
+	}
+	if err := w.dropPieces(j); err != nil { // streamed files (stream.go)
+		return err
 	}
 	if err := w.tx.Bucket(bActive).Delete(activeKey(j)); err != nil {
 		return err

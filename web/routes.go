@@ -58,6 +58,10 @@ const (
 	BodyForm
 	// BodyUpload: files, up to Limits.MaxBody, charged to the budget of bodies in flight.
 	BodyUpload
+	// BodyFiles: as BodyUpload, but a body over 1 MiB, or chunked, is left on the connection
+	// (charged a fixed share of the budget) and the handler streams it into the store
+	// (stream.go, streamingKey): /data.
+	BodyFiles
 	// BodyStream: the handler reads ctx.RequestBodyStream itself, under its own limit, after
 	// its auth was checked from the headers (the firmware bundle).
 	BodyStream
@@ -163,7 +167,7 @@ func (s *Server) routes(extra []Route) []Route {
 	rs := []Route{
 		// The device API (SPEC §1).
 		{Method: "GET", Path: "/key", Auth: AuthLAN, Handle: s.key},
-		{Method: "POST", Path: "/data", Auth: AuthDevice, Body: BodyUpload, Handle: s.data},
+		{Method: "POST", Path: "/data", Auth: AuthDevice, Body: BodyFiles, Handle: s.data},
 		{Method: "POST", Path: "/msg", Auth: AuthDevice, Body: BodyForm, Handle: s.msg},
 		{Method: "POST", Path: "/cons", Auth: AuthDevice, Body: BodyForm, Handle: s.cons},
 		{Method: "POST", Path: "/send", Auth: AuthDevice, Body: BodyUpload, Handle: s.send},
@@ -196,6 +200,7 @@ type bodyRule struct {
 	prefetch int  // bytes fasthttp may read before the handler runs
 	budget   bool // the body counts toward Limits.BodyBudget while it is held
 	raw      bool // the handler reads ctx.RequestBodyStream itself
+	stream   bool // a large or chunked body is left on the connection for the handler (stream.go)
 }
 
 // rule is the body rule of a route (nil: no route; a 404 or 405 takes no body).
@@ -207,6 +212,8 @@ func (s *Server) rule(r *Route) bodyRule {
 	switch r.Body {
 	case BodyUpload:
 		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true}
+	case BodyFiles:
+		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true, stream: true}
 	case BodyForm:
 		return bodyRule{max: lim.MaxForm, prefetch: lim.MaxForm}
 	case BodyStream:
@@ -274,6 +281,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r *Route, rs []*Route) error {
 		return notRouted(ctx, rs)
 	}
 	if err := s.authorize(ctx, r); err != nil {
+		if ctx.UserValue(streamingKey) != nil {
+			ctx.SetConnectionClose() // the streamed body stays unread
+		}
 		return err
 	}
 	return r.Handle(ctx)

@@ -293,6 +293,9 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, dev string, params bool) (*for
 }
 
 func (s *Server) data(ctx *fasthttp.RequestCtx) error {
+	if ctx.UserValue(streamingKey) != nil { // a large or chunked body, still on the connection
+		return s.dataStream(ctx)
+	}
 	dev := DeviceOf(ctx)
 	f, err := s.upload(ctx, dev.ID, false)
 	if err != nil {
