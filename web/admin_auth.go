@@ -250,12 +250,10 @@ func (a *adminState) succeeded(key string, trusted bool) {
 	a.mu.Unlock()
 }
 
-// tooMany answers 429 with Retry-After.
-func tooMany(ctx *fasthttp.RequestCtx, wait time.Duration) {
-	secs := int((wait + time.Second - 1) / time.Second)
-	ctx.Response.Header.Set("Retry-After", strconv.Itoa(secs))
-	msg := "too many failed logins; try again in " + strconv.Itoa(secs) + " s"
-	reply(ctx, http.StatusTooManyRequests, msg, map[string]string{"error": msg})
+// tooMany is the 429 of too many failed logins, with Retry-After.
+func tooMany(wait time.Duration) error {
+	secs := strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+	return &reqError{status: http.StatusTooManyRequests, msg: "too many failed logins; try again in " + secs + " s", retryAfter: secs}
 }
 
 // checkPassword verifies an admin password under the rate limit: 0 when it is right, else
@@ -304,34 +302,25 @@ func (s *Server) adminSession(ctx *fasthttp.RequestCtx) *session {
 	return s.adm.session(ctx.Request.Header.Cookie(sessionCookie))
 }
 
-// authorized reports whether the request carries a live session or the admin password in
-// HTTP Basic (scripts). When it does not, it has answered: 401 with a Basic challenge, or
-// 429 when the client has failed too often.
-func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+// authorized is nil when the request carries a live session or the admin password in HTTP
+// Basic (scripts), else the refusal: 401 with a Basic challenge, 429 when the client has
+// failed too often, 503 when bcrypt is busy.
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) error {
 	if s.adminSession(ctx) != nil {
-		return true
+		return nil
 	}
 	if _, pass, ok := basicAuth(ctx); ok {
 		switch code, wait := s.checkPassword(ctx, pass); code {
 		case 0:
-			return true
+			return nil
 		case http.StatusTooManyRequests:
-			tooMany(ctx, wait)
-			return false
+			return tooMany(wait)
 		case http.StatusServiceUnavailable:
-			s.fail(ctx, errBcryptBusy)
-			return false
+			return errBcryptBusy
 		}
 	}
-	// The Basic challenge is for scripts and a browser opening the URL; the page's own fetches
-	// (Sec-Fetch-Mode other than navigate) get a bare 401, which the script turns into the login
-	// form, instead of the browser's password dialog.
-	if m := string(ctx.Request.Header.Peek("Sec-Fetch-Mode")); m == "" || m == "navigate" {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="multimsg admin"`)
-	}
-	msg := "admin login required: log in at /admin/login, or use HTTP Basic with the admin password"
-	reply(ctx, http.StatusUnauthorized, msg, map[string]string{"error": msg})
-	return false
+	return &reqError{status: http.StatusUnauthorized, challenge: true,
+		msg: "admin login required: log in at /admin/login, or use HTTP Basic with the admin password"}
 }
 
 // setSessionCookie sends the session cookie; an empty id deletes it.

@@ -32,54 +32,27 @@ func adminHeaders(ctx *fasthttp.RequestCtx) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// admin routes /admin, /admin/… and /metrics.
-func (s *Server) admin(ctx *fasthttp.RequestCtx) {
-	p := string(ctx.Path())
-	get, post := ctx.IsGet() || ctx.IsHead(), ctx.IsPost()
-	switch {
-	case p == "/metrics" && get:
-		s.metricsHandler(ctx)
-	case strings.HasPrefix(p, "/admin/static/") && get:
-		s.static(ctx, strings.TrimPrefix(p, "/admin/static/"))
-	case (p == "/admin" || p == "/admin/") && get:
-		s.page(ctx)
-	case p == "/admin/login" && get:
-		s.loginForm(ctx, http.StatusOK, "")
-	case p == "/admin/login" && post:
-		s.login(ctx)
-	case p == "/admin/logout" && post:
-		s.logout(ctx)
-	case p == "/admin/api/status" && get:
-		if s.authorized(ctx) {
-			ctx.Request.Header.Set("Accept", "application/json")
-			ctx.Response.Header.Set("Cache-Control", "no-store")
-			reply(ctx, 200, "", s.Snapshot())
-		}
-	case p == updatePath || p == rebootPath: // update.go
-		s.updateRoutes(ctx, p)
-	case (p == "/admin/api/retry" || p == "/admin/api/cancel" || p == "/admin/api/pause" || p == "/admin/api/resume" || p == "/admin/api/compact") && post:
-		s.action(ctx, strings.TrimPrefix(p, "/admin/api/"))
-	case p == "/metrics" || p == "/admin" || p == "/admin/login" || p == "/admin/logout" || strings.HasPrefix(p, "/admin/api/"):
-		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
-	default:
-		s.fail(ctx, &reqError{http.StatusNotFound, "no such admin route: " + p + " (see docs/ADMIN.md)"})
-	}
-}
-
-func (s *Server) static(ctx *fasthttp.RequestCtx, name string) {
+func (s *Server) static(ctx *fasthttp.RequestCtx) error {
+	name := strings.TrimPrefix(string(ctx.Path()), "/admin/static/")
 	if name == "" || strings.Contains(name, "/") {
-		s.fail(ctx, &reqError{http.StatusNotFound, "no such file"})
-		return
+		return &reqError{status: http.StatusNotFound, msg: "no such file"}
 	}
 	b, err := fs.ReadFile(uiFS, "ui/"+name)
 	if err != nil {
-		s.fail(ctx, &reqError{http.StatusNotFound, "no such file"})
-		return
+		return &reqError{status: http.StatusNotFound, msg: "no such file"}
 	}
 	ctx.SetContentType(mime.TypeByExtension(path.Ext(name)))
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.SetBody(b)
+	return nil
+}
+
+// status answers GET /admin/api/status: the page's facts as JSON, whatever Accept says.
+func (s *Server) status(ctx *fasthttp.RequestCtx) error {
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	replyAs(ctx, true, 200, "", s.Snapshot())
+	return nil
 }
 
 // render answers with a page built by write.
@@ -92,18 +65,20 @@ func (s *Server) render(ctx *fasthttp.RequestCtx, status int, write func(*page))
 	ctx.SetBody(p.b)
 }
 
-func (s *Server) page(ctx *fasthttp.RequestCtx) {
+// page is the status page; its route takes a session (AuthSession).
+func (s *Server) page(ctx *fasthttp.RequestCtx) error {
 	ss := s.adminSession(ctx)
-	if ss == nil {
-		if wantsJSON(ctx) {
-			s.authorized(ctx) // 401 with the reason
-			return
-		}
-		seeOther(ctx, "/admin/login")
-		return
+	if ss == nil { // the session ended between the route's check and now
+		return &reqError{status: http.StatusSeeOther, location: "/admin/login"}
 	}
 	d := pageData{Status: s.Snapshot(), CSRF: ss.csrf}
 	s.render(ctx, http.StatusOK, func(p *page) { adminPage(p, &d) })
+	return nil
+}
+
+func (s *Server) loginPage(ctx *fasthttp.RequestCtx) error {
+	s.loginForm(ctx, http.StatusOK, "")
+	return nil
 }
 
 func (s *Server) loginForm(ctx *fasthttp.RequestCtx, status int, msg string) {
@@ -115,10 +90,12 @@ func (s *Server) loginForm(ctx *fasthttp.RequestCtx, status int, msg string) {
 	s.render(ctx, status, func(p *page) { loginPage(p, &d) })
 }
 
-func (s *Server) login(ctx *fasthttp.RequestCtx) {
+// login answers the login form's POST. Its refusals are the form again, with the reason, so
+// they are pages, not errors.
+func (s *Server) login(ctx *fasthttp.RequestCtx) error {
 	if !sameOrigin(ctx) {
 		s.loginForm(ctx, http.StatusForbidden, "This login came from another site; open the admin page directly.")
-		return
+		return nil
 	}
 	pass := string(ctx.PostArgs().Peek("password"))
 	switch code, wait := s.checkPassword(ctx, pass); code {
@@ -127,90 +104,99 @@ func (s *Server) login(ctx *fasthttp.RequestCtx) {
 		secs := int((wait + time.Second - 1) / time.Second)
 		ctx.Response.Header.Set("Retry-After", fmt.Sprint(secs))
 		s.loginForm(ctx, code, fmt.Sprintf("Too many failed logins: wait %d s and try again.", secs))
-		return
+		return nil
 	case http.StatusServiceUnavailable:
 		ctx.Response.Header.Set("Retry-After", "1")
 		s.loginForm(ctx, code, "The gateway is checking other logins; try again in a moment.")
-		return
+		return nil
 	default:
 		s.loginForm(ctx, code, "Wrong password.")
-		return
+		return nil
 	}
 	id, _ := s.adm.newSession()
 	setSessionCookie(ctx, id)
 	s.log.Info("web: admin logged in", "ip", ctx.RemoteIP().String())
 	seeOther(ctx, "/admin")
+	return nil
 }
 
-func (s *Server) logout(ctx *fasthttp.RequestCtx) {
+// logout ends the session; a session's logout needs its CSRF token (else another site could
+// log the admin out), no session just loses its cookie.
+func (s *Server) logout(ctx *fasthttp.RequestCtx) error {
 	ss := s.adminSession(ctx)
 	if ss != nil && csrfOK(ctx, ss) {
 		s.adm.endSession(ctx.Request.Header.Cookie(sessionCookie))
 	} else if ss != nil {
-		reply(ctx, http.StatusForbidden, "bad or missing CSRF token", map[string]string{"error": "bad or missing CSRF token"})
-		return
+		return &reqError{status: http.StatusForbidden, msg: "bad or missing CSRF token"}
 	}
 	setSessionCookie(ctx, "")
 	seeOther(ctx, "/admin/login")
+	return nil
 }
 
-// action runs an admin action: retry or cancel a job, pause or resume a sender. It takes a
-// session and its CSRF token (Basic auth is for reading only: a browser would send it
-// cross-site by itself). It answers JSON to the page's script, or sends a form back to /admin.
-func (s *Server) action(ctx *fasthttp.RequestCtx, what string) {
-	ss := s.adminSession(ctx)
-	if ss == nil {
-		msg := "admin session required: log in at /admin/login"
-		reply(ctx, http.StatusUnauthorized, msg, map[string]string{"error": msg})
-		return
+// The admin actions: retry or cancel a job, pause or resume a sender, compact the store. Their
+// routes take a session and its CSRF token (AuthSessionCSRF). Each answers JSON to the page's
+// script, or sends a form back to /admin (actionDone).
+
+func (s *Server) retry(ctx *fasthttp.RequestCtx) error {
+	id := strings.TrimSpace(string(ctx.PostArgs().Peek("id")))
+	j, err := s.o.Store.Retry(ctx, id)
+	if err != nil {
+		return err
 	}
-	if !csrfOK(ctx, ss) {
-		msg := "bad or missing CSRF token (reload the admin page)"
-		reply(ctx, http.StatusForbidden, msg, map[string]string{"error": msg})
-		return
+	return s.jobDone(ctx, "retry", j)
+}
+
+func (s *Server) cancel(ctx *fasthttp.RequestCtx) error {
+	id := strings.TrimSpace(string(ctx.PostArgs().Peek("id")))
+	j, err := s.o.Store.Cancel(ctx, id, "cancelled by an admin")
+	if err != nil {
+		return err
 	}
-	args := ctx.PostArgs()
-	var out map[string]string
-	switch what {
-	case "retry", "cancel":
-		id := strings.TrimSpace(string(args.Peek("id")))
-		var j *store.Job
-		var err error
-		if what == "retry" {
-			j, err = s.o.Store.Retry(ctx, id)
-		} else {
-			if j, err = s.o.Store.Cancel(ctx, id, "cancelled by an admin"); err == nil {
-				s.hist.add(histFailed, time.Now(), 1)
-			}
-		}
-		if err != nil {
-			s.fail(ctx, err)
-			return
-		}
-		s.log.Info("web: admin action", "action", what, "job", id, "state", j.State)
-		out = map[string]string{"id": j.ID, "state": string(j.State)}
-	case "compact": // give the file's free pages back to the partition (issue 12); writes wait
-		st, err := s.o.Store.Compact(ctx)
-		if err != nil {
-			s.fail(ctx, err)
-			return
-		}
-		s.log.Info("web: admin action", "action", what, "stats", st.String())
-		out = map[string]string{"before_bytes": strconv.FormatInt(st.Before, 10), "after_bytes": strconv.FormatInt(st.After, 10), "took": st.Took.String()}
-	default: // pause, resume
+	s.hist.add(histFailed, time.Now(), 1)
+	return s.jobDone(ctx, "cancel", j)
+}
+
+func (s *Server) jobDone(ctx *fasthttp.RequestCtx, what string, j *store.Job) error {
+	s.log.Info("web: admin action", "action", what, "job", j.ID, "state", j.State)
+	return actionDone(ctx, map[string]string{"id": j.ID, "state": string(j.State)})
+}
+
+// compact gives the file's free pages back to the partition (issue 12); writes wait meanwhile.
+func (s *Server) compact(ctx *fasthttp.RequestCtx) error {
+	st, err := s.o.Store.Compact(ctx)
+	if err != nil {
+		return err
+	}
+	s.log.Info("web: admin action", "action", "compact", "stats", st.String())
+	return actionDone(ctx, map[string]string{"before_bytes": strconv.FormatInt(st.Before, 10), "after_bytes": strconv.FormatInt(st.After, 10), "took": st.Took.String()})
+}
+
+// pauseAction pauses (or resumes) the sender named by the form fields service and sender.
+func (s *Server) pauseAction(pause bool) Handler {
+	what, state := "resume", "running"
+	if pause {
+		what, state = "pause", "paused"
+	}
+	return func(ctx *fasthttp.RequestCtx) error {
+		args := ctx.PostArgs()
 		svc, snd := string(args.Peek("service")), string(args.Peek("sender"))
-		if s.o.Dispatcher == nil || !s.o.Dispatcher.Pause(svc, snd, what == "pause") {
-			s.fail(ctx, &reqError{http.StatusNotFound, "no sender " + svc + "/" + snd})
-			return
+		if s.o.Dispatcher == nil || !s.o.Dispatcher.Pause(svc, snd, pause) {
+			return &reqError{status: http.StatusNotFound, msg: "no sender " + svc + "/" + snd}
 		}
 		s.log.Info("web: admin action", "action", what, "service", svc, "sender", snd)
-		out = map[string]string{"service": svc, "sender": snd, "state": map[bool]string{true: "paused", false: "running"}[what == "pause"]}
+		return actionDone(ctx, map[string]string{"service": svc, "sender": snd, "state": state})
 	}
+}
+
+// actionDone answers a done action: its facts as JSON to the page's script, else back to /admin.
+func actionDone(ctx *fasthttp.RequestCtx, out map[string]string) error {
 	if wantsJSON(ctx) {
 		reply(ctx, 200, "", out)
-		return
+		return nil
 	}
 	seeOther(ctx, "/admin")
+	return nil
 }
 
 func humanBytes(n int64) string {

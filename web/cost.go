@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -19,16 +18,6 @@ import (
 // the stream against the route's limit, and, for uploads, against a budget of bytes in flight
 // shared by every request, so neither one large body nor many medium ones can exhaust memory.
 
-// bodyRule is what a route may receive. A route that reads its own body (a firmware bundle
-// streamed to disk after its auth is checked) sets raw: readBody leaves the stream alone and
-// the handler reads it, with max as its own limit.
-type bodyRule struct {
-	max      int  // bytes; a larger body is refused (413) without being read
-	prefetch int  // bytes fasthttp may read before the handler runs
-	budget   bool // the body counts toward Limits.BodyBudget while it is held
-	raw      bool // the handler reads ctx.RequestBodyStream itself
-}
-
 const (
 	// smallBody is what a route that takes no body (GET, HEAD, the login form) may carry.
 	smallBody = 4 << 10
@@ -38,39 +27,14 @@ const (
 	budgetStep = 1 << 20
 )
 
-// rule is the one table of body limits; HeaderReceived, the Expect handler and readBody all
-// consult it, so they cannot disagree.
-func (s *Server) rule(method, path []byte) bodyRule {
-	lim := s.o.Limits
-	post := string(method) == fasthttp.MethodPost
-	switch p := string(path); {
-	case post && (p == "/data" || p == "/send"):
-		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true}
-	case post && (p == "/msg" || p == "/cons"):
-		return bodyRule{max: lim.MaxForm, prefetch: lim.MaxForm}
-	case post && p == updatePath: // the firmware bundle: streamed to the spool by its handler (update.go)
-		max := smallBody
-		if s.o.Update != nil {
-			max = int(s.o.Update.MaxBundle()) + multipartSlack
-		}
-		return bodyRule{max: max, prefetch: smallBody, raw: true}
-	case post && p == "/admin/login":
-		return bodyRule{max: smallBody, prefetch: smallBody}
-	case post && strings.HasPrefix(p, "/admin/"):
-		return bodyRule{max: lim.MaxForm, prefetch: lim.MaxForm}
-	}
-	return bodyRule{max: smallBody, prefetch: smallBody}
-}
+// The body rules come from the route table (routes.go, Route.Body): HeaderReceived, the Expect
+// handler and readBody all consult it, so they cannot disagree.
 
 // headerReceived tells fasthttp how much of the body to read before the handler runs.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-	return fasthttp.RequestConfig{MaxRequestBodySize: s.rule(h.Method(), path).prefetch}
-}
-
-// requestRule is rule for a parsed request (the path without its query).
-func (s *Server) requestRule(ctx *fasthttp.RequestCtx) bodyRule {
-	return s.rule(ctx.Method(), ctx.Path())
+	r, _ := s.table.lookup(h.Method(), path)
+	return fasthttp.RequestConfig{MaxRequestBodySize: s.rule(r).prefetch}
 }
 
 // errBusy: the budget of bodies in flight stayed full for Limits.BodyWait.
@@ -119,11 +83,10 @@ func (b *budget) take(ctx context.Context, n int64) error {
 	return nil
 }
 
-// readBody reads the request's body under its route's rule and returns what releases its
+// readBody reads the request's body under its route's rule r and returns what releases its
 // share of the budget. On error nothing is held and the connection is to be closed (the rest
 // of the body was not read).
-func (s *Server) readBody(ctx *fasthttp.RequestCtx) (func(), error) {
-	r := s.requestRule(ctx)
+func (s *Server) readBody(ctx *fasthttp.RequestCtx, r bodyRule) (func(), error) {
 	none := func() {}
 	if r.raw {
 		return none, nil

@@ -35,7 +35,7 @@ const (
 var (
 	errBcryptBusy = &busyError{"the gateway is checking other logins; try again in a moment"}
 	errRSABusy    = &busyError{"the gateway is decrypting other uploads; try again in a few seconds"}
-	errRSARate    = &reqError{429, "too many encrypted uploads from this device; slow down (at most 5 a second)"}
+	errRSARate    = &reqError{status: 429, msg: "too many encrypted uploads from this device; slow down (at most 5 a second)"}
 )
 
 type bucket struct {

@@ -18,24 +18,33 @@ var (
 	ErrNotAllowed = identity.ErrNotAllowed
 )
 
-// reqError is a request refused by web itself, with its status code.
+// reqError is a request refused by web itself, with its status code and what goes with it.
 type reqError struct {
-	status int
-	msg    string
+	status     int
+	msg        string
+	retryAfter string // seconds, for 429 and 503
+	challenge  bool   // a 401 that offers HTTP Basic (WWW-Authenticate)
+	location   string // a 303 to this path, no body
 }
 
 func (e *reqError) Error() string { return e.msg }
 
+// Errorf is an error a Handler returns to answer with status and the message (for a route
+// added from outside web; the server's own handlers use the catalogue below).
+func Errorf(status int, format string, args ...any) error {
+	return &reqError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
 func badRequest(format string, args ...any) error {
-	return &reqError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &reqError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
 func tooLarge(format string, args ...any) error {
-	return &reqError{http.StatusRequestEntityTooLarge, fmt.Sprintf(format, args...)}
+	return &reqError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf(format, args...)}
 }
 
 func unsupported(format string, args ...any) error {
-	return &reqError{http.StatusUnsupportedMediaType, fmt.Sprintf(format, args...)}
+	return &reqError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf(format, args...)}
 }
 
 // classify is the catalogue: every error a handler can meet, its status and its message.

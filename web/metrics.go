@@ -44,25 +44,6 @@ type deliveryMetrics struct {
 // job in minutes to hours.
 var latencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600}
 
-// routes are the label values of multimsg_http_requests_total: the known routes, so a client
-// asking for random paths cannot make series without bound.
-var routes = map[string]string{
-	"/key": "/key", "/data": "/data", "/msg": "/msg", "/cons": "/cons", "/send": "/send", "/healthz": "/healthz",
-	"/metrics": "/metrics", "/admin": "/admin", "/admin/": "/admin", "/admin/login": "/admin/login", "/admin/logout": "/admin/logout",
-	"/admin/api/status": "/admin/api/status", "/admin/api/retry": "/admin/api/retry", "/admin/api/cancel": "/admin/api/cancel",
-	"/admin/api/pause": "/admin/api/pause", "/admin/api/compact": "/admin/api/compact", "/admin/api/resume": "/admin/api/resume",
-}
-
-func routeOf(path []byte) string {
-	if r, ok := routes[string(path)]; ok { // no allocation: the compiler special-cases map[string(b)]
-		return r
-	}
-	if bytes.HasPrefix(path, []byte("/admin/static/")) {
-		return "/admin/static/"
-	}
-	return "other"
-}
-
 // label quotes a label value the Prometheus way.
 func label(v string) string {
 	v = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
@@ -198,7 +179,7 @@ func (s *Server) CountAccepted(route, service, sender string) {
 // countRequest runs after every request: requests by route and code, and jobs accepted.
 func (s *Server) countRequest(ctx *fasthttp.RequestCtx) {
 	code := ctx.Response.StatusCode()
-	k := httpKey{routeOf(ctx.Path()), code}
+	k := httpKey{s.table.label(ctx.Path()), code}
 	m := s.met
 	m.mu.Lock()
 	c := m.http[k]
@@ -232,14 +213,12 @@ func (s *Server) instrument(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 }
 
 // metricsHandler answers GET /metrics in the Prometheus text format.
-func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) {
-	if !s.o.MetricsPublic && !s.authorized(ctx) {
-		return
-	}
+func (s *Server) metricsHandler(ctx *fasthttp.RequestCtx) error {
 	var b bytes.Buffer
 	s.met.set.WritePrometheus(&b)
 	metrics.WriteProcessMetrics(&b)
 	ctx.SetContentType("text/plain; version=0.0.4; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.SetBody(b.Bytes())
+	return nil
 }

@@ -34,10 +34,10 @@ func hostNames(extra []string) map[string]bool {
 func (s *Server) fromBrowser(ctx *fasthttp.RequestCtx) error {
 	h := &ctx.Request.Header
 	if o := h.Peek("Origin"); len(o) > 0 {
-		return &reqError{http.StatusForbidden, "requests from web pages are refused on device routes (Origin: " + clip(string(o)) + "); devices send no Origin"}
+		return &reqError{status: http.StatusForbidden, msg: "requests from web pages are refused on device routes (Origin: " + clip(string(o)) + "); devices send no Origin"}
 	}
 	if site := h.Peek("Sec-Fetch-Site"); len(site) > 0 && string(site) != "none" {
-		return &reqError{http.StatusForbidden, "requests from web pages are refused on device routes (Sec-Fetch-Site: " + clip(string(site)) + ")"}
+		return &reqError{status: http.StatusForbidden, msg: "requests from web pages are refused on device routes (Sec-Fetch-Site: " + clip(string(site)) + ")"}
 	}
 	host := string(h.Host())
 	if host == "" {
@@ -51,7 +51,7 @@ func (s *Server) fromBrowser(ctx *fasthttp.RequestCtx) error {
 	if net.ParseIP(name) != nil || s.hosts[strings.ToLower(name)] {
 		return nil
 	}
-	return &reqError{http.StatusForbidden, "Host " + clip(host) + " is not a name of this box; use its address or a name in host_names"}
+	return &reqError{status: http.StatusForbidden, msg: "Host " + clip(host) + " is not a name of this box; use its address or a name in host_names"}
 }
 
 func clip(s string) string {

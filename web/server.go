@@ -44,6 +44,9 @@ type Options struct {
 	HostNames []string
 	// Update serves the firmware update routes (update.go); nil answers them 503.
 	Update Updater
+	// Routes are routes another package adds (docs/DESIGN.md, "Adding a route"); a path and
+	// method of the server's own table cannot be taken over.
+	Routes []Route
 }
 
 // Server is the HTTP front.
@@ -64,6 +67,7 @@ type Server struct {
 	hosts  map[string]bool // names accepted in Host on device routes (origin.go)
 	budget *budget         // bytes of upload bodies in flight (cost.go)
 	crypto *cryptoGate     // bcrypt and RSA semaphores, RSA per-device rate (crypto_gate.go)
+	table  *table          // the routes (routes.go)
 }
 
 // New builds the server; Serve starts it.
@@ -114,6 +118,7 @@ func New(o Options) *Server {
 		budget: newBudget(int64(o.Limits.BodyBudget), o.Limits.BodyWait), crypto: newCryptoGate(time.Now),
 		hosts: hostNames(o.HostNames)}
 	s.hist = newHistory(s.started) // counts live from now; Serve reads the earlier hours back
+	s.table = newTable(s.routes(o.Routes))
 	s.initMetrics()
 	s.srv = &fasthttp.Server{
 		Handler:      s.instrument(s.handle),
@@ -154,58 +159,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	p := string(ctx.Path())
-	if p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" {
-		if err := s.fromBrowser(ctx); err != nil { // before the body is paid for
-			ctx.SetConnectionClose()
-			s.fail(ctx, err)
-			return
-		}
-	}
-	release, err := s.readBody(ctx)
-	if err != nil {
-		ctx.SetConnectionClose() // the rest of the body is unread
-		s.fail(ctx, err)
-		return
-	}
-	defer func() {
-		release()
-		// fasthttp pools a connection's RequestCtx without resetting its request: a body left
-		// in it would stay reachable (tens of MiB for an upload) until the context is reused.
-		ctx.Request.ResetBody()
-	}()
-	post := ctx.IsPost()
-	switch {
-	case p == "/key" && ctx.IsGet():
-		s.key(ctx)
-	case p == "/data" && post:
-		s.data(ctx)
-	case p == "/msg" && post:
-		s.msg(ctx)
-	case p == "/cons" && post:
-		s.cons(ctx)
-	case p == "/send" && post:
-		s.send(ctx)
-	case p == "/healthz" && (ctx.IsGet() || ctx.IsHead()):
-		s.healthz(ctx)
-	case p == "/metrics" || p == "/admin" || strings.HasPrefix(p, "/admin/"): // admin_page.go
-		s.admin(ctx)
-	case p == "/key" || p == "/data" || p == "/msg" || p == "/cons" || p == "/send" || p == "/healthz":
-		s.fail(ctx, &reqError{http.StatusMethodNotAllowed, "method " + string(ctx.Method()) + " not allowed on " + p})
-	default:
-		s.fail(ctx, &reqError{http.StatusNotFound, "no such route: " + p + " (routes: GET /key, POST /data, /msg, /cons, /send, GET /healthz)"})
-	}
-}
-
 func wantsJSON(ctx *fasthttp.RequestCtx) bool {
 	return strings.Contains(string(ctx.Request.Header.Peek("Accept")), "application/json")
 }
 
 // reply answers text as plain text, or v as JSON when the client asked for JSON.
 func reply(ctx *fasthttp.RequestCtx, status int, text string, v any) {
+	replyAs(ctx, wantsJSON(ctx), status, text, v)
+}
+
+// replyAs answers v as JSON, or text as plain text.
+func replyAs(ctx *fasthttp.RequestCtx, asJSON bool, status int, text string, v any) {
 	ctx.SetStatusCode(status)
-	if wantsJSON(ctx) {
+	if asJSON {
 		ctx.SetContentType("application/json")
 		b, _ := json.Marshal(v)
 		ctx.SetBody(append(b, '\n'))
@@ -215,16 +181,34 @@ func reply(ctx *fasthttp.RequestCtx, status int, text string, v any) {
 	ctx.SetBodyString(text)
 }
 
-// fail is the one place that turns an error into a response.
-func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
+// fail is the one place that turns an error into a response: status and message from the
+// catalogue (classify), the headers that go with them, the body as JSON when the route (r, nil
+// when none matched) or the client asks for it. A 5xx is logged here, once.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, r *Route, err error) {
 	status, msg := classify(err)
-	if errors.Is(err, errBusy) {
+	var re *reqError
+	if errors.As(err, &re) {
+		if re.location != "" {
+			seeOther(ctx, re.location)
+			return
+		}
+		if re.retryAfter != "" {
+			ctx.Response.Header.Set("Retry-After", re.retryAfter)
+		}
+		// The Basic challenge is for scripts and a browser opening the URL; the page's own
+		// fetches (Sec-Fetch-Mode other than navigate) get a bare 401, which the script turns
+		// into the login form, instead of the browser's password dialog.
+		if m := string(ctx.Request.Header.Peek("Sec-Fetch-Mode")); re.challenge && (m == "" || m == "navigate") {
+			ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="multimsg admin"`)
+		}
+	}
+	if errors.Is(err, errBusy) && len(ctx.Response.Header.Peek("Retry-After")) == 0 {
 		ctx.Response.Header.Set("Retry-After", "5")
 	}
 	if status >= 500 && status != http.StatusInsufficientStorage {
 		s.log.Error("web: request failed", "path", string(ctx.Path()), "status", status, "err", err)
 	}
-	reply(ctx, status, msg, map[string]string{"error": msg})
+	replyAs(ctx, r != nil && r.JSON || wantsJSON(ctx), status, msg, map[string]string{"error": msg})
 }
 
 // transportError answers what fasthttp refuses before a handler runs (too large, too slow).
@@ -245,19 +229,6 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	reply(ctx, status, msg, map[string]string{"error": msg})
 }
 
-// expect answers "Expect: 100-continue" (curl sends it for large bodies): a body over the limit
-// is refused before the client sends it, so it gets the 413 rather than a reset connection.
-func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
-	if streamed(ctx) {
-		return s.updateExpect(ctx)
-	}
-	if r := s.requestRule(ctx); ctx.Request.Header.ContentLength() > r.max {
-		s.fail(ctx, tooLarge("request body too large: at most %d bytes on %s", r.max, ctx.Path()))
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusContinue
-}
-
 // who identifies the requester and records it in the device registry.
 func (s *Server) who(ctx *fasthttp.RequestCtx) (string, string, error) {
 	ip := addrOf(ctx.RemoteIP())
@@ -271,14 +242,15 @@ func (s *Server) who(ctx *fasthttp.RequestCtx) (string, string, error) {
 	return dev, ip.String(), nil
 }
 
-func (s *Server) key(ctx *fasthttp.RequestCtx) {
+func (s *Server) key(ctx *fasthttp.RequestCtx) error {
 	pem := s.o.Key.PublicPEM()
 	if wantsJSON(ctx) {
 		reply(ctx, 200, "", map[string]string{"key": string(pem)})
-		return
+		return nil
 	}
 	ctx.SetContentType("application/x-pem-file")
 	ctx.SetBody(pem)
+	return nil
 }
 
 // upload parses and (if a key part came) decrypts a multipart upload.
@@ -310,23 +282,18 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, dev string, params bool) (*for
 	return f, nil
 }
 
-func (s *Server) data(ctx *fasthttp.RequestCtx) {
-	dev, ip, err := s.who(ctx)
+func (s *Server) data(ctx *fasthttp.RequestCtx) error {
+	dev := DeviceOf(ctx)
+	f, err := s.upload(ctx, dev.ID, false)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
-	f, err := s.upload(ctx, dev, false)
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev.ID, IP: dev.IP, Files: f.files, KeyDigest: keyDigest(f.key)})
 	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, KeyDigest: keyDigest(f.key)})
-	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	reply(ctx, 200, j.ID, map[string]string{"id": j.ID, "state": string(j.State)})
+	return nil
 }
 
 // msgFields reads /msg's fields from an urlencoded or multipart body.
@@ -402,84 +369,68 @@ func storeParams(typed []provider.File, svc *provider.Service, snd *provider.Sen
 
 // jobRequest reads the requester and the fields of /msg or /cons, which name a job by id.
 func (s *Server) jobRequest(ctx *fasthttp.RequestCtx) (dev, id string, fields map[string]string, err error) {
-	if dev, _, err = s.who(ctx); err != nil {
-		return "", "", nil, err
-	}
 	if fields, err = s.msgFields(ctx); err != nil {
 		return "", "", nil, err
 	}
 	if id = strings.TrimSpace(fields["id"]); id == "" {
 		return "", "", nil, badRequest("id: missing; give the id that /data answered")
 	}
-	return dev, id, fields, nil
+	return DeviceOf(ctx).ID, id, fields, nil
 }
 
-func (s *Server) msg(ctx *fasthttp.RequestCtx) {
+func (s *Server) msg(ctx *fasthttp.RequestCtx) error {
 	dev, id, fields, err := s.jobRequest(ctx)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	j, err := s.o.Store.View(id, dev)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	if j.State != store.Preprocess {
-		s.fail(ctx, fmt.Errorf("%w: job %s already has its parameters (it is %s); they can be set once", store.ErrState, id, j.State))
-		return
+		return fmt.Errorf("%w: job %s already has its parameters (it is %s); they can be set once", store.ErrState, id, j.State)
 	}
 	p, info, err := params(fields, false)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	files, err := s.o.Store.Data(id)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	typed, svc, snd, err := s.o.Registry.Resolve(p, providerFiles(files))
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	if _, err := s.o.Store.SetParams(ctx, id, dev, *storeParams(typed, svc, snd, p, info)); err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	ctx.SetUserValue(acceptedKey, accepted{svc.Name, snd.Name})
 	reply(ctx, 200, "queued", map[string]string{"id": id, "state": "queued"})
+	return nil
 }
 
-func (s *Server) send(ctx *fasthttp.RequestCtx) {
-	dev, ip, err := s.who(ctx)
+func (s *Server) send(ctx *fasthttp.RequestCtx) error {
+	dev := DeviceOf(ctx)
+	f, err := s.upload(ctx, dev.ID, true)
 	if err != nil {
-		s.fail(ctx, err)
-		return
-	}
-	f, err := s.upload(ctx, dev, true)
-	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	p, info, err := params(f.fields, true)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	typed, svc, snd, err := s.o.Registry.Resolve(p, providerFiles(f.files))
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
-	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev, IP: ip, Files: f.files, Params: storeParams(typed, svc, snd, p, info), KeyDigest: keyDigest(f.key)})
+	j, err := s.o.Store.Create(ctx, store.NewJob{Device: dev.ID, IP: dev.IP, Files: f.files, Params: storeParams(typed, svc, snd, p, info), KeyDigest: keyDigest(f.key)})
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	ctx.SetUserValue(acceptedKey, accepted{svc.Name, snd.Name})
 	reply(ctx, 200, j.ID, map[string]string{"id": j.ID, "state": string(j.State)})
+	return nil
 }
 
 // FileView is one file in /cons's JSON answer.
@@ -510,23 +461,22 @@ func viewOf(j *store.Job) JobView {
 	return v
 }
 
-func (s *Server) cons(ctx *fasthttp.RequestCtx) {
+func (s *Server) cons(ctx *fasthttp.RequestCtx) error {
 	dev, id, _, err := s.jobRequest(ctx)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	j, err := s.o.Store.Consult(ctx, id, dev)
 	if err != nil {
-		s.fail(ctx, err)
-		return
+		return err
 	}
 	reply(ctx, 200, string(j.State), viewOf(j))
+	return nil
 }
 
 // healthz answers 200 while the store is writable. A write costs an fsync, so the answer is
 // reused for a second.
-func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) error {
 	s.hmu.Lock()
 	if time.Since(s.healthAt) > time.Second {
 		s.healthOK = s.o.Store.Ping(ctx)
@@ -535,11 +485,10 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 	err := s.healthOK
 	s.hmu.Unlock()
 	if err != nil {
-		msg := "store not writable: " + err.Error()
-		reply(ctx, http.StatusServiceUnavailable, msg, map[string]string{"error": msg})
-		return
+		return &reqError{status: http.StatusServiceUnavailable, msg: "store not writable: " + err.Error()}
 	}
 	reply(ctx, 200, "ok", map[string]string{"status": "ok"})
+	return nil
 }
 
 func itoa(n int) string {

@@ -44,26 +44,23 @@ type UpdateStatus struct {
 	Version string `json:"version"`
 }
 
-func (s *Server) updateRoutes(ctx *fasthttp.RequestCtx, p string) {
-	switch {
-	case p == updatePath && (ctx.IsGet() || ctx.IsHead()):
-		if !s.authorized(ctx) {
-			return
-		}
-		if s.o.Update == nil {
-			jsonReply(ctx, http.StatusServiceUnavailable, errBody(errNoUpdater.Error()))
-			return
-		}
-		ctx.Response.Header.Set("Cache-Control", "no-store")
-		jsonReply(ctx, http.StatusOK, UpdateStatus{Status: s.o.Update.Status(updCtx()), Version: s.o.Version})
-	case p == updatePath && ctx.IsPost():
-		s.updatePost(ctx)
-	case p == rebootPath && ctx.IsPost():
-		s.rebootPost(ctx)
-	default:
-		ctx.SetConnectionClose()
-		jsonReply(ctx, http.StatusMethodNotAllowed, errBody("method "+string(ctx.Method())+" not allowed on "+p))
+// updateRoutes are the firmware routes' entries in the route table (routes.go).
+func (s *Server) updateRoutes() []Route {
+	return []Route{
+		{Method: "GET", Path: updatePath, Auth: AuthAdmin, JSON: true, Handle: s.updateGet},
+		{Method: "POST", Path: updatePath, Auth: AuthAdminWrite, Body: BodyStream, JSON: true,
+			Expect: s.updateExpect, Audit: "firmware upload", Handle: s.updatePost},
+		{Method: "POST", Path: rebootPath, Auth: AuthAdminWrite, JSON: true, Audit: "reboot", Handle: s.rebootPost},
 	}
+}
+
+func (s *Server) updateGet(ctx *fasthttp.RequestCtx) error {
+	if s.o.Update == nil {
+		return errNoUpdater
+	}
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	jsonReply(ctx, http.StatusOK, UpdateStatus{Status: s.o.Update.Status(updCtx()), Version: s.o.Version})
+	return nil
 }
 
 // updCtx is the context of calls into the updater: never the *fasthttp.RequestCtx, which
@@ -71,9 +68,9 @@ func (s *Server) updateRoutes(ctx *fasthttp.RequestCtx, p string) {
 // what it was given. The upload itself is bounded by the connection's idle deadline.
 func updCtx() context.Context { return context.Background() }
 
-var errNoUpdater = &update.UnavailableError{Reason: "this server was started without an updater"}
-
-func errBody(msg string) map[string]string { return map[string]string{"error": msg} }
+// errNoUpdater answers the firmware routes of a server started without an updater.
+var errNoUpdater = &reqError{status: http.StatusServiceUnavailable,
+	msg: (&update.UnavailableError{Reason: "this server was started without an updater"}).Error()}
 
 func jsonReply(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, _ := json.Marshal(v)
@@ -94,50 +91,42 @@ func crossSite(ctx *fasthttp.RequestCtx) bool {
 
 // adminWrite authorises a state-changing admin API call from its headers alone (the body is
 // not read yet): a page session with its CSRF token in X-CSRF-Token, or HTTP Basic for scripts
-// when the request carries no cross-site browser marks. When it refuses it has answered (JSON)
-// and returns the status; who says how the caller got in.
-func (s *Server) adminWrite(ctx *fasthttp.RequestCtx) (who string, status int) {
+// when the request carries no cross-site browser marks. How the caller got in ("session",
+// "basic") is kept in the request's user value authKey for the audit.
+func (s *Server) adminWrite(ctx *fasthttp.RequestCtx) error {
 	if ss := s.adminSession(ctx); ss != nil {
+		ctx.SetUserValue(authKey, "session")
 		tok := ctx.Request.Header.Peek("X-CSRF-Token")
 		if sameOrigin(ctx) && len(tok) > 0 && subtle.ConstantTimeCompare(tok, []byte(ss.csrf)) == 1 {
-			return "session", 0
+			return nil
 		}
 		if _, _, basic := basicAuth(ctx); !basic {
-			jsonReply(ctx, http.StatusForbidden, errBody("bad or missing CSRF token (X-CSRF-Token; reload the admin page)"))
-			return "session", http.StatusForbidden
+			return &reqError{status: http.StatusForbidden, msg: "bad or missing CSRF token (X-CSRF-Token; reload the admin page)"}
 		}
 	}
 	if _, pass, ok := basicAuth(ctx); ok {
+		ctx.SetUserValue(authKey, "basic")
 		if crossSite(ctx) {
-			jsonReply(ctx, http.StatusForbidden, errBody("cross-site request refused: HTTP Basic is for scripts, not for another site's page"))
-			return "basic", http.StatusForbidden
+			return &reqError{status: http.StatusForbidden, msg: "cross-site request refused: HTTP Basic is for scripts, not for another site's page"}
 		}
 		switch code, wait := s.checkPassword(ctx, pass); code {
 		case 0:
-			return "basic", 0
+			return nil
 		case http.StatusTooManyRequests:
-			tooMany(ctx, wait)
-			return "basic", code
+			return tooMany(wait)
 		}
 	}
-	if m := string(ctx.Request.Header.Peek("Sec-Fetch-Mode")); m == "" || m == "navigate" {
-		ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="multimsg admin"`)
-	}
-	jsonReply(ctx, http.StatusUnauthorized, errBody("admin login required: the page's session with its CSRF token, or HTTP Basic with the admin password"))
-	return "", http.StatusUnauthorized
+	ctx.SetUserValue(authKey, "")
+	return &reqError{status: http.StatusUnauthorized, challenge: true,
+		msg: "admin login required: the page's session with its CSRF token, or HTTP Basic with the admin password"}
 }
 
-// uploadHead checks an upload from its headers: auth, then size and content type, then whether
-// the updater takes one now. It returns the size to expect (-1 unknown) and the multipart
-// boundary ("" for a raw body), or the status it answered with.
-func (s *Server) uploadHead(ctx *fasthttp.RequestCtx) (who string, size int64, boundary string, status int) {
-	who, status = s.adminWrite(ctx)
-	if status != 0 {
-		return who, 0, "", status
-	}
+// uploadHead checks an upload from its headers, once its auth passed: size and content type,
+// then whether the updater takes one now. It returns the size to expect (-1 unknown) and the
+// multipart boundary ("" for a raw body).
+func (s *Server) uploadHead(ctx *fasthttp.RequestCtx) (size int64, boundary string, err error) {
 	if s.o.Update == nil {
-		jsonReply(ctx, http.StatusServiceUnavailable, errBody(errNoUpdater.Error()))
-		return who, 0, "", http.StatusServiceUnavailable
+		return 0, "", errNoUpdater
 	}
 	max := s.o.Update.MaxBundle()
 	cl := int64(ctx.Request.Header.ContentLength()) // -1 chunked, -2 none
@@ -146,44 +135,44 @@ func (s *Server) uploadHead(ctx *fasthttp.RequestCtx) (who string, size int64, b
 	case "application/octet-stream":
 		size = cl
 		if cl > max {
-			return who, 0, "", updateFail(ctx, update.ErrTooLarge, cl, max)
+			return 0, "", updateError(update.ErrTooLarge, cl, max)
 		}
 	case "multipart/form-data":
 		if boundary = params["boundary"]; boundary == "" {
-			jsonReply(ctx, http.StatusBadRequest, errBody("multipart/form-data without a boundary"))
-			return who, 0, "", http.StatusBadRequest
+			return 0, "", badRequest("multipart/form-data without a boundary")
 		}
 		size = -1
 		if cl > max+multipartSlack {
-			return who, 0, "", updateFail(ctx, update.ErrTooLarge, cl, max)
+			return 0, "", updateError(update.ErrTooLarge, cl, max)
 		}
 	default:
-		jsonReply(ctx, http.StatusUnsupportedMediaType, errBody("send the bundle as application/octet-stream, or as the field \"bundle\" of multipart/form-data; got "+strconv.Quote(mt)))
-		return who, 0, "", http.StatusUnsupportedMediaType
+		return 0, "", unsupported("send the bundle as application/octet-stream, or as the field \"bundle\" of multipart/form-data; got %s", strconv.Quote(mt))
 	}
 	if cl == -2 || cl == 0 {
-		jsonReply(ctx, http.StatusBadRequest, errBody("no bundle: the request has no body"))
-		return who, 0, "", http.StatusBadRequest
+		return 0, "", badRequest("no bundle: the request has no body")
 	}
 	if err := s.o.Update.Check(updCtx(), size); err != nil {
-		return who, 0, "", updateFail(ctx, err, cl, max)
+		return 0, "", updateError(err, cl, max)
 	}
-	return who, size, boundary, 0
+	return size, boundary, nil
 }
 
 // updateExpect answers "Expect: 100-continue" for the upload: a caller who will be refused
 // gets the refusal instead of "100 Continue", and never sends the body.
 func (s *Server) updateExpect(ctx *fasthttp.RequestCtx) int {
-	who, _, _, status := s.uploadHead(ctx)
-	if status != 0 {
-		s.auditUpdate(ctx, who, status, "refused before the body: "+string(ctx.Response.Body()))
-		return status
+	err := s.adminWrite(ctx)
+	if err == nil {
+		_, _, err = s.uploadHead(ctx)
+	}
+	if err != nil {
+		r, _ := s.table.lookup(ctx.Method(), ctx.Path())
+		return s.refuse(ctx, r, err)
 	}
 	return http.StatusContinue
 }
 
-// updateFail answers an updater error with its status.
-func updateFail(ctx *fasthttp.RequestCtx, err error, size, max int64) int {
+// updateError is an updater error with its status.
+func updateError(err error, size, max int64) error {
 	status := http.StatusInternalServerError
 	msg := err.Error()
 	switch {
@@ -203,9 +192,7 @@ func updateFail(ctx *fasthttp.RequestCtx, err error, size, max int64) int {
 	case errors.Is(err, update.ErrNoSpace):
 		status = http.StatusInsufficientStorage
 	}
-	msg = strings.TrimPrefix(msg, "update: ")
-	jsonReply(ctx, status, errBody(msg))
-	return status
+	return &reqError{status: status, msg: strings.TrimPrefix(msg, "update: ")}
 }
 
 func (s *Server) auditUpdate(ctx *fasthttp.RequestCtx, who string, status int, result string) {
@@ -213,13 +200,12 @@ func (s *Server) auditUpdate(ctx *fasthttp.RequestCtx, who string, status int, r
 		"size", ctx.Request.Header.ContentLength(), "status", status, "result", result)
 }
 
-// updatePost takes a bundle: raw body or the multipart field "bundle".
-func (s *Server) updatePost(ctx *fasthttp.RequestCtx) {
-	who, size, boundary, status := s.uploadHead(ctx)
-	if status != 0 {
-		ctx.SetConnectionClose() // the body stays unread
-		s.auditUpdate(ctx, who, status, "refused: "+string(ctx.Response.Body()))
-		return
+// updatePost takes a bundle: raw body or the multipart field "bundle". Its route checked the
+// auth; a refusal is audited where it is written (handle).
+func (s *Server) updatePost(ctx *fasthttp.RequestCtx) error {
+	size, boundary, err := s.uploadHead(ctx)
+	if err != nil {
+		return err
 	}
 	// Whatever happens, this connection ends with this request: a refusal leaves the body
 	// unread, and a multipart upload its closing boundary.
@@ -227,20 +213,17 @@ func (s *Server) updatePost(ctx *fasthttp.RequestCtx) {
 	body := &idleReader{r: ctx.RequestBodyStream(), conn: ctx.Conn(), idle: s.o.ReadTimeout}
 	opts := update.InstallOptions{AllowDowngrade: ctx.QueryArgs().GetBool("allow_downgrade")}
 	var acc *update.Accepted
-	var err error
 	if boundary == "" {
 		acc, err = s.o.Update.Install(updCtx(), body, size, opts)
 	} else {
 		acc, err = s.installMultipart(body, boundary, opts)
 	}
 	if err != nil {
-		ctx.SetConnectionClose()
-		status := updateFail(ctx, err, size, s.o.Update.MaxBundle())
-		s.auditUpdate(ctx, who, status, err.Error())
-		return
+		return updateError(err, size, s.o.Update.MaxBundle())
 	}
 	jsonReply(ctx, http.StatusAccepted, map[string]any{"status": "installing", "version": acc.Version, "compatible": acc.Compatible, "size": acc.Size})
-	s.auditUpdate(ctx, who, http.StatusAccepted, "installing "+acc.Version)
+	s.audit(ctx, "firmware upload", http.StatusAccepted, "installing "+acc.Version)
+	return nil
 }
 
 // installMultipart streams the part named "bundle"; small fields before it (csrf,
@@ -285,29 +268,19 @@ func (r *idleReader) Read(p []byte) (int, error) {
 }
 
 // rebootPost restarts the box (admin, CSRF); refused while an update installs.
-func (s *Server) rebootPost(ctx *fasthttp.RequestCtx) {
-	who, status := s.adminWrite(ctx)
-	if status == 0 && s.o.Update == nil {
-		status = http.StatusServiceUnavailable
-		jsonReply(ctx, status, errBody(errNoUpdater.Error()))
+func (s *Server) rebootPost(ctx *fasthttp.RequestCtx) error {
+	if s.o.Update == nil {
+		return errNoUpdater
 	}
-	if status == 0 {
-		// Only a box with RAUC reboots from its page: on a laptop (make run) the button must not
-		// restart the developer's machine.
-		if err := s.o.Update.Check(updCtx(), 0); err != nil {
-			status = updateFail(ctx, err, 0, 0)
-		} else if err := s.o.Update.Reboot(time.Second); err != nil {
-			status = updateFail(ctx, err, 0, 0)
-		} else {
-			status = http.StatusAccepted
-			jsonReply(ctx, status, map[string]string{"status": "rebooting"})
-		}
+	// Only a box with RAUC reboots from its page: on a laptop (make run) the button must not
+	// restart the developer's machine.
+	if err := s.o.Update.Check(updCtx(), 0); err != nil {
+		return updateError(err, 0, 0)
 	}
-	s.log.Info("audit: reboot", "ip", ctx.RemoteIP().String(), "auth", who, "status", status)
-}
-
-// streamed reports whether the request is the upload, which reads its own body (its rule in
-// cost.go is raw) after auth and size were checked from the headers.
-func streamed(ctx *fasthttp.RequestCtx) bool {
-	return ctx.IsPost() && string(ctx.Path()) == updatePath
+	if err := s.o.Update.Reboot(time.Second); err != nil {
+		return updateError(err, 0, 0)
+	}
+	jsonReply(ctx, http.StatusAccepted, map[string]string{"status": "rebooting"})
+	s.audit(ctx, "reboot", http.StatusAccepted, "rebooting")
+	return nil
 }
