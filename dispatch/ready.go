@@ -35,8 +35,9 @@ func (d *Dispatcher) expedited(f store.File) bool {
 	if err != nil {
 		return false
 	}
+	senders := d.senderMap()
 	for i := range svc.Senders {
-		ss := d.senders[svc.Name+"/"+svc.Senders[i].Name]
+		ss := senders[svc.Name+"/"+svc.Senders[i].Name]
 		if ss == nil {
 			continue
 		}
