@@ -423,3 +423,22 @@ func (m *SMTPIn) targets(isService func(string) bool) error {
 	}
 	return nil
 }
+
+// Changed lists the full keys whose values differ between a and b, box keys and service
+// tables ("delivery.ttl", "mail.sender[0].port"); never a value.
+func Changed(a, b *Config) []string {
+	out := setting.Changed(a, b)
+	for _, u := range units.All() {
+		sa, sb := a.Service(u.Name), b.Service(u.Name)
+		switch {
+		case sa == nil && sb == nil:
+		case sa == nil || sb == nil:
+			out = append(out, u.Name)
+		default:
+			for _, k := range setting.Changed(sa, sb) {
+				out = append(out, u.Name+"."+k)
+			}
+		}
+	}
+	return out
+}

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,15 @@ type Gateway struct {
 	mailLn  net.Listener
 	clock   *clock.File // nil unless restore_clock
 	closers []func() error
+	// svcClosers are each service's drivers to close, by service (services.go); guarded by
+	// reloadMu once the gateway runs.
+	svcClosers map[string][]func() error
+
+	id       *identity.Identity
+	admin    *web.AdminAuth
+	cur      atomic.Pointer[config.Config] // the configuration applied now (reload.go)
+	reloadMu sync.Mutex                    // one Reload at a time; guards svcClosers, stopped
+	stopped  bool
 
 	dogArmed, dogPetted atomic.Bool // the watchdog is open / has been petted since start (health.go)
 }
@@ -75,7 +85,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	if o.Console == nil {
 		o.Console = os.Stderr
 	}
-	g = &Gateway{cfg: cfg, log: o.Log}
+	g = &Gateway{cfg: cfg, log: o.Log, svcClosers: map[string][]func() error{}}
+	g.cur.Store(&cfg)
 	defer func() {
 		if err != nil {
 			g.close()
@@ -118,7 +129,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, g.Store.Close)
-	services, err := g.services()
+	g.closers = append(g.closers, g.closeServices)
+	services, err := g.services(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -130,10 +142,6 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
 		Observe: func(e dispatch.Event) { g.Web.Observe(e) }, // metrics, admin chart; g.Web is set before Run
 	})
-	allow := map[string]bool{}
-	for _, m := range cfg.AllowMACs {
-		allow[m] = true
-	}
 	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
 	// with the gateway (Close, among the closers), not with a request's context. Devices enter
 	// the registry by their requests (web), not by the ARP frames the watcher learns from: any
@@ -149,7 +157,10 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		SpoolDir: cfg.Update.SpoolDir, MaxBundle: int64(cfg.Update.MaxBundle), RebootCommand: o.RebootCommand, Log: o.Log,
 	})
 	g.closers = append(g.closers, g.Update.Close)
-	id := &identity.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow}
+	g.admin = &web.AdminAuth{Hash: hash}
+	pol := policy(&cfg)
+	id := &identity.Identity{Neighbors: neigh, UnknownByIP: pol.UnknownByIP, Allow: pol.Allow}
+	g.id = id
 	g.Web = web.New(web.Options{
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
@@ -159,7 +170,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 			MaxForm: int(cfg.Limits.MaxForm), MaxArgs: cfg.Limits.MaxArgs, BodyBudget: int(cfg.Limits.BodyBudget),
 			BodyWait: cfg.Limits.BodyWait.D(), MaxConnsPerIP: cfg.Limits.MaxConnsPerIP, Concurrency: cfg.Limits.Concurrency},
 		HostNames: cfg.HostNames,
-		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
+		Admin:     g.admin, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -329,6 +340,9 @@ func (g *Gateway) saveClock() {
 }
 
 func (g *Gateway) close() {
+	g.reloadMu.Lock()
+	g.stopped = true
+	g.reloadMu.Unlock()
 	if g.ln != nil {
 		g.ln.Close()
 	}
