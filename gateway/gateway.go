@@ -32,6 +32,7 @@ import (
 	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
 	"multimsg/identity"
+	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
 	"multimsg/store"
@@ -390,40 +391,11 @@ func adminHash(cfg config.Config, console io.Writer, log *slog.Logger) (string, 
 	if err != nil {
 		return "", err
 	}
-	if err := writeDurably(path, append(h, '\n')); err != nil {
+	// the password is printed once, so its hash must not be lost to a power cut
+	if err := atomicfile.Write(path, append(h, '\n')); err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
 	}
 	fmt.Fprintf(console, "\n*** multimsg first start: the admin password is %s\n*** (shown once; only its hash is kept in %s; set admin.password_hash with `multimsg passwd` to choose your own)\n\n", pass, path)
 	log.Info("admin password generated and printed on the console", "hash_file", path)
 	return string(h), nil
-}
-
-// writeDurably replaces path with data (mode 0600) so that after a power cut it holds either
-// the old contents or all of data: the password is printed once, so its hash must not be lost.
-func writeDurably(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after the rename, a no-op
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -127,6 +127,8 @@ type Modem struct {
 	readyFns  []func()
 	change    chan struct{} // closed and replaced at every health change (tests wait on it)
 	reboot    bool          // the modem announced a restart of its own: run the full setup again
+
+	ussd ussdSlot // the +CUSD a USSD request waits for
 }
 
 // New starts supervising a modem. It returns at once; the port is opened in the background
@@ -529,6 +531,10 @@ func (m *Modem) onURC(u URC) {
 				m.urcs.reg++
 				h.Registered, h.RegStatus = true, st
 			})
+		}
+	case "+CUSD":
+		if !m.ussd.deliver(l.Body) {
+			m.log.Info("modem: USSD from the network with no request waiting (ignored)", "urc", Redact(l.Text))
 		}
 	case "+CMTI", "+CDS", "+CDSI", "+CMT":
 		m.log.Info("modem: incoming message or report (not processed)", "urc", l.Text)

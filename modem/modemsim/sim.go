@@ -65,6 +65,8 @@ type Profile struct {
 	// ReportsUnregistered: +CREG?/+CEREG? always say "searching" though the network takes
 	// messages (a modem whose registration report is wrong or stuck).
 	ReportsUnregistered bool
+
+	USSD USSD // how USSD requests are answered (ussd.go)
 }
 
 // RegForm is how a simulated modem shapes its +CREG?/+CEREG? read answer.
@@ -128,6 +130,9 @@ type Sim struct {
 	msgs     []Message
 	changed  chan struct{}
 	closed   bool
+
+	ussdOpen    bool // a USSD session the network keeps open
+	cusdCancels int
 }
 
 type partial struct {
@@ -587,6 +592,9 @@ func (s *Sim) command(m *os.File, cmd string) *pduState {
 	simState := s.simState
 	s.mu.Unlock()
 	switch {
+	case strings.HasPrefix(up, "AT+CUSD"):
+		s.ussd(m, cmd, up)
+		return nil
 	case up == "AT":
 		if s.p.BareATError {
 			return fail("ERROR")
