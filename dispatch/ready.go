@@ -21,7 +21,7 @@ func (d *Dispatcher) senderReady(ss *senderState) {
 // end; paused senders stay paused. It returns how many pending files were made due.
 func (d *Dispatcher) RetryNow() int {
 	now := d.o.Now()
-	for _, ss := range d.senders {
+	for _, ss := range d.senderMap() {
 		d.markReady(ss, now)
 	}
 	n := d.enqueuePending(func(string) bool { return true })
