@@ -35,6 +35,7 @@ import (
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
+	"multimsg/settings"
 	"multimsg/store"
 	"multimsg/update"
 	"multimsg/web"
@@ -48,23 +49,30 @@ type Options struct {
 	Console io.Writer
 	// RebootCommand restarts the box from the page (default /sbin/reboot: init stops us first).
 	RebootCommand []string
+	// ConfigPath is the configuration file the settings pages write and SIGHUP reads again
+	// (default config.DefaultPath).
+	ConfigPath string
+	// FromFlags are the keys the command line set over the file (settings.Options).
+	FromFlags []string
 }
 
 // Gateway is a configured, listening, not yet running multimsg.
 type Gateway struct {
-	cfg     config.Config
-	log     *slog.Logger
-	Store   *store.Store
-	Key     *envelope.Key
-	Reg     *provider.Registry
-	Disp    *dispatch.Dispatcher
-	Web     *web.Server
-	Update  *update.Updater
-	Mail    *mailin.Server // nil unless smtp_in.listen is set
-	ln      net.Listener
-	mailLn  net.Listener
-	clock   *clock.File // nil unless restore_clock
-	closers []func() error
+	cfg    config.Config
+	log    *slog.Logger
+	Store  *store.Store
+	Key    *envelope.Key
+	Reg    *provider.Registry
+	Disp   *dispatch.Dispatcher
+	Web    *web.Server
+	Update *update.Updater
+	Mail   *mailin.Server // nil unless smtp_in.listen is set
+	// Settings changes the configuration from the page and on SIGHUP (ReloadFile).
+	Settings *settings.Manager
+	ln       net.Listener
+	mailLn   net.Listener
+	clock    *clock.File // nil unless restore_clock
+	closers  []func() error
 	// svcClosers are each service's drivers to close, by service (services.go); guarded by
 	// reloadMu once the gateway runs.
 	svcClosers map[string][]func() error
@@ -162,7 +170,13 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	pol := policy(&cfg)
 	id := &identity.Identity{Neighbors: neigh, UnknownByIP: pol.UnknownByIP, Allow: pol.Allow}
 	g.id = id
+	if o.ConfigPath == "" {
+		o.ConfigPath = config.DefaultPath
+	}
+	g.Settings = settings.New(settings.Options{Path: o.ConfigPath, FromFlags: o.FromFlags, Gateway: g,
+		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log})
 	g.Web = web.New(web.Options{
+		Routes: g.Settings.Routes(),
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
 		Identity: id,

@@ -91,3 +91,6 @@ func policy(cfg *config.Config) identity.Policy {
 	}
 	return identity.Policy{UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow}
 }
+
+// Live says whether a change of key is applied without a restart (settings.Applier).
+func (g *Gateway) Live(key string) bool { return liveKey(key) }
