@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"multimsg/config"
@@ -49,6 +50,12 @@ func writeFile(path string, c *config.Config) error {
 	}
 	if _, err := config.Parse(string(b), path); err != nil {
 		return fmt.Errorf("the configuration does not read back: %w", err)
+	}
+	// A write a crash cut short left its temporary file: the writer is the only one (Manager's
+	// lock), so any such file is stale.
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"*.tmp"))
+	for _, f := range stale {
+		os.Remove(f)
 	}
 	old, err := os.ReadFile(path)
 	switch {
