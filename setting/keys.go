@@ -93,7 +93,7 @@ func FormatDuration(d Duration) string {
 }
 
 // Set parses text as the value of key in *ptr (as Get writes it; a list takes items on lines
-// or separated by commas). An index one past the end of a repeated table appends an element
+// or separated by commas; an empty number is zero). An index one past the end of a repeated table appends an element
 // with its defaults. A text that does not parse is an *Error naming key.
 func Set(ptr any, key, text string) error {
 	v, f, err := locate(reflect.ValueOf(ptr).Elem(), key, true)
@@ -122,7 +122,7 @@ func Set(ptr any, key, text string) error {
 		}
 	case Int, Float, Dur, ByteSize:
 		if text == "" {
-			return Errorf(key, "must be set")
+			text = "0" // empty is zero; the field's bounds say whether zero will do
 		}
 	default:
 		return Errorf(key, "a %s is not set from one value", f.Kind)

@@ -176,6 +176,9 @@ func serviceForm(args *fasthttp.Args, u provider.Unit, svc provider.Settings, ra
 		if f.Secret && val == "" {
 			return // write-only: empty keeps it
 		}
+		if strings.TrimSpace(val) == "" && f.Default != "" {
+			val = f.Default // a field emptied: its default, as in the file
+		}
 		if !f.Secret {
 			raw[k] = val
 		}

@@ -257,12 +257,13 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 			continue
 		}
 		k := full + "." + f.Key
-		val := ""
-		if !isNew || v.Raw != nil {
-			val = v.value(svc, k, base+"."+f.Key)
-		}
-		if isNew && val == "" && v.Raw == nil {
-			val = f.Default
+		val, typed := v.Raw[k]
+		switch {
+		case typed:
+		case isNew:
+			val = f.Default // a new sender starts from the defaults
+		default:
+			val, _ = setting.Get(svc, base+"."+f.Key)
 		}
 		var list []string
 		if unit == "sms" && f.Key == "device" {
