@@ -62,6 +62,7 @@ type view struct {
 	Ports   []string
 	Reg     *provider.Registry
 	Live    func(string) bool
+	focused bool // the first field in error has autofocus
 }
 
 // describe finds the description of key (indices ignored) among fs.
@@ -234,13 +235,21 @@ func serviceTitle(name string) string {
 func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field, i int, isNew bool) {
 	base := t.Key + "[" + itoa(i) + "]"
 	full := unit + "." + base
+	if isNew {
+		// collapsed unless the admin typed into it (a refused save shows it again)
+		p.Raw(`<details class="add"`)
+		if v.Raw[full+".name"] != "" {
+			p.Raw(` open`)
+		}
+		p.Raw(`><summary>Add a sender</summary>`)
+	}
 	p.Raw(`<fieldset class="snd`)
 	if isNew {
 		p.Raw(` new`)
 	}
 	p.Raw(`"><legend>`)
 	if isNew {
-		p.Raw(`Add one (fill in a name)`)
+		p.Raw(`New sender (fill in a name)`)
 	} else {
 		name, _ := setting.Get(svc, base+".name")
 		p.Text(name)
@@ -276,7 +285,11 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 		p.Attr("value", full)
 		p.Raw(`> Remove this sender</label>`)
 	}
-	p.Raw(`</fieldset>
+	p.Raw(`</fieldset>`)
+	if isNew {
+		p.Raw(`</details>`)
+	}
+	p.Raw(`
 `)
 }
 
@@ -295,6 +308,7 @@ func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, li
 	switch {
 	case f.Secret:
 		p.Raw(`<input type="password" autocomplete="new-password"`)
+		focus(p, v, bad)
 		p.Attr("id", key)
 		p.Attr("name", key)
 		p.Raw(` value=""`)
@@ -306,6 +320,7 @@ func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, li
 		p.Raw(`>`)
 	case len(f.Choices) > 0 && f.Kind == setting.String:
 		p.Raw(`<select`)
+		focus(p, v, bad)
 		p.Attr("id", key)
 		p.Attr("name", key)
 		p.Raw(`>`)
@@ -334,6 +349,7 @@ func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, li
 		p.Raw(`>`)
 	case f.Kind == setting.List:
 		p.Raw(`<textarea rows="2"`)
+		focus(p, v, bad)
 		p.Attr("id", key)
 		p.Attr("name", key)
 		p.Raw(`>`)
@@ -341,6 +357,7 @@ func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, li
 		p.Raw(`</textarea>`)
 	default:
 		p.Raw(`<input type="text" spellcheck="false"`)
+		focus(p, v, bad)
 		p.Attr("id", key)
 		p.Attr("name", key)
 		p.Attr("value", val)
@@ -376,6 +393,14 @@ func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, li
 	}
 	p.Raw(`</div>
 `)
+}
+
+// focus gives the first field in error the focus, so the browser scrolls to it.
+func focus(p *web.Page, v *view, bad bool) {
+	if bad && !v.focused {
+		v.focused = true
+		p.Raw(` autofocus`)
+	}
 }
 
 func errLine(p *web.Page, key, msg string) {
