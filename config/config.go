@@ -19,6 +19,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"multimsg/modem"
 	"multimsg/provider"
 	"multimsg/provider/units"
 	"multimsg/setting"
@@ -51,6 +52,7 @@ type Config struct {
 	Limits   Limits   `toml:"limits"`
 	Update   Update   `toml:"update"`
 	SMTPIn   SMTPIn   `toml:"smtp_in"`
+	SIM      SIM      `toml:"sim"`
 
 	// Services holds each registered service's table by its name ("mail"): the *Config of its
 	// provider package. Default fills one per unit of provider/units.
@@ -120,6 +122,37 @@ type Store struct {
 type Update struct {
 	SpoolDir  string `toml:"spool_dir" setting:"label=Spool directory,default=/run/multimsg/update,help=Where an uploaded bundle waits for RAUC: a tmpfs, never under data_dir."`
 	MaxBundle Size   `toml:"max_bundle" setting:"label=Largest bundle,default=512MiB,min=1MiB,max=4GiB"`
+}
+
+// SIM is the [sim] table: the SMS fallback's SIM as a managed resource — its credit asked by USSD
+// on a schedule, and one alert job each time it falls below low_balance (docs/SIM.md).
+type SIM struct {
+	Sender       string   `toml:"sender" setting:"label=Modem,help=The sms sender whose SIM is watched; empty: the first."`
+	BalanceUSSD  string   `toml:"balance_ussd" setting:"label=Balance code,help=The USSD code whose answer carries the credit, e.g. *100#; empty: not watched."`
+	BalanceEvery Duration `toml:"balance_every" setting:"label=Check every,default=6h,min=1m,help=And once first_check after the modem is up."`
+	FirstCheck   Duration `toml:"first_check" setting:"label=First check after,default=30s,min=100ms,max=1h,help=How long after the modem is up the first check runs (a modem just registered often refuses USSD for a few seconds)."`
+	LowBalance   float64  `toml:"low_balance" setting:"label=Alert below,min=0,help=Alert when the amount in the answer is below it; 0: never."`
+	Alert        SIMAlert `toml:"alert"`
+}
+
+// SIMAlert is where the low-credit alert goes: a job like any other.
+type SIMAlert struct {
+	Serv string `toml:"serv" setting:"label=Service"`
+	Dest string `toml:"dest" setting:"label=Destination"`
+}
+
+// Validate: a code is a USSD string; an alert threshold needs somewhere to alert.
+func (s *SIM) Validate() error {
+	if s.BalanceUSSD != "" && !modem.ValidUSSDCode(s.BalanceUSSD) {
+		return setting.Errorf("balance_ussd", "%q is not a USSD code (digits, * and #, ending in #)", s.BalanceUSSD)
+	}
+	if s.LowBalance > 0 && s.BalanceUSSD == "" {
+		return setting.Errorf("low_balance", "needs sim.balance_ussd, the code that asks for the credit")
+	}
+	if s.LowBalance > 0 && (s.Alert.Serv == "" || s.Alert.Dest == "") {
+		return setting.Errorf("alert", "low_balance is set: give the alert's serv and dest, e.g. { serv = \"mail\", dest = \"ops@example.com\" }")
+	}
+	return nil
 }
 
 // Limits is the [limits] table: what one request may carry.
@@ -292,6 +325,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.SMTPIn.targets(c.isService); err != nil {
 		return err
+	}
+	if a := c.SIM.Alert.Serv; a != "" && !c.isService(a) {
+		return setting.Errorf("sim.alert.serv", "%q is not a service (%s)", a, strings.Join(serviceNames(), ", "))
 	}
 	return c.validateServices()
 }

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,15 +15,16 @@ import (
 // at once when the admin says retry; a paused sender stays paused.
 func TestRetryNow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fail := true
+		var fail atomic.Bool
+		fail.Store(true)
 		relay := &fakeDriver{name: "relay", script: func(int, provider.Delivery) error {
-			if fail {
+			if fail.Load() {
 				return provider.Temp("421", errors.New("relay busy"))
 			}
 			return nil
 		}}
 		wa := &fakeDriver{name: "main", script: func(int, provider.Delivery) error {
-			if fail {
+			if fail.Load() {
 				return provider.SenderDown("401", errors.New("token expired"))
 			}
 			return nil
@@ -36,7 +38,8 @@ func TestRetryNow(t *testing.T) {
 		if len(relay.log()) != 1 || len(wa.log()) == 0 {
 			t.Fatalf("first attempts: relay %d, wpp1 %d", len(relay.log()), len(wa.log()))
 		}
-		fail = false
+		fail.Store(false)
+		step(time.Second) // the admin's retry comes after the last failure, never at its instant
 		if n := h.d.RetryNow(); n != 4 {
 			t.Errorf("RetryNow made %d files due, want 4 (a, b, c, and d on the paused sender)", n)
 		}
@@ -44,6 +47,9 @@ func TestRetryNow(t *testing.T) {
 		for _, id := range []string{mail, wpp} {
 			if j := h.job(id); j.State != store.Delivered {
 				t.Errorf("job %s = %s right after RetryNow, want delivered (its backoff was an hour)", id, j.State)
+				for _, f := range j.Files {
+					t.Logf("file %s %s next %v hist %+v", f.Name, f.State, f.NextAt, f.History)
+				}
 			}
 		}
 		if j := h.job(sms); j.State == store.Delivered || len(paused.log()) != 0 {

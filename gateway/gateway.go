@@ -36,6 +36,7 @@ import (
 	"multimsg/mailin"
 	"multimsg/provider"
 	"multimsg/settings"
+	"multimsg/sim"
 	"multimsg/store"
 	"multimsg/update"
 	"multimsg/web"
@@ -67,6 +68,7 @@ type Gateway struct {
 	Web    *web.Server
 	Update *update.Updater
 	Mail   *mailin.Server // nil unless smtp_in.listen is set
+	SIM    *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
 	// Settings changes the configuration from the page and on SIGHUP (ReloadFile).
 	Settings *settings.Manager
 	ln       net.Listener
@@ -146,6 +148,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
 		return nil, err
 	}
+	if err := g.simWatch(); err != nil {
+		return nil, err
+	}
 	g.Disp = dispatch.New(g.Store, g.Reg, dispatch.Options{
 		RetryMin: cfg.Delivery.RetryMin.D(), RetryMax: cfg.Delivery.RetryMax.D(),
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
@@ -176,7 +181,6 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	g.Settings = settings.New(settings.Options{Path: o.ConfigPath, FromFlags: o.FromFlags, Gateway: g,
 		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log})
 	g.Web = web.New(web.Options{
-		Routes: g.Settings.Routes(),
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
 		Identity: id,
@@ -187,6 +191,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		HostNames: cfg.HostNames,
 		Admin:     g.admin, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
+		SIM: g.simStatus(), Routes: append([]web.Route{g.ussdRoute()}, g.Settings.Routes()...),
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -292,6 +297,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.runWatchdog(ctx, ectx, eg)
 	}
 	eg.Go(func() error { g.commitWhenHealthy(ectx); return nil })
+	if g.SIM != nil {
+		eg.Go(func() error { return g.SIM.Run(ectx) })
+	}
 	g.saveClock()
 	err := eg.Wait()
 	g.saveClock()

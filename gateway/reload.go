@@ -8,6 +8,7 @@ import (
 
 	"multimsg/config"
 	"multimsg/identity"
+	"multimsg/provider/sms"
 	"multimsg/provider/units"
 	"multimsg/settings"
 )
@@ -48,6 +49,11 @@ func (g *Gateway) Reload(next config.Config) (settings.Applied, error) {
 			a.Rebuilt, rerr = g.replaceServices(prev, &next)
 			return rerr
 		})
+	}
+	if g.SIM != nil && slices.Contains(a.Rebuilt, sms.ServiceName) {
+		if d, merr := g.modem(next.SIM.Sender); merr == nil {
+			d.NotifyReady(g.SIM.Ready) // the credit watch hears the new modem's registration
+		}
 	}
 	g.id.SetPolicy(policy(&next))
 	if next.Admin.PasswordHash != prev.Admin.PasswordHash {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -79,6 +80,9 @@ func New(o Options) (*Watch, error) {
 	}
 	w := &Watch{o: o, ready: make(chan struct{}, 1), st: Status{Code: o.Code, Low: o.Low}}
 	if o.StateFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.StateFile), 0o700); err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
 		if b, err := os.ReadFile(o.StateFile); err == nil {
 			var st Status
 			if json.Unmarshal(b, &st) == nil {

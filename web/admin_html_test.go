@@ -16,6 +16,7 @@ import (
 	"multimsg/dispatch"
 	"multimsg/modem"
 	"multimsg/provider"
+	"multimsg/sim"
 	"multimsg/store"
 )
 
@@ -125,8 +126,11 @@ func pageFixture(s string) pageData {
 		Devices: []store.Device{{MAC: s, IP: s, LastSeen: now, Jobs: 1}},
 		Recent: []RecentJob{{ID: s + "0123456789", Created: now, Device: s, Service: s, Sender: s, Dest: s,
 			State: s, Archived: true, Attempts: 2, Error: s, CanRetry: true, CanCancel: true}},
+		SIM: &sim.Status{Code: s, Answer: s, Amount: &fixtureAmount, At: now, Error: s, ErrorAt: now, Low: 5, Below: true, Checks: 3, NextCheck: now},
 	}}
 }
+
+var fixtureAmount = 4.5
 
 var (
 	tagRe     = regexp.MustCompile(`<[^>]*>`)
@@ -195,7 +199,7 @@ func TestPageEscapes(t *testing.T) {
 			want, got  string
 			wantScript int
 		}{
-			{"admin page", gotPage, want, mustShape(t, gotPage), 2}, // admin.js and update.js (the Firmware panel)
+			{"admin page", gotPage, want, mustShape(t, gotPage), 3}, // admin.js, update.js (the Firmware panel), sim.js (the SIM panel)
 			{"login page", gotLogin, wantLogin, mustShape(t, gotLogin), 0},
 		} {
 			if c.got != c.want {

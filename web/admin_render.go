@@ -31,6 +31,7 @@ func adminPage(p *page, d *pageData) {
 <script src="/admin/static/admin.js" defer></script>
 <link rel="stylesheet" href="/admin/static/update.css">
 <script src="/admin/static/update.js" defer></script>
+<script src="/admin/static/sim.js" defer></script>
 </head>
 <body>
 <header>
@@ -52,6 +53,7 @@ func adminPage(p *page, d *pageData) {
 	jobsCard(p, d)
 	dayCard(p, d)
 	sendersCard(p, d)
+	simCard(p, d)
 	recentCard(p, d)
 	devicesCard(p, d)
 	boxCard(p, d)

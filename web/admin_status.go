@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"multimsg/dispatch"
+	"multimsg/sim"
 	"multimsg/store"
 )
 
@@ -29,6 +30,7 @@ type Status struct {
 	Recent        []RecentJob             `json:"recent"`
 	Services      []string                `json:"services"`
 	Extra         map[string]any          `json:"extra,omitempty"`
+	SIM           *sim.Status             `json:"sim,omitempty"` // the credit watch (nil: off)
 
 	// HistoryLoading: the hours before this start are still being read back from the store.
 	HistoryLoading bool `json:"history_loading,omitempty"`
@@ -117,6 +119,10 @@ func (s *Server) Snapshot() Status {
 	}
 	if s.o.Status != nil {
 		st.Extra = s.o.Status()
+	}
+	if s.o.SIM != nil {
+		c := s.o.SIM()
+		st.SIM = &c
 	}
 	return st
 }

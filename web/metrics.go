@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"multimsg/dispatch"
+	"multimsg/sim"
 	"multimsg/store"
 )
 
@@ -91,6 +92,9 @@ func (s *Server) writeDynamicMetrics(w io.Writer) {
 	} {
 		metrics.WriteGaugeUint64(w, g.name, uint64(max(g.v, 0)))
 	}
+	if s.o.SIM != nil {
+		writeSIMMetrics(w, s.o.SIM())
+	}
 	if s.o.Dispatcher == nil {
 		return
 	}
@@ -109,6 +113,19 @@ func (s *Server) writeDynamicMetrics(w io.Writer) {
 		metrics.WriteGaugeUint64(w, "multimsg_modem_sim_ready"+l, b2u(strings.EqualFold(h.SIM, "ready")))
 		metrics.WriteGaugeUint64(w, "multimsg_modem_present"+l, b2u(h.Present))
 	}
+}
+
+// writeSIMMetrics: the SIM's credit (absent until an answer held an amount) and the watch's
+// counts, so an alert rule can fire on credit or on checks that keep failing.
+func writeSIMMetrics(w io.Writer, c sim.Status) {
+	if c.Amount != nil {
+		metrics.WriteGaugeFloat64(w, "multimsg_sim_credit", *c.Amount)
+	}
+	metrics.WriteGaugeUint64(w, "multimsg_sim_credit_low", b2u(c.Below))
+	metrics.WriteCounterUint64(w, "multimsg_sim_credit_checks_total", uint64(c.Checks))
+	metrics.WriteCounterUint64(w, "multimsg_sim_credit_failed_total", uint64(c.Failed))
+	metrics.WriteCounterUint64(w, "multimsg_sim_credit_unparsed_total", uint64(c.Unparsed))
+	metrics.WriteCounterUint64(w, "multimsg_sim_credit_alerts_total", uint64(c.Alerts))
 }
 
 func b2u(b bool) uint64 {

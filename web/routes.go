@@ -248,6 +248,10 @@ const authKey = "multimsg.auth"
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	r, rs := s.table.lookup(ctx.Method(), ctx.Path())
 	if err := s.serve(ctx, r, rs); err != nil {
+		if r == nil && len(rs) > 0 && rs[0].JSON { // a 405 on a JSON route answers JSON
+			s.fail(ctx, rs[0], err)
+			return
+		}
 		s.refuse(ctx, r, err)
 	}
 }

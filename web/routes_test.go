@@ -104,6 +104,7 @@ func TestRoutesFromOutside(t *testing.T) {
 		{"POST", "/inbox/ack", "id=" + strings.Repeat("a", 2<<10), []string{form, "application/x-www-form-urlencoded"}, 413, "at most 1024 bytes", ""},
 		{"GET", "/inbox", "", []string{"Origin", "http://evil.example"}, 403, "web pages are refused", ""},
 		{"GET", "/admin/api/inbox", "", nil, 401, `{"error":"admin login required`, ""},
+		{"PUT", "/admin/api/inbox", "", nil, 405, `{"error":"method PUT not allowed`, "GET, HEAD"},
 		{"GET", "/healthz", "", nil, 200, "ok", ""},
 		{"PUT", "/healthz", "", nil, 405, "not allowed", "GET, HEAD"},
 		{"GET", "/nowhere", "", nil, 404, "no such route", ""},

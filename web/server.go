@@ -17,6 +17,7 @@ import (
 	"multimsg/dispatch"
 	"multimsg/envelope"
 	"multimsg/provider"
+	"multimsg/sim"
 	"multimsg/store"
 )
 
@@ -44,6 +45,9 @@ type Options struct {
 	HostNames []string
 	// Update serves the firmware update routes (update.go); nil answers them 503.
 	Update Updater
+	// SIM, if set, is the SIM's credit as the credit watch last saw it (sim, docs/SIM.md): the
+	// page's SIM panel, the status JSON and /metrics show it.
+	SIM func() sim.Status
 	// Routes are routes another package adds (docs/DESIGN.md, "Adding a route"); a path and
 	// method of the server's own table cannot be taken over.
 	Routes []Route

@@ -131,7 +131,8 @@ type Sim struct {
 	changed  chan struct{}
 	closed   bool
 
-	ussdOpen    bool // a USSD session the network keeps open
+	ussdOpen    bool              // a USSD session the network keeps open
+	ussdAnswers map[string]string // SetUSSD's answers, before the profile's
 	cusdCancels int
 }
 

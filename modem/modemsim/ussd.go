@@ -65,7 +65,12 @@ func (s *Sim) ussd(m *os.File, cmd, up string) {
 		s.reply(m, cmd, "ERROR")
 		return
 	}
-	text, known := u.Answers[code]
+	s.mu.Lock()
+	text, known := s.ussdAnswers[code]
+	if !known {
+		text, known = u.Answers[code]
+	}
+	s.mu.Unlock()
 	var line string
 	switch {
 	case u.Silent:
@@ -110,6 +115,16 @@ func (s *Sim) ussdText(text string) string {
 		return strings.ToUpper(hex.EncodeToString(gsm7.Pack7BitUSSD(u, 0)))
 	}
 	return text
+}
+
+// SetUSSD changes what the network answers to code (a credit that goes down).
+func (s *Sim) SetUSSD(code, text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ussdAnswers == nil {
+		s.ussdAnswers = map[string]string{}
+	}
+	s.ussdAnswers[code] = text
 }
 
 // USSDCancels is how many AT+CUSD=2 the modem was sent.

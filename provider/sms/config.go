@@ -7,6 +7,7 @@ import (
 
 	"multimsg/provider"
 	"multimsg/setting"
+	"multimsg/smscommand"
 )
 
 // Unit is the SMS service's entry in provider/units: the [sms] table and its modems.
@@ -16,6 +17,23 @@ var Unit = provider.Unit{Name: ServiceName, New: provider.Defaults[Config]}
 type Config struct {
 	provider.Common
 	Sender []SenderConfig `toml:"sender" setting:"label=Modems,help=GSM modems on serial ports; work that names none goes to the least busy."`
+	// Commands: who may command the box by SMS ([sms.commands], docs/SIM.md).
+	Commands Commands `toml:"commands"`
+}
+
+// Commands is the [sms.commands] table: numbers that may command the box by SMS, and the key
+// their texts start with. Both empty: the box takes no commands.
+type Commands struct {
+	Allow []string `toml:"allow" setting:"label=Numbers allowed,help=E.164 numbers that may command the box, e.g. +34600111222."`
+	Key   string   `toml:"key" setting:"label=Command key,secret,help=At least 8 characters, one word: a command SMS starts with it."`
+}
+
+// Options are the checked options of package smscommand; ok is false when commands are off.
+func (c Commands) Options() (o smscommand.Options, ok bool) {
+	if len(c.Allow) == 0 && c.Key == "" {
+		return smscommand.Options{}, false
+	}
+	return smscommand.Options{Allow: c.Allow, Key: c.Key}, true
 }
 
 // SenderConfig is one [[sms.sender]]: one modem.
@@ -40,6 +58,11 @@ func (c *Config) Validate() error {
 	for i, s := range c.Sender {
 		if s.PIN != "" && (len(s.PIN) < 4 || len(s.PIN) > 8 || strings.Trim(s.PIN, "0123456789") != "") {
 			return setting.Errorf(fmt.Sprintf("sender[%d].pin", i), "must be 4 to 8 digits")
+		}
+	}
+	if o, on := c.Commands.Options(); on {
+		if _, err := smscommand.New(o); err != nil {
+			return setting.Errorf("commands", "%v", err)
 		}
 	}
 	return provider.CheckSenderNames(provider.Names(c.Sender, func(s SenderConfig) string { return s.Name }))
