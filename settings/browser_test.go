@@ -7,15 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"multimsg/client"
 	"multimsg/gateway/gatewaytest"
 	"multimsg/internal/browsertest"
-	"multimsg/internal/poll"
-	"multimsg/provider/mail/smtptest"
 )
 
 // js runs a statement in the page.
@@ -58,26 +54,14 @@ func applied(t *testing.T, ctx context.Context) {
 // holds the token. Screenshots at 1280 and 360 px.
 func TestSettingsInBrowser(t *testing.T) {
 	const token = "EAAG-NEVER-IN-THE-PAGE-42"
-	down := smtptest.New(t, smtptest.Options{})
-	down.Down()
-	relay := smtptest.New(t, smtptest.Options{})
-	g := gatewaytest.Start(t, fmt.Sprintf(`
-[delivery]
-retry_min = "200ms"
-retry_max = "400ms"
-
-[[mail.sender]]
-name = "old"
-host = "127.0.0.1"
-port = %d
-timeout = "2s"
-
+	down, relay := relays(t)
+	g := gatewaytest.Start(t, oldRelay(down, fmt.Sprintf(`
 [[wpp1.sender]]
 name = "meta"
 api_url = "http://127.0.0.1:9/v21.0"
 phone_number_id = "1234567890"
 token = %q
-`, down.Port(), token))
+`, token)))
 	ctx := browsertest.Start(t, func(text, url string) bool {
 		return strings.Contains(text, "status of 422") && strings.Contains(url, "/admin/settings")
 	})
@@ -139,19 +123,7 @@ token = %q
 	}
 
 	// Jobs queued on the default sender, whose relay is down; remove it from the page.
-	var ids []string
-	for i := range 3 {
-		id, err := g.Client.Send(context.Background(), []client.File{{Field: "body", ContentType: "text/plain",
-			Data: []byte(fmt.Sprintf("alert %d", i))}}, client.Params{Service: "mail", Dest: "ops@example.com"}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	poll.Until(t, 20*time.Second, "a failed attempt on the dead relay", func() bool {
-		j, err := g.Store.Get(ids[0])
-		return err == nil && j.Files[0].Attempts > 0
-	})
+	ids := queueOnDeadRelay(t, g, 3)
 	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
 		t.Fatal(err)
 	}
@@ -159,13 +131,6 @@ token = %q
 	js(t, ctx, `document.querySelector('[name="remove"][value="mail.sender[0]"]').checked = true`)
 	submit(t, ctx, "mail.sender[0].name")
 	applied(t, ctx)
-	for _, id := range ids {
-		if st := g.WaitJob(t, id, 30*time.Second); st != "delivered" {
-			t.Errorf("job %s: %s, want delivered through the new default", id, st)
-		}
-	}
-	if n := len(relay.Messages()); n != 4 {
-		t.Errorf("the relay got %d messages, want 4 (the test and the 3 queued jobs)", n)
-	}
+	delivered(t, g, relay, ids)
 	browsertest.Shot(t, ctx, dir, "settings-after-desktop-1280.png", 1280, 900, false)
 }

@@ -295,16 +295,7 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 
 // field writes one setting's label, input, help and error.
 func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, list []string) {
-	e, bad := v.Errs[key]
-	p.Raw(`<div class="field`)
-	if bad {
-		p.Raw(` invalid`)
-	}
-	p.Raw(`"><label`)
-	p.Attr("for", key)
-	p.Raw(`>`)
-	p.Text(f.Label)
-	p.Raw(`</label>`)
+	e, bad := fieldOpen(p, v, key, f.Label)
 	switch {
 	case f.Secret:
 		p.Raw(`<input type="password" autocomplete="new-password"`)
@@ -395,6 +386,21 @@ func field(p *web.Page, v *view, f setting.Field, key, val string, live bool, li
 `)
 }
 
+// fieldOpen opens a field's block with its label; it returns the key's error, if any.
+func fieldOpen(p *web.Page, v *view, key, label string) (string, bool) {
+	e, bad := v.Errs[key]
+	p.Raw(`<div class="field`)
+	if bad {
+		p.Raw(` invalid`)
+	}
+	p.Raw(`"><label`)
+	p.Attr("for", key)
+	p.Raw(`>`)
+	p.Text(label)
+	p.Raw(`</label>`)
+	return e, bad
+}
+
 // focus gives the first field in error the focus, so the browser scrolls to it.
 func focus(p *web.Page, v *view, bad bool) {
 	if bad && !v.focused {
@@ -482,20 +488,13 @@ func orNot(s string) string {
 func adminCard(p *web.Page, v *view) {
 	formHead(p, v, "admin", "Admin password")
 	for _, k := range []string{"admin.password", "admin.confirm"} {
-		e, bad := v.Errs[k]
-		p.Raw(`<div class="field`)
-		if bad {
-			p.Raw(` invalid`)
+		label := "New password"
+		if k == "admin.confirm" {
+			label = "Again"
 		}
-		p.Raw(`"><label`)
-		p.Attr("for", k)
-		p.Raw(`>`)
-		if k == "admin.password" {
-			p.Raw(`New password`)
-		} else {
-			p.Raw(`Again`)
-		}
-		p.Raw(`</label><input type="password" autocomplete="new-password" value=""`)
+		e, bad := fieldOpen(p, v, k, label)
+		p.Raw(`<input type="password" autocomplete="new-password" value=""`)
+		focus(p, v, bad)
 		p.Attr("id", k)
 		p.Attr("name", k)
 		p.Raw(`>`)

@@ -249,20 +249,8 @@ token = "`+token+`"
 // make it the default while jobs are queued on a relay that is down, and see them delivered
 // through it.
 func TestSMTPSenderTestAndSwitch(t *testing.T) {
-	down := smtptest.New(t, smtptest.Options{})
-	down.Down()
-	relay := smtptest.New(t, smtptest.Options{})
-	g := gatewaytest.Start(t, fmt.Sprintf(`
-[delivery]
-retry_min = "200ms"
-retry_max = "400ms"
-
-[[mail.sender]]
-name = "old"
-host = "127.0.0.1"
-port = %d
-timeout = "2s"
-`, down.Port()))
+	down, relay := relays(t)
+	g := gatewaytest.Start(t, oldRelay(down, ""))
 	a := login(t, g)
 	code, body := a.save("mail",
 		"mail.sender[0].name", "old",
@@ -284,31 +272,12 @@ timeout = "2s"
 		t.Errorf("test through a dead relay: %s", excerpt(body, "test-outcome"))
 	}
 	// Jobs queued on the default ("old", down), then "relay" made the only sender.
-	var ids []string
-	for i := range 3 {
-		id, err := g.Client.Send(context.Background(), []client.File{{Field: "body", ContentType: "text/plain",
-			Data: []byte(fmt.Sprintf("alert %d", i))}}, client.Params{Service: "mail", Dest: "ops@example.com"}, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	poll.Until(t, 20*time.Second, "a failed attempt on the dead relay", func() bool {
-		j, err := g.Store.Get(ids[0])
-		return err == nil && j.Files[0].Attempts > 0
-	})
+	ids := queueOnDeadRelay(t, g, 3)
 	code, body = a.save("mail", "mail.sender[0].name", "old", "mail.sender[1].name", "relay", "remove", "mail.sender[0]")
 	if code != http.StatusSeeOther {
 		t.Fatalf("remove old: %d %s", code, excerpt(body, "error"))
 	}
-	for _, id := range ids {
-		if st := g.WaitJob(t, id, 30*time.Second); st != "delivered" {
-			t.Errorf("job %s: %s, want delivered through the new default", id, st)
-		}
-	}
-	if n := len(relay.Messages()); n != 4 {
-		t.Errorf("relay got %d messages, want 4 (the test and 3 jobs)", n)
-	}
+	delivered(t, g, relay, ids)
 }
 
 // SIGHUP's path: a hand edit of the file is applied as the page applies it; a broken edit
@@ -333,6 +302,62 @@ func TestReloadFile(t *testing.T) {
 	}
 	if c := g.Gateway.Config(); c.UnknownDevice != "ip" {
 		t.Error("a broken file changed the running configuration")
+	}
+}
+
+// relays are two SMTP servers: one down (the old default's), one up.
+func relays(t *testing.T) (down, up *smtptest.Server) {
+	down = smtptest.New(t, smtptest.Options{})
+	down.Down()
+	return down, smtptest.New(t, smtptest.Options{})
+}
+
+// oldRelay is a configuration whose only mail sender, "old", uses the relay that is down;
+// retries are quick. extra is added at the end.
+func oldRelay(down *smtptest.Server, extra string) string {
+	return fmt.Sprintf(`
+[delivery]
+retry_min = "200ms"
+retry_max = "400ms"
+
+[[mail.sender]]
+name = "old"
+host = "127.0.0.1"
+port = %d
+timeout = "2s"
+%s`, down.Port(), extra)
+}
+
+// queueOnDeadRelay queues n mail jobs for the default sender and waits until its relay (down)
+// has failed one.
+func queueOnDeadRelay(t *testing.T, g *gatewaytest.Gateway, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		id, err := g.Client.Send(context.Background(), []client.File{{Field: "body", ContentType: "text/plain",
+			Data: []byte(fmt.Sprintf("alert %d", i))}}, client.Params{Service: "mail", Dest: "ops@example.com"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	poll.Until(t, 20*time.Second, "a failed attempt on the dead relay", func() bool {
+		j, err := g.Store.Get(ids[0])
+		return err == nil && j.Files[0].Attempts > 0
+	})
+	return ids
+}
+
+// delivered waits for the jobs to be delivered through relay, which also got the test message.
+func delivered(t *testing.T, g *gatewaytest.Gateway, relay *smtptest.Server, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		if st := g.WaitJob(t, id, 30*time.Second); st != "delivered" {
+			t.Errorf("job %s: %s, want delivered through the new default", id, st)
+		}
+	}
+	if n := len(relay.Messages()); n != len(ids)+1 {
+		t.Errorf("relay got %d messages, want %d (the test and the queued jobs)", n, len(ids)+1)
 	}
 }
 
