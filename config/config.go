@@ -116,6 +116,8 @@ type Store struct {
 	MaxDevices      int      `toml:"max_devices" setting:"label=Most devices,default=1024,min=1,max=1048576"`
 	DeviceIdle      Duration `toml:"device_idle" setting:"label=Forget devices after,default=30d,positive"`
 	DiskFloor       int      `toml:"disk_floor_percent" setting:"label=Disk kept free (%),default=10,min=0,max=90,help=Of the data partition, for the outbox, key and config."`
+	InboxMax        int      `toml:"inbox_max" setting:"label=Inbound SMS kept,default=5000,min=1,max=1048576,help=Past it the oldest forwarded are purged; with none forwarded the modem keeps the new one."`
+	InboxBytes      Size     `toml:"inbox_bytes" setting:"label=Inbound SMS bytes kept,default=8MiB,min=1KiB"`
 }
 
 // Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).

@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"multimsg/internal/backoff"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,13 +63,12 @@ type Dispatcher struct {
 	// replacement of the services waits for the sends in flight and holds new ones back.
 	swap sync.RWMutex
 
-	mu       sync.Mutex // guards win, state, beat, inFlight
-	win      window
-	state    map[string]jobMark // jobs in the window or running (at most Window + Workers)
-	wake     chan struct{}
-	beat     time.Time
-	inFlight int
-	fillNow  bool // read the due index again at the next turn (after a Swap)
+	mu      sync.Mutex // guards win, state, beat, fillNow
+	win     window
+	state   map[string]jobMark // jobs in the window or running (at most Window + Workers)
+	wake    chan struct{}
+	beat    time.Time
+	fillNow bool // read the due index again at the next turn (after a Swap)
 	// pending holds outcomes of sends the store failed to record: the job's next turn retries
 	// the record, not the send (guarded by mu).
 	pending map[string]pendingOutcome
@@ -598,7 +597,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 		log.Info("dispatch: delivered", "sender", g.snd.name, "attempt", del.Attempt, "took", took)
 		d.observe(Event{Service: g.svc.Name, Sender: g.snd.name, OK: true, Latency: now.Sub(j.ParamsAt), SendTime: took})
 		return d.record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
-			OK: true, MessageID: rc.MessageID, Attempted: true})
+			OK: true, MessageID: rc.MessageID, Attempted: true, Parts: partRefs(rc.Parts)})
 	}
 	return d.fail(ctx, j, g, now, log, err)
 }
@@ -617,7 +616,7 @@ func (d *Dispatcher) fail(ctx context.Context, j *store.Job, g *group, now time.
 	if class == provider.Permanent {
 		o.Final = true
 	} else {
-		back := backoff(first.Attempts+1, d.o.RetryMin, d.o.RetryMax)
+		back := backoff.Policy{Min: d.o.RetryMin, Max: d.o.RetryMax}.Delay(first.Attempts + 1)
 		back = max(back, provider.RetryAfterOf(err))
 		o.NextAt = now.Add(back)
 		if !j.Expires.IsZero() && o.NextAt.After(j.Expires) {
@@ -695,15 +694,17 @@ func (d *Dispatcher) observe(e Event) {
 	}
 }
 
-// backoff is the wait before attempt n+1: min doubling to max, with jitter in [d/2, d).
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
-}
-
 // ErrPaused is the reason recorded for files waiting on a sender an admin paused.
 var ErrPaused = errors.New("sender paused by an admin")
+
+// partRefs carries a receipt's parts to the store, which keeps them for the status reports.
+func partRefs(ps []provider.PartRef) []store.PartRef {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]store.PartRef, len(ps))
+	for i, p := range ps {
+		out[i] = store.PartRef{Ref: p.Ref, Recipient: p.Recipient}
+	}
+	return out
+}

@@ -32,6 +32,7 @@ import (
 	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
 	"multimsg/identity"
+	"multimsg/inbox"
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
@@ -68,9 +69,11 @@ type Gateway struct {
 	Web    *web.Server
 	Update *update.Updater
 	Mail   *mailin.Server // nil unless smtp_in.listen is set
+	Inbox  *inbox.Inbox   // inbound SMS and status reports (issue 13)
 	SIM    *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
 	// Settings changes the configuration from the page and on SIGHUP (ReloadFile).
 	Settings *settings.Manager
+	neigh    *arp.Table
 	ln       net.Listener
 	mailLn   net.Listener
 	clock    *clock.File // nil unless restore_clock
@@ -134,6 +137,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
+		InboxMax:        cfg.Store.InboxMax,
+		InboxBytes:      int64(cfg.Store.InboxBytes),
 		Log:             o.Log,
 	})
 	if err != nil {
@@ -148,6 +153,9 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
 		return nil, err
 	}
+	if err := g.receive(); err != nil {
+		return nil, err
+	}
 	if err := g.simWatch(); err != nil {
 		return nil, err
 	}
@@ -156,17 +164,19 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
 		Observe: func(e dispatch.Event) { g.Web.Observe(e) }, // metrics, admin chart; g.Web is set before Run
 	})
-	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
-	// with the gateway (Close, among the closers), not with a request's context. Devices enter
-	// the registry by their requests (web), not by the ARP frames the watcher learns from: any
-	// host on the LAN can forge those by the thousand (issue 11).
-	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
+	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only), opened
+	// here and run by Run under its context (the closer covers a New that fails later). Devices
+	// enter the registry by their requests (web), not by the ARP frames the watcher learns
+	// from: any host on the LAN can forge those by the thousand (issue 11).
+	neigh, err := arp.Open(arp.Options{Interface: cfg.Interface}, o.Log)
 	if err != nil {
 		return nil, err
 	}
+	g.neigh = neigh
 	g.closers = append(g.closers, neigh.Close)
 	// Firmware updates through RAUC on the system bus; on a system without it (a laptop) the
-	// updater says so and the routes answer 503.
+	// updater says so and the routes answer 503. ctx bounds the first dial only: the updater
+	// has no goroutine but the reader of its D-Bus connection's signals, which Close ends.
 	g.Update = update.New(context.Background(), update.Options{
 		SpoolDir: cfg.Update.SpoolDir, MaxBundle: int64(cfg.Update.MaxBundle), RebootCommand: o.RebootCommand, Log: o.Log,
 	})
@@ -191,6 +201,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		HostNames: cfg.HostNames,
 		Admin:     g.admin, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
+		ReportWait: g.receiving().ReportWait.D(), InboxDevices: g.receiving().Inbox.Devices,
 		SIM: g.simStatus(), Routes: append([]web.Route{g.ussdRoute()}, g.Settings.Routes()...),
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -239,10 +250,24 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.mailLn != nil {
 		g.log.Info("multimsg: smtp_in listening", "smtp", g.mailLn.Addr().String())
 	}
+	// One shutdown path: every long-lived goroutine of the gateway runs in this errgroup, so
+	// when Wait returns they are gone; close then releases what is left (the store last). The
+	// order: ectx ends HTTP and SMTP in, then the dispatcher (dctx), then the drivers' own work
+	// (rctx: a modem stays up for the sends the dispatcher is finishing).
 	eg, ectx := errgroup.WithContext(ctx)
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()
-	eg.Go(func() error { return g.Disp.Run(dctx) })
+	rctx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunners()
+	eg.Go(func() error {
+		defer stopRunners()
+		return g.Disp.Run(dctx)
+	})
+	for _, r := range g.runners() {
+		eg.Go(func() error { return r.Run(rctx) })
+	}
+	eg.Go(func() error { return g.neigh.Run(ectx) })
+	eg.Go(func() error { return g.Inbox.Run(ectx) })
 	eg.Go(func() error {
 		err := g.Web.Serve(g.ln)
 		if err != nil && ectx.Err() == nil {
@@ -375,6 +400,20 @@ func (g *Gateway) close() {
 		}
 	}
 	g.closers = nil
+}
+
+// runners are the senders' drivers with background work of their own (provider.Runner).
+func (g *Gateway) runners() []provider.Runner {
+	var out []provider.Runner
+	for _, n := range g.Reg.Names() {
+		s, _ := g.Reg.Service(n)
+		for _, snd := range s.Senders {
+			if r, ok := snd.Driver.(provider.Runner); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 func (g *Gateway) available() []string {

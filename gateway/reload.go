@@ -76,6 +76,12 @@ func liveKey(k string) bool {
 	case "allow_macs", "unknown_device", "admin.password_hash":
 		return true
 	}
+	// What the modems receive is read by the inbox, built at start (gateway/inbound.go).
+	for _, p := range []string{"sms.inbound", "sms.inbox", "sms.report_wait"} {
+		if k == p || strings.HasPrefix(k, p+".") || strings.HasPrefix(k, p+"[") {
+			return false
+		}
+	}
 	return serviceKey(k)
 }
 

@@ -89,6 +89,11 @@ func (g *Gateway) replaceServices(prev, next *config.Config) (rebuilt []string, 
 		} else {
 			rebuilt = append(rebuilt, u.Name)
 		}
+		for _, snd := range s.Senders { // the new modems deliver what they receive to the inbox
+			if r, ok := snd.Driver.(provider.Receiving); ok && g.Inbox != nil {
+				r.SetReceiver(g.Inbox)
+			}
+		}
 		out = append(out, s)
 	}
 	if err := g.Reg.Replace(out...); err != nil {

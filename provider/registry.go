@@ -243,8 +243,10 @@ func join(xs []string) string {
 	return strings.Join(xs, ", ")
 }
 
-// DecodeInfo decodes info's keys into dst, a pointer to a struct whose json tags name the keys
-// the service takes; unknown keys are a CheckError naming them.
+// DecodeInfo checks info's keys against allowed, the keys the service takes (an unknown key is
+// a CheckError naming it and the allowed ones), then decodes the value of each key in dst into
+// the pointer dst maps it to (a value of the wrong JSON type is a CheckError naming the key).
+// Keys allowed but absent leave their pointer untouched.
 func DecodeInfo(info Info, allowed []string, dst map[string]any) error {
 	var unknown []string
 	for k := range info {

@@ -241,7 +241,7 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 		if v.Raw[full+".name"] != "" {
 			p.Raw(` open`)
 		}
-		p.Raw(`><summary>Add a sender</summary>`)
+		p.Raw(`><summary>Add one</summary>`)
 	}
 	p.Raw(`<fieldset class="snd`)
 	if isNew {
@@ -249,7 +249,7 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 	}
 	p.Raw(`"><legend>`)
 	if isNew {
-		p.Raw(`New sender (fill in a name)`)
+		p.Raw(`New (fill in a name)`)
 	} else {
 		name, _ := setting.Get(svc, base+".name")
 		p.Text(name)
@@ -283,7 +283,7 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 	if !isNew {
 		p.Raw(`<label class="remove"><input type="checkbox" name="remove"`)
 		p.Attr("value", full)
-		p.Raw(`> Remove this sender</label>`)
+		p.Raw(`> Remove</label>`)
 	}
 	p.Raw(`</fieldset>`)
 	if isNew {

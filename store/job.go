@@ -57,7 +57,8 @@ type Job struct {
 	KeyDigest string `json:"key_digest,omitempty"`
 
 	// Via names the door the job came in by when it is not the HTTP API: "mail" for a job
-	// made from an e-mail (mailin). The admin page marks such jobs.
+	// made from an e-mail (mailin), "sms" for the forwarding of an inbound SMS (inbox). The
+	// admin page marks such jobs.
 	Via string `json:"via,omitempty"`
 
 	Files []File `json:"files"`
@@ -85,6 +86,7 @@ type File struct {
 	MessageID   string    `json:"message_id,omitempty"`
 	DoneAt      time.Time `json:"done_at,omitzero"`
 	History     []Attempt `json:"history,omitempty"`
+	Parts       []Part    `json:"parts,omitempty"` // the parts sent, when the network reports on each (reports.go)
 }
 
 // Attempt is one delivery attempt of a file (the last MaxHistory are kept).

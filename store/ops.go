@@ -394,6 +394,7 @@ type Outcome struct {
 	MoveSnd   string    // ... and sender, due at NextAt
 	Attempted bool      // false: the files were only rescheduled (sender down or paused)
 	Failing   bool      // not attempted, but the service is failing for them (sender down)
+	Parts     []PartRef // OK: the parts sent, to be reported on (reports.go); one file only
 }
 
 // Record stores o for files idx of job id and returns the job as it now is. A job that is no
@@ -417,6 +418,16 @@ func (s *Store) Record(ctx context.Context, id string, idx []int, o Outcome) (*J
 				continue
 			}
 			applyOutcome(&j.Files[i], o)
+			if o.OK && len(o.Parts) > 0 && len(idx) == 1 {
+				f := &j.Files[i]
+				f.Parts = make([]Part, len(o.Parts))
+				for n, p := range o.Parts {
+					f.Parts[n] = Part{Ref: p.Ref & 0xFF, To: truncate(p.Recipient, 32)}
+				}
+				if err := w.indexParts(j, i, true); err != nil {
+					return err
+				}
+			}
 		}
 		j.Updated = o.At
 		old := j.Deadline

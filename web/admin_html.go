@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/valyala/fasthttp"
 	"html"
-	"strconv"
 	"strings"
 )
 
@@ -37,9 +36,6 @@ func (p *page) raw(markup string) { p.b = append(p.b, markup...) }
 // text writes s as element content (or inside a quoted attribute value), escaped.
 func (p *page) text(s string) { p.b = append(p.b, html.EscapeString(s)...) }
 
-// int writes a number.
-func (p *page) int(n int64) { p.b = strconv.AppendInt(p.b, n, 10) }
-
 // attr writes ` name="value"`, the value escaped. name must be a literal attribute name.
 func (p *page) attr(name, value string) {
 	p.b = append(p.b, ' ')
@@ -57,10 +53,10 @@ func (p *page) url(name, u string) { p.attr(name, safeURL(u)) }
 // escaped as text, numbers written as they are.
 func (p *page) printf(format string, args ...any) {
 	for i, a := range args {
-		switch a.(type) {
+		switch a := a.(type) {
 		case int, int64, int32, uint, uint64, uint32, float64, float32, bool:
 		case string:
-			args[i] = html.EscapeString(a.(string))
+			args[i] = html.EscapeString(a)
 		default:
 			args[i] = html.EscapeString(fmt.Sprint(a))
 		}

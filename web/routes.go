@@ -168,6 +168,8 @@ func (s *Server) routes(extra []Route) []Route {
 		{Method: "POST", Path: "/cons", Auth: AuthDevice, Body: BodyForm, Handle: s.cons},
 		{Method: "POST", Path: "/send", Auth: AuthDevice, Body: BodyUpload, Handle: s.send},
 		{Method: "GET", Path: "/healthz", Handle: s.healthz},
+		// Inbound SMS for the devices sms.inbox.devices names (inbox.go, issue 13).
+		{Method: "GET", Path: "/inbox", Auth: AuthDevice, JSON: true, Handle: s.inbox},
 		// The admin side (docs/ADMIN.md).
 		{Method: "GET", Path: "/metrics", Auth: metricsAuth, Handle: s.metricsHandler},
 		{Method: "GET", Path: "/admin", Auth: AuthSession, Handle: s.page},
