@@ -191,7 +191,7 @@ func serviceCard(p *web.Page, v *view, u provider.Unit) {
 		case setting.Table, setting.Map:
 		default:
 			k := u.Name + "." + f.Key
-			field(p, v, f, k, v.value(svc, k, f.Key), true, nil)
+			field(p, v, f, k, v.value(svc, k, f.Key), v.Live(k), nil)
 		}
 	}
 	for _, t := range tables {
@@ -278,7 +278,7 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 		if unit == "sms" && f.Key == "device" {
 			list = v.Ports
 		}
-		field(p, v, f, k, val, true, list)
+		field(p, v, f, k, val, v.Live(k), list)
 	}
 	if !isNew {
 		p.Raw(`<label class="remove"><input type="checkbox" name="remove"`)
