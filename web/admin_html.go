@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/valyala/fasthttp"
 	"html"
 	"strings"
 )
@@ -85,4 +86,36 @@ func safeURL(u string) string {
 		return u
 	}
 	return blockedURL
+}
+
+// Page is the page writer for admin pages written outside web (the settings pages): the same
+// escaping by construction, through exported names. Raw, Printf, Attr and URL take string
+// literals as their first argument, as here (the caller's package tests it, as
+// TestRawTakesLiterals does here).
+type Page = page
+
+// Raw writes markup: a string literal only.
+func (p *page) Raw(markup string) { p.raw(markup) }
+
+// Text writes s as element content (or inside a quoted attribute value), escaped.
+func (p *page) Text(s string) { p.text(s) }
+
+// Attr writes ` name="value"`, the value escaped; name a literal.
+func (p *page) Attr(name, value string) { p.attr(name, value) }
+
+// URL writes an attribute holding a URL, refusing schemes that run code.
+func (p *page) URL(name, u string) { p.url(name, u) }
+
+// Printf writes a literal format, its string arguments escaped as text.
+func (p *page) Printf(format string, args ...any) { p.printf(format, args...) }
+
+// Render answers an admin page built by write, with the admin pages' headers (CSP, no
+// framing, no caching).
+func Render(ctx *fasthttp.RequestCtx, status int, write func(*Page)) {
+	p := page{b: make([]byte, 0, 16<<10)}
+	write(&p)
+	adminHeaders(ctx)
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("text/html; charset=utf-8")
+	ctx.SetBody(p.b)
 }

@@ -42,6 +42,7 @@ func adminPage(p *page, d *pageData) {
 	p.text(d.Uptime)
 	p.raw(`</span></span>
   <span class="live" id="live" title="refreshes every 5 s">live</span>
+  <a class="nav" href="/admin/settings">Settings</a>
   <form method="post" action="/admin/logout" class="logout">`)
 	csrfField(p, d.CSRF)
 	p.raw(`<button type="submit" class="link">Log out</button></form>

@@ -237,6 +237,17 @@ func DeviceOf(ctx *fasthttp.RequestCtx) Device {
 	return d
 }
 
+// csrfKey is the user value of an AuthSession or AuthSessionCSRF request: its session's CSRF
+// token, for the forms a page added from outside web writes (CSRFOf).
+const csrfKey = "multimsg.csrf"
+
+// CSRFOf is the CSRF token of the admin session of an AuthSession or AuthSessionCSRF route's
+// request ("" on other routes).
+func CSRFOf(ctx *fasthttp.RequestCtx) string {
+	t, _ := ctx.UserValue(csrfKey).(string)
+	return t
+}
+
 // authKey is the user value saying how an AuthAdminWrite request got in ("session", "basic").
 const authKey = "multimsg.auth"
 
@@ -315,12 +326,14 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, r *Route) error {
 	case AuthAdmin:
 		return s.authorized(ctx)
 	case AuthSession:
-		if s.adminSession(ctx) == nil {
+		ss := s.adminSession(ctx)
+		if ss == nil {
 			if wantsJSON(ctx) {
 				return s.authorized(ctx) // 401 with the reason
 			}
 			return &reqError{status: http.StatusSeeOther, location: "/admin/login"}
 		}
+		ctx.SetUserValue(csrfKey, ss.csrf)
 	case AuthSessionCSRF:
 		ss := s.adminSession(ctx)
 		if ss == nil {
@@ -329,6 +342,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, r *Route) error {
 		if !csrfOK(ctx, ss) {
 			return &reqError{status: http.StatusForbidden, msg: "bad or missing CSRF token (reload the admin page)"}
 		}
+		ctx.SetUserValue(csrfKey, ss.csrf)
 	}
 	return nil
 }
