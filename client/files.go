@@ -110,6 +110,8 @@ var ServiceTypes = map[string][]string{
 	"mail": {"text", "html", "file"},
 	"wpp1": {"text", "image", "audio", "video", "document"},
 	"sms":  {"text"},
+	// webhook: a JSON document posted, signed, to the box's configured URL (docs/SMS.md)
+	"webhook": {"json"},
 }
 
 // GuessType is the type the box itself would give f on service (provider.TypeFor, the rule of

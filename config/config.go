@@ -116,6 +116,8 @@ type Store struct {
 	MaxDevices      int      `toml:"max_devices" setting:"label=Most devices,default=1024,min=1,max=1048576"`
 	DeviceIdle      Duration `toml:"device_idle" setting:"label=Forget devices after,default=30d,positive"`
 	DiskFloor       int      `toml:"disk_floor_percent" setting:"label=Disk kept free (%),default=10,min=0,max=90,help=Of the data partition, for the outbox, key and config."`
+	InboxMax        int      `toml:"inbox_max" setting:"label=Inbound SMS kept,default=5000,min=1,max=1048576,help=Past it the oldest forwarded are purged; with none forwarded the modem keeps the new one."`
+	InboxBytes      Size     `toml:"inbox_bytes" setting:"label=Inbound SMS bytes kept,default=8MiB,min=1KiB"`
 }
 
 // Update is the [update] table: firmware updates through RAUC (SPEC §12, docs/UPDATE.md).
@@ -213,6 +215,19 @@ func LoadDefault() (Config, error) { return Parse(Embedded, "(embedded default)"
 // box-level keys are decoded into Config; each service's table is handed, undecoded, to the
 // settings of its unit. A key neither knows is refused by its name.
 func Parse(text, name string) (Config, error) {
+	c, err := Decode(text, name)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// Decode is Parse without Validate: a file read onto the defaults, unknown keys refused, for a
+// caller that completes it before checking it (a restored backup whose secrets were left out).
+func Decode(text, name string) (Config, error) {
 	c := Default()
 	md, err := toml.Decode(text, &c)
 	if err != nil {
@@ -248,9 +263,6 @@ func Parse(text, name string) (Config, error) {
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		return Config{}, fmt.Errorf("config %s: unknown key(s): %s", name, strings.Join(unknown, ", "))
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", name, err)
 	}
 	return c, nil
 }
@@ -296,7 +308,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("listen: %q is not host:port (%v)", c.Listen, err)
+		return setting.Errorf("listen", "%q is not host:port (%v)", c.Listen, err)
 	}
 	for i, m := range c.AllowMACs {
 		hw, err := parseMAC(m)
@@ -458,4 +470,23 @@ func (m *SMTPIn) targets(isService func(string) bool) error {
 		}
 	}
 	return nil
+}
+
+// Changed lists the full keys whose values differ between a and b, box keys and service
+// tables ("delivery.ttl", "mail.sender[0].port"); never a value.
+func Changed(a, b *Config) []string {
+	out := setting.Changed(a, b)
+	for _, u := range units.All() {
+		sa, sb := a.Service(u.Name), b.Service(u.Name)
+		switch {
+		case sa == nil && sb == nil:
+		case sa == nil || sb == nil:
+			out = append(out, u.Name)
+		default:
+			for _, k := range setting.Changed(sa, sb) {
+				out = append(out, u.Name+"."+k)
+			}
+		}
+	}
+	return out
 }

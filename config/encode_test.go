@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"multimsg/provider/mail"
 	"multimsg/provider/sms"
@@ -86,6 +87,30 @@ name = "m1"
 device = "/dev/ttyUSB2"
 pin = "1234"
 segments = 3
+
+[sms]
+report_wait = "30m"
+
+[sms.inbox]
+wait = "5m"
+devices = ["aa:bb:cc:dd:ee:ff", "local"]
+
+[[sms.inbound]]
+name = "alarms"
+from = ["+49*"]
+pattern = "(?i)^alarm"
+forward = "webhook"
+to = "alarms"
+
+[[sms.inbound]]
+forward = "mail"
+to = "ops@example.com"
+subject = "SMS"
+
+[[webhook.sender]]
+name = "hook"
+url = "https://receiver.lan/sms"
+secret = "hook-secret"
 `
 
 // TestEncodeRoundTrip: a whole configuration, box and services, written back with Encode
@@ -117,6 +142,9 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	if s := c.Service("sms").(*sms.Config); s.Sender[0].PIN != "1234" {
 		t.Errorf("secret pin after the round trip = %q", s.Sender[0].PIN)
+	}
+	if s := c.Service("sms").(*sms.Config); len(s.Inbound) != 2 || s.Inbound[0].Pattern != "(?i)^alarm" || s.Inbox.Wait.D() != 5*time.Minute || s.Inbox.Keep.D() != 7*24*time.Hour || s.ReportWait.D() != 30*time.Minute {
+		t.Errorf("sms receiving keys after the round trip = %+v", s.Receiving)
 	}
 }
 

@@ -15,8 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"multimsg/internal/backoff"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"multimsg/provider"
@@ -55,14 +56,19 @@ type Dispatcher struct {
 	o   Options
 	log *slog.Logger
 
-	senders map[string]*senderState // key service/sender; built in New, read-only after
+	// senders is each sender's state by "service/sender"; a map is read-only once stored, and
+	// Swap stores a new one while no work runs.
+	senders atomic.Pointer[map[string]*senderState]
+	// swap is held for reading by each job being worked on, and for writing by Swap: a
+	// replacement of the services waits for the sends in flight and holds new ones back.
+	swap sync.RWMutex
 
-	mu       sync.Mutex // guards win, state, beat, inFlight
-	win      window
-	state    map[string]jobMark // jobs in the window or running (at most Window + Workers)
-	wake     chan struct{}
-	beat     time.Time
-	inFlight int
+	mu      sync.Mutex // guards win, state, beat, fillNow
+	win     window
+	state   map[string]jobMark // jobs in the window or running (at most Window + Workers)
+	wake    chan struct{}
+	beat    time.Time
+	fillNow bool // read the due index again at the next turn (after a Swap)
 	// pending holds outcomes of sends the store failed to record: the job's next turn retries
 	// the record, not the send (guarded by mu).
 	pending map[string]pendingOutcome
@@ -107,21 +113,66 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
-		senders: map[string]*senderState{}, state: map[string]jobMark{}, wake: make(chan struct{}, 1), beat: o.Now(),
+		state: map[string]jobMark{}, wake: make(chan struct{}, 1), beat: o.Now(),
 		pending: map[string]pendingOutcome{}}
 	d.win.items = map[string]*item{}
-	for _, name := range reg.Names() {
-		svc, _ := reg.Service(name)
+	d.bindSenders(nil)
+	st.OnQueued(d.Enqueue)
+	return d
+}
+
+// bindSenders makes the sender states of the registry's services: a sender whose driver is
+// in old keeps its state (health, pause, pacing), a new one starts afresh.
+func (d *Dispatcher) bindSenders(old map[string]*senderState) {
+	m := map[string]*senderState{}
+	for _, name := range d.reg.Names() {
+		svc, _ := d.reg.Service(name)
 		for i := range svc.Senders {
+			key := name + "/" + svc.Senders[i].Name
+			if ss, ok := old[key]; ok && ss.drv == svc.Senders[i].Driver {
+				m[key] = ss
+				continue
+			}
 			ss := newSenderState(svc, &svc.Senders[i])
-			d.senders[name+"/"+svc.Senders[i].Name] = ss
+			m[key] = ss
 			if rn, ok := svc.Senders[i].Driver.(provider.ReadyNotifier); ok {
 				rn.NotifyReady(func() { d.senderReady(ss) })
 			}
 		}
 	}
-	st.OnQueued(d.Enqueue)
-	return d
+	d.senders.Store(&m)
+}
+
+func (d *Dispatcher) senderMap() map[string]*senderState { return *d.senders.Load() }
+
+// Swap replaces the services while no send is in flight: it holds new work back, waits for
+// the jobs being worked on to finish their turn (their sends are bounded by SendTimeout), runs
+// replace — which calls the registry's Replace, closing the drivers it drops — and binds the
+// sender states of the registry's services. Queued jobs stay queued: a file whose sender is
+// gone goes to its service's default sender, and one whose service has no sender left waits
+// with that reason (attempt). An error from replace is returned; the senders are bound to
+// whatever the registry holds then.
+func (d *Dispatcher) Swap(replace func() error) error {
+	d.swap.Lock()
+	defer d.swap.Unlock()
+	err := replace()
+	d.bindSenders(d.senderMap())
+	d.mu.Lock()
+	d.beat = d.o.Now()
+	d.mu.Unlock()
+	d.refillSoon()
+	return err
+}
+
+// noSenderWait is how often files of a service without senders look again.
+const noSenderWait = time.Minute
+
+// refillSoon has the loop read the due index again at once.
+func (d *Dispatcher) refillSoon() {
+	d.mu.Lock()
+	d.fillNow = true
+	d.mu.Unlock()
+	d.poke()
 }
 
 // Enqueue says job id has work now (a new queued job, an admin retry).
@@ -181,7 +232,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		now := d.o.Now()
 		d.mu.Lock()
 		d.beat = now
-		stale := d.win.stale() || now.Sub(lastFill) >= heartbeat
+		stale := d.win.stale() || now.Sub(lastFill) >= heartbeat || d.fillNow
+		d.fillNow = false
 		d.mu.Unlock()
 		filled := false
 		if stale {
@@ -306,7 +358,9 @@ func (d *Dispatcher) QueueDepth() int {
 
 // work delivers the due files of one job, then reschedules it.
 func (d *Dispatcher) work(ctx context.Context, id string) {
+	d.swap.RLock()
 	next := d.deliverDue(ctx, id)
+	d.swap.RUnlock()
 	d.mu.Lock()
 	m := d.state[id]
 	delete(d.state, id)
@@ -435,7 +489,8 @@ func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 		}
 		// g.snd is nil when the service has no sender left (an admin removed them all): the
 		// group's files then fail in attempt, and must not panic here first.
-		if f.Service == g.svc.Name && (g.snd != nil && f.Sender == g.snd.name || f.Sender == "" && !g.svc.ShareLoad) {
+		// A file whose sender is gone (renamed or removed) goes with its default sender's group.
+		if f.Service == g.svc.Name && g.snd != nil && (f.Sender == g.snd.name || !g.svc.ShareLoad && d.sender(g.svc, f.Sender) == g.snd) {
 			g.idx = append(g.idx, i)
 		}
 	}
@@ -446,13 +501,14 @@ func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 // least busy sender that is not held; else (or when the name is no longer configured) the
 // default sender.
 func (d *Dispatcher) sender(svc *provider.Service, name string) *senderState {
-	if ss, ok := d.senders[svc.Name+"/"+name]; ok {
+	senders := d.senderMap()
+	if ss, ok := senders[svc.Name+"/"+name]; ok {
 		return ss
 	}
 	if len(svc.Senders) == 0 {
 		return nil
 	}
-	first := d.senders[svc.Name+"/"+svc.Senders[0].Name]
+	first := senders[svc.Name+"/"+svc.Senders[0].Name]
 	if name != "" || !svc.ShareLoad {
 		return first
 	}
@@ -460,7 +516,10 @@ func (d *Dispatcher) sender(svc *provider.Service, name string) *senderState {
 	var best *senderState
 	bestFailing := false
 	for i := range svc.Senders {
-		ss := d.senders[svc.Name+"/"+svc.Senders[i].Name]
+		ss := senders[svc.Name+"/"+svc.Senders[i].Name]
+		if ss == nil {
+			continue
+		}
 		if wait, _, _ := ss.blocked(now); wait > 0 {
 			continue
 		}
@@ -492,7 +551,10 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 			Err: fmt.Sprintf("not delivered within its time to live (%s)", j.Expires.Sub(j.ParamsAt).Round(time.Second))})
 	}
 	if g.snd == nil {
-		return d.fail(ctx, j, g, now, nil, provider.Perm("", fmt.Errorf("service %s has no sender configured on this box", g.svc.Name)))
+		// every sender was removed (settings page, SIGHUP): the files wait, without counting
+		// an attempt, for a sender to be configured again or their time to live to end
+		return d.st.Record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name,
+			Err: fmt.Sprintf("service %s has no sender configured on this box; waiting for one to be added", g.svc.Name), NextAt: now.Add(noSenderWait)})
 	}
 	if wait, why, down := g.snd.blocked(now); wait > 0 {
 		// the sender is down or paused: the files wait (or fall back), no attempt is counted;
@@ -535,7 +597,7 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 		log.Info("dispatch: delivered", "sender", g.snd.name, "attempt", del.Attempt, "took", took)
 		d.observe(Event{Service: g.svc.Name, Sender: g.snd.name, OK: true, Latency: now.Sub(j.ParamsAt), SendTime: took})
 		return d.record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
-			OK: true, MessageID: rc.MessageID, Attempted: true})
+			OK: true, MessageID: rc.MessageID, Attempted: true, Parts: partRefs(rc.Parts)})
 	}
 	return d.fail(ctx, j, g, now, log, err)
 }
@@ -554,7 +616,7 @@ func (d *Dispatcher) fail(ctx context.Context, j *store.Job, g *group, now time.
 	if class == provider.Permanent {
 		o.Final = true
 	} else {
-		back := backoff(first.Attempts+1, d.o.RetryMin, d.o.RetryMax)
+		back := backoff.Policy{Min: d.o.RetryMin, Max: d.o.RetryMax}.Delay(first.Attempts + 1)
 		back = max(back, provider.RetryAfterOf(err))
 		o.NextAt = now.Add(back)
 		if !j.Expires.IsZero() && o.NextAt.After(j.Expires) {
@@ -632,15 +694,17 @@ func (d *Dispatcher) observe(e Event) {
 	}
 }
 
-// backoff is the wait before attempt n+1: min doubling to max, with jitter in [d/2, d).
-func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
-}
-
 // ErrPaused is the reason recorded for files waiting on a sender an admin paused.
 var ErrPaused = errors.New("sender paused by an admin")
+
+// partRefs carries a receipt's parts to the store, which keeps them for the status reports.
+func partRefs(ps []provider.PartRef) []store.PartRef {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]store.PartRef, len(ps))
+	for i, p := range ps {
+		out[i] = store.PartRef{Ref: p.Ref, Recipient: p.Recipient}
+	}
+	return out
+}

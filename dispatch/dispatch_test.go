@@ -64,27 +64,49 @@ func mailJob(t *testing.T, st *store.Store, sender string) string {
 
 // A mail job whose service has no sender left (an admin removed them all) used to dereference
 // a nil sender in nextGroup and panic the gateway at every start: a reboot loop (issue 11,
-// item 13). Its files now fail for good, saying why.
+// item 13). Its files then failed for good; now they wait (below).
 func TestServiceWithoutSenders(t *testing.T) {
 	st := openStore(t, store.Options{})
-	id := mailJob(t, st, "default")
+	id := mailJob(t, st, "old")
 	reg, err := provider.NewRegistry(mail.Service(nil, nil, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, New(st, reg, Options{}))
+	d := New(st, reg, Options{})
+	run(t, d)
+	// Since issue 14 the files wait with the reason instead of failing: an admin who removed
+	// the last sender (settings page, SIGHUP) adds another, and the job goes through it.
 	var j *store.Job
-	poll.Until(t, 10*time.Second, "the job to finish", func() bool {
+	poll.Until(t, 10*time.Second, "the reason the job waits", func() bool {
 		j, err = st.Get(id)
-		return err == nil && j.State.Finished()
+		return err == nil && strings.Contains(j.Files[0].LastError, "no sender configured")
 	})
-	if j.State != store.Failed {
-		t.Fatalf("job state = %s, want failed", j.State)
+	if j.State != store.Queued || j.Files[0].Attempts != 0 {
+		t.Fatalf("job state = %s, attempts %d; want queued, no attempt counted", j.State, j.Files[0].Attempts)
 	}
-	for _, f := range j.Files {
-		if f.State != store.FileFailed || f.LastError == "" {
-			t.Errorf("file %s: state %s, error %q; want failed with a reason", f.Name, f.State, f.LastError)
-		}
+	outbox := t.TempDir()
+	drv, err := mail.New(mail.Options{Name: "new", Maildir: outbox, From: "gateway@localhost"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Swap(func() error {
+		return reg.Replace(mail.Service([]provider.Sender{{Name: "new", Driver: drv}}, nil, time.Minute))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Retry(context.Background(), id); err != nil { // as the page's retry does; else it waits its minute
+		t.Fatal(err)
+	}
+	poll.Until(t, 10*time.Second, "the job delivered through the new sender", func() bool {
+		j, err = st.Get(id)
+		return err == nil && j.State == store.Delivered
+	})
+	if n := maildirCount(t, outbox); n != 1 {
+		t.Errorf("messages in the new sender's Maildir = %d, want 1", n)
+	}
+	if j.Files[0].Sender != "new" {
+		t.Errorf("delivered by sender %q, want new (the old one is gone)", j.Files[0].Sender)
 	}
 }
 

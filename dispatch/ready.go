@@ -21,7 +21,7 @@ func (d *Dispatcher) senderReady(ss *senderState) {
 // end; paused senders stay paused. It returns how many pending files were made due.
 func (d *Dispatcher) RetryNow() int {
 	now := d.o.Now()
-	for _, ss := range d.senders {
+	for _, ss := range d.senderMap() {
 		d.markReady(ss, now)
 	}
 	n := d.enqueuePending(func(string) bool { return true })
@@ -67,8 +67,9 @@ func (d *Dispatcher) expedited(f store.File) bool {
 	if err != nil {
 		return false
 	}
+	senders := d.senderMap()
 	for i := range svc.Senders {
-		ss := d.senders[svc.Name+"/"+svc.Senders[i].Name]
+		ss := senders[svc.Name+"/"+svc.Senders[i].Name]
 		if ss == nil {
 			continue
 		}

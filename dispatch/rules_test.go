@@ -31,6 +31,7 @@ type fakeDriver struct {
 	gate   chan struct{}                          // if set, each Send waits for a value
 	check  func(r provider.Request) error
 	health *provider.Health
+	parts  []provider.PartRef // returned with every success (a modem with status reports)
 }
 
 type sent struct {
@@ -67,7 +68,7 @@ func (f *fakeDriver) Send(ctx context.Context, d provider.Delivery) (provider.Re
 			return provider.Receipt{}, err
 		}
 	}
-	return provider.Receipt{MessageID: fmt.Sprintf("%s-%d", f.name, n)}, nil
+	return provider.Receipt{MessageID: fmt.Sprintf("%s-%d", f.name, n), Parts: f.parts}, nil
 }
 
 func (f *fakeDriver) Health() provider.Health {
@@ -89,8 +90,6 @@ type harness struct {
 	st *store.Store
 	d  *Dispatcher
 }
-
-var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // start opens a store and runs a dispatcher for services until the test ends. It must be
 // called inside the bubble.

@@ -170,8 +170,9 @@ func (s *senderState) status(now time.Time) SenderStatus {
 // Senders reports every sender's health, sorted by service and name.
 func (d *Dispatcher) Senders() []SenderStatus {
 	now := d.o.Now()
-	out := make([]SenderStatus, 0, len(d.senders))
-	for _, s := range d.senders {
+	senders := d.senderMap()
+	out := make([]SenderStatus, 0, len(senders))
+	for _, s := range senders {
 		out = append(out, s.status(now))
 	}
 	sort.Slice(out, func(i, k int) bool {
@@ -186,7 +187,7 @@ func (d *Dispatcher) Senders() []SenderStatus {
 // Pause stops (or, with false, resumes) deliveries through a sender. It reports whether the
 // sender exists.
 func (d *Dispatcher) Pause(service, sender string, pause bool) bool {
-	s, ok := d.senders[service+"/"+sender]
+	s, ok := d.senderMap()[service+"/"+sender]
 	if !ok {
 		return false
 	}

@@ -67,6 +67,7 @@ func TestBacklog(t *testing.T) {
 		chart        time.Duration // start to the chart's read-back done
 		anon, anonAf string
 		rate         float64
+		cpu          float64 // the server's CPU µs per accepted job: what a busy machine does not skew
 	}
 	measure := func(dir string, backlog bool) run {
 		var r run
@@ -88,7 +89,10 @@ func TestBacklog(t *testing.T) {
 			return strings.Contains(srv.stderr(), "24-hour chart read back")
 		})
 		r.chart = time.Since(t0)
-		r.rate = ingestRate(t, srv, dur)
+		cpu0 := cpuTime(srv.cmd.Process.Pid)
+		var ok int
+		r.rate, ok = ingestRate(t, srv, dur)
+		r.cpu = float64((cpuTime(srv.cmd.Process.Pid) - cpu0).Microseconds()) / float64(max(ok, 1))
 		r.anonAf = anonMiB(t, srv.cmd.Process.Pid)
 		srv.stop(t)
 		t0 = time.Now()
@@ -110,10 +114,12 @@ func TestBacklog(t *testing.T) {
 		name string
 		r    run
 	}{{"empty store", empty}, {fmt.Sprintf("%d queued", n), full}} {
-		out("backlog: %-15s start to /healthz cold %s, warm %s; chart read back after %s; RssAnon after start %s, after %s of /send %s; /send accepted %.0f jobs/s",
-			c.name, c.r.up.Round(time.Millisecond), c.r.upWarm.Round(time.Millisecond), c.r.chart.Round(time.Millisecond), c.r.anon, dur, c.r.anonAf, c.r.rate)
+		out("backlog: %-15s start to /healthz cold %s, warm %s; chart read back after %s; RssAnon after start %s, after %s of /send %s; /send accepted %.0f jobs/s, %.0f µs server CPU a job",
+			c.name, c.r.up.Round(time.Millisecond), c.r.upWarm.Round(time.Millisecond), c.r.chart.Round(time.Millisecond), c.r.anon, dur, c.r.anonAf, c.r.rate, c.r.cpu)
 	}
-	out("backlog: ingest with the backlog = %.0f%% of the empty store's", 100*full.rate/max(empty.rate, 1))
+	out("backlog: ingest with the backlog = %.0f%% of the empty store's (server CPU a job: %.0f%%); load average %s",
+		100*full.rate/max(empty.rate, 1), 100*full.cpu/max(empty.cpu, 1), loadAvg())
+	out("backlog: %s", freePages(t, db))
 
 	// The relay answers again: how fast the backlog drains.
 	srv := startServer(t, bin, smtpConfig(t, dir, extra))
@@ -176,8 +182,9 @@ func healthy(t testing.TB, srv *server, t0 time.Time) time.Duration {
 	return up
 }
 
-// ingestRate drives /send with 64 clients for d and returns the accepted jobs/s.
-func ingestRate(t testing.TB, srv *server, d time.Duration) float64 {
+// ingestRate drives /send with 64 clients for d and returns the accepted jobs/s and their
+// number.
+func ingestRate(t testing.TB, srv *server, d time.Duration) (float64, int) {
 	tmpl := newSendTemplate(1024)
 	res := drive(t, srv.addr, 64, d, func(c, k int, req *fasthttp.Request) {
 		tmpl.fill(req, srv.addr, c, k)
@@ -190,7 +197,29 @@ func ingestRate(t testing.TB, srv *server, d time.Duration) float64 {
 	if res.errs > 0 {
 		t.Errorf("/send: %d errors, first: %v", res.errs, res.firstErr)
 	}
-	return float64(res.ok) / res.elapsed.Seconds()
+	return float64(res.ok) / res.elapsed.Seconds(), res.ok
+}
+
+// loadAvg is the machine's 1-minute load average, printed with every figure.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// freePages opens the stopped server's database and says how many pages its freelist holds:
+// with the freelist written at every commit, that is what each commit writes of it.
+func freePages(t testing.TB, path string) string {
+	t.Helper()
+	s, err := store.Open(path, store.Options{Quota: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sp := s.Space()
+	return fmt.Sprintf("db file %s, of which free pages %s (the freelist written at each commit: 8 bytes a free page)", mib(sp.FileBytes), mib(sp.FreeInFile))
 }
 
 // fillBacklog stores n queued mail jobs of size bytes each, offline, and returns the file

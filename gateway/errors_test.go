@@ -17,9 +17,9 @@ import (
 
 // part is one multipart part: a file unless field is set.
 type part struct {
-	name, filename, ctype string
-	data                  []byte
-	field                 bool
+	name, filename string
+	data           []byte
+	field          bool
 }
 
 func multipartBody(parts ...part) (*bytes.Buffer, string) {

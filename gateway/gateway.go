@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,9 +32,11 @@ import (
 	"multimsg/hw/clock"
 	"multimsg/hw/watchdog"
 	"multimsg/identity"
+	"multimsg/inbox"
 	"multimsg/internal/atomicfile"
 	"multimsg/mailin"
 	"multimsg/provider"
+	"multimsg/settings"
 	"multimsg/sim"
 	"multimsg/store"
 	"multimsg/update"
@@ -48,24 +51,42 @@ type Options struct {
 	Console io.Writer
 	// RebootCommand restarts the box from the page (default /sbin/reboot: init stops us first).
 	RebootCommand []string
+	// ConfigPath is the configuration file the settings pages write and SIGHUP reads again
+	// (default config.DefaultPath).
+	ConfigPath string
+	// FromFlags are the keys the command line set over the file (settings.Options).
+	FromFlags []string
 }
 
 // Gateway is a configured, listening, not yet running multimsg.
 type Gateway struct {
-	cfg     config.Config
-	log     *slog.Logger
-	Store   *store.Store
-	Key     *envelope.Key
-	Reg     *provider.Registry
-	Disp    *dispatch.Dispatcher
-	Web     *web.Server
-	Update  *update.Updater
-	Mail    *mailin.Server // nil unless smtp_in.listen is set
-	SIM     *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
-	ln      net.Listener
-	mailLn  net.Listener
-	clock   *clock.File // nil unless restore_clock
-	closers []func() error
+	cfg    config.Config
+	log    *slog.Logger
+	Store  *store.Store
+	Key    *envelope.Key
+	Reg    *provider.Registry
+	Disp   *dispatch.Dispatcher
+	Web    *web.Server
+	Update *update.Updater
+	Mail   *mailin.Server // nil unless smtp_in.listen is set
+	Inbox  *inbox.Inbox   // inbound SMS and status reports (issue 13)
+	SIM    *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
+	// Settings changes the configuration from the page and on SIGHUP (ReloadFile).
+	Settings *settings.Manager
+	neigh    *arp.Table
+	ln       net.Listener
+	mailLn   net.Listener
+	clock    *clock.File // nil unless restore_clock
+	closers  []func() error
+	// svcClosers are each service's drivers to close, by service (services.go); guarded by
+	// reloadMu once the gateway runs.
+	svcClosers map[string][]func() error
+
+	id       *identity.Identity
+	admin    *web.AdminAuth
+	cur      atomic.Pointer[config.Config] // the configuration applied now (reload.go)
+	reloadMu sync.Mutex                    // one Reload at a time; guards svcClosers, stopped
+	stopped  bool
 
 	dogArmed, dogPetted atomic.Bool // the watchdog is open / has been petted since start (health.go)
 }
@@ -78,7 +99,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	if o.Console == nil {
 		o.Console = os.Stderr
 	}
-	g = &Gateway{cfg: cfg, log: o.Log}
+	g = &Gateway{cfg: cfg, log: o.Log, svcClosers: map[string][]func() error{}}
+	g.cur.Store(&cfg)
 	defer func() {
 		if err != nil {
 			g.close()
@@ -115,17 +137,23 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		MaxPreprocess:   cfg.Store.MaxPreprocess,
 		MaxDevices:      cfg.Store.MaxDevices,
 		DeviceIdle:      cfg.Store.DeviceIdle.D(),
+		InboxMax:        cfg.Store.InboxMax,
+		InboxBytes:      int64(cfg.Store.InboxBytes),
 		Log:             o.Log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	g.closers = append(g.closers, g.Store.Close)
-	services, err := g.services()
+	g.closers = append(g.closers, g.closeServices)
+	services, err := g.services(&cfg)
 	if err != nil {
 		return nil, err
 	}
 	if g.Reg, err = provider.NewRegistry(services...); err != nil {
+		return nil, err
+	}
+	if err := g.receive(); err != nil {
 		return nil, err
 	}
 	if err := g.simWatch(); err != nil {
@@ -136,26 +164,32 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		Workers: cfg.Delivery.Workers, SendTimeout: cfg.Delivery.SendTimeout.D(), Log: o.Log,
 		Observe: func(e dispatch.Event) { g.Web.Observe(e) }, // metrics, admin chart; g.Web is set before Run
 	})
-	allow := map[string]bool{}
-	for _, m := range cfg.AllowMACs {
-		allow[m] = true
-	}
-	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only). It stops
-	// with the gateway (Close, among the closers), not with a request's context. Devices enter
-	// the registry by their requests (web), not by the ARP frames the watcher learns from: any
-	// host on the LAN can forge those by the thousand (issue 11).
-	neigh, err := arp.Watch(context.Background(), arp.Options{Interface: cfg.Interface}, o.Log)
+	// Device identity (SPEC §3): ARP capture on cfg.Interface ("" = kernel table only), opened
+	// here and run by Run under its context (the closer covers a New that fails later). Devices
+	// enter the registry by their requests (web), not by the ARP frames the watcher learns
+	// from: any host on the LAN can forge those by the thousand (issue 11).
+	neigh, err := arp.Open(arp.Options{Interface: cfg.Interface}, o.Log)
 	if err != nil {
 		return nil, err
 	}
+	g.neigh = neigh
 	g.closers = append(g.closers, neigh.Close)
 	// Firmware updates through RAUC on the system bus; on a system without it (a laptop) the
-	// updater says so and the routes answer 503.
+	// updater says so and the routes answer 503. ctx bounds the first dial only: the updater
+	// has no goroutine but the reader of its D-Bus connection's signals, which Close ends.
 	g.Update = update.New(context.Background(), update.Options{
 		SpoolDir: cfg.Update.SpoolDir, MaxBundle: int64(cfg.Update.MaxBundle), RebootCommand: o.RebootCommand, Log: o.Log,
 	})
 	g.closers = append(g.closers, g.Update.Close)
-	id := &identity.Identity{Neighbors: neigh, UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow}
+	g.admin = &web.AdminAuth{Hash: hash}
+	pol := policy(&cfg)
+	id := &identity.Identity{Neighbors: neigh, UnknownByIP: pol.UnknownByIP, Allow: pol.Allow}
+	g.id = id
+	if o.ConfigPath == "" {
+		o.ConfigPath = config.DefaultPath
+	}
+	g.Settings = settings.New(settings.Options{Path: o.ConfigPath, FromFlags: o.FromFlags, Gateway: g,
+		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log})
 	g.Web = web.New(web.Options{
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
@@ -165,9 +199,10 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 			MaxForm: int(cfg.Limits.MaxForm), MaxArgs: cfg.Limits.MaxArgs, BodyBudget: int(cfg.Limits.BodyBudget),
 			BodyWait: cfg.Limits.BodyWait.D(), MaxConnsPerIP: cfg.Limits.MaxConnsPerIP, Concurrency: cfg.Limits.Concurrency},
 		HostNames: cfg.HostNames,
-		Admin:     &web.AdminAuth{Hash: hash}, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
+		Admin:     g.admin, Version: o.Version, ReadTimeout: cfg.Limits.ReadTime.D(), Log: o.Log,
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
-		SIM: g.simStatus(), Routes: []web.Route{g.ussdRoute()},
+		ReportWait: g.receiving().ReportWait.D(), InboxDevices: g.receiving().Inbox.Devices,
+		SIM: g.simStatus(), Routes: append([]web.Route{g.ussdRoute()}, g.Settings.Routes()...),
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -215,10 +250,24 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if g.mailLn != nil {
 		g.log.Info("multimsg: smtp_in listening", "smtp", g.mailLn.Addr().String())
 	}
+	// One shutdown path: every long-lived goroutine of the gateway runs in this errgroup, so
+	// when Wait returns they are gone; close then releases what is left (the store last). The
+	// order: ectx ends HTTP and SMTP in, then the dispatcher (dctx), then the drivers' own work
+	// (rctx: a modem stays up for the sends the dispatcher is finishing).
 	eg, ectx := errgroup.WithContext(ctx)
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDispatch()
-	eg.Go(func() error { return g.Disp.Run(dctx) })
+	rctx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunners()
+	eg.Go(func() error {
+		defer stopRunners()
+		return g.Disp.Run(dctx)
+	})
+	for _, r := range g.runners() {
+		eg.Go(func() error { return r.Run(rctx) })
+	}
+	eg.Go(func() error { return g.neigh.Run(ectx) })
+	eg.Go(func() error { return g.Inbox.Run(ectx) })
 	eg.Go(func() error {
 		err := g.Web.Serve(g.ln)
 		if err != nil && ectx.Err() == nil {
@@ -339,6 +388,9 @@ func (g *Gateway) saveClock() {
 }
 
 func (g *Gateway) close() {
+	g.reloadMu.Lock()
+	g.stopped = true
+	g.reloadMu.Unlock()
 	if g.ln != nil {
 		g.ln.Close()
 	}
@@ -348,6 +400,20 @@ func (g *Gateway) close() {
 		}
 	}
 	g.closers = nil
+}
+
+// runners are the senders' drivers with background work of their own (provider.Runner).
+func (g *Gateway) runners() []provider.Runner {
+	var out []provider.Runner
+	for _, n := range g.Reg.Names() {
+		s, _ := g.Reg.Service(n)
+		for _, snd := range s.Senders {
+			if r, ok := snd.Driver.(provider.Runner); ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 func (g *Gateway) available() []string {

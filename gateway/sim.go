@@ -40,6 +40,10 @@ func (g *Gateway) simWatch() error {
 	g.SIM, err = sim.New(sim.Options{
 		Code: c.BalanceUSSD, Every: c.BalanceEvery.D(), FirstAfter: c.FirstCheck.D(), Low: c.LowBalance,
 		Ask: func(ctx context.Context, code string) (string, error) {
+			d, err := g.modem(c.Sender) // the modem now: a reload may have rebuilt it
+			if err != nil {
+				return "", err
+			}
 			u, err := d.Modem().USSD(ctx, code, 0)
 			return u.Text, err
 		},

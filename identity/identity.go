@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,24 @@ type Identity struct {
 	UnknownByIP    bool            // unknown_device = "ip"
 	Allow          map[string]bool // allow_macs; empty: every device
 	ResolveTimeout time.Duration   // bound on Resolve; default 500ms
+
+	live atomic.Pointer[Policy] // set by SetPolicy; replaces UnknownByIP and Allow
+}
+
+// Policy is what an admin may change while the box runs (settings page, SIGHUP).
+type Policy struct {
+	UnknownByIP bool
+	Allow       map[string]bool // read-only once set
+}
+
+// SetPolicy replaces unknown_device and allow_macs for the requests that follow.
+func (id *Identity) SetPolicy(p Policy) { id.live.Store(&p) }
+
+func (id *Identity) policy() Policy {
+	if p := id.live.Load(); p != nil {
+		return *p
+	}
+	return Policy{UnknownByIP: id.UnknownByIP, Allow: id.Allow}
 }
 
 // Local is the device name of requests from the box itself.
@@ -53,6 +72,7 @@ func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error)
 	if ip.IsLoopback() {
 		return Local, nil
 	}
+	pol := id.policy()
 	mac, ok := "", false
 	if id.Neighbors != nil {
 		if s, isSyncer := id.Neighbors.(Syncer); isSyncer {
@@ -69,15 +89,15 @@ func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error)
 		}
 	}
 	if !ok {
-		if !id.UnknownByIP {
+		if !pol.UnknownByIP {
 			return "", fmt.Errorf("%w: no MAC address is known for %s (no ARP answer); this box identifies devices by MAC — is the device on the same LAN segment, not behind a router?", ErrUnknownDevice, ip)
 		}
-		if len(id.Allow) > 0 {
+		if len(pol.Allow) > 0 {
 			return "", fmt.Errorf("%w: %s has no known MAC address, and allow_macs admits only listed MACs", ErrNotAllowed, ip)
 		}
 		return "ip:" + ip.String(), nil
 	}
-	if len(id.Allow) > 0 && !id.Allow[mac] {
+	if len(pol.Allow) > 0 && !pol.Allow[mac] {
 		return "", fmt.Errorf("%w: device %s (%s) is not in this box's allow_macs; ask the admin to add it", ErrNotAllowed, mac, ip)
 	}
 	return mac, nil

@@ -45,6 +45,10 @@ func (st Step) String() string {
 type linkState struct {
 	reporting  bool      // +CREG/+CGREG/+CEREG report formats and +COPS=3,0 are set
 	autoSelect time.Time // when AT+COPS=0 was last sent
+	// indications is the AT+CNMI mode set ("" not yet), mem the store messages are read
+	// from (AT+CPMS mem1; "" unknown).
+	indications string
+	mem         string
 }
 
 // autoSelectEvery is how often AT+COPS=0 is repeated while a modem stays "not registered,

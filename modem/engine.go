@@ -21,8 +21,9 @@ type URC struct {
 
 // EngineOptions tune an Engine. Zero values take the defaults.
 type EngineOptions struct {
-	// OnURC is called for every unsolicited line, in the goroutine that owns the port: it must
-	// not block. Nil drops them (after logging at debug level).
+	// OnURC is called for every unsolicited line (a two-line one with its PDU), in the
+	// engine's reader goroutine: it must not block. Nil drops them (after logging at debug
+	// level).
 	OnURC func(URC)
 	// Trace logs every line in and out at debug level.
 	Trace bool
@@ -47,9 +48,10 @@ func (r Reply) Find(prefix string) (string, bool) {
 }
 
 // Engine runs AT commands over an io.ReadWriter. One goroutine owns the port: it writes
-// commands, takes replies and peels off unsolicited lines; callers hand it requests over a
-// channel, so commands are serialised. A second goroutine only reads bytes and cuts them into
-// lines, because a Read cannot be selected on.
+// commands and takes replies; callers hand it requests over a channel, so commands are
+// serialised. A second goroutine reads bytes, cuts them into lines and takes unsolicited
+// lines out of the stream (urcStage) before the owner sees any, because a Read cannot be
+// selected on.
 //
 // The reader goroutine ends when a Read fails (io.EOF or another error, which closes the
 // engine with ErrPort) or, after Close, at the next Read that returns. A reader that returns
@@ -59,6 +61,7 @@ type Engine struct {
 	rw   io.ReadWriter
 	log  *slog.Logger
 	opts EngineOptions
+	urcs urcStage // unsolicited lines leave the stream here, before own sees a line
 
 	reqs   chan *request
 	events chan event
@@ -77,10 +80,13 @@ type event struct {
 }
 
 type request struct {
-	ctx     context.Context
-	cmd     string
-	shown   string // cmd as errors and traces show it (a PIN masked)
-	pdu     string // for AT+CMGS: the hex PDU sent at the "> " prompt
+	ctx   context.Context
+	cmd   string
+	shown string // cmd as errors and traces show it (a PIN masked)
+	pdu   string // for AT+CMGS: the hex PDU sent at the "> " prompt
+	// each, if set, takes every information line in the owner goroutine instead of the
+	// reply keeping them (a listing of unknown length: AT+CMGL); it must not block.
+	each    func(Line)
 	timeout time.Duration
 	reply   chan result
 }
@@ -166,6 +172,15 @@ func (e *Engine) SubmitPDU(ctx context.Context, tpduLen int, pduHex string, time
 	return mr, nil
 }
 
+// CommandEach runs cmd like Command but hands each information line to each as it arrives, in
+// the goroutine that owns the port, instead of keeping them: for answers of unknown length
+// (AT+CMGL with a full store), so the caller bounds what it keeps. each must not block. The
+// timeout bounds the silence before the first line and between lines, not the whole answer.
+func (e *Engine) CommandEach(ctx context.Context, cmd string, timeout time.Duration, each func(Line)) error {
+	_, err := e.do(&request{ctx: ctx, cmd: cmd, shown: Redact(cmd), timeout: timeout, each: each})
+	return err
+}
+
 func (e *Engine) do(r *request) (Reply, error) {
 	r.reply = make(chan result, 1)
 	if r.shown == "" {
@@ -210,10 +225,11 @@ func (e *Engine) read() {
 			}
 			line := string(acc[:i])
 			acc = acc[i+1:]
-			if strings.TrimSpace(line) == "" {
+			line = strings.TrimSpace(line)
+			if line == "" || !e.urcs.take(line, e.urc) {
 				continue
 			}
-			if !send(event{line: strings.TrimSpace(line)}) {
+			if !send(event{line: line}) {
 				return
 			}
 		}
@@ -225,10 +241,11 @@ func (e *Engine) read() {
 		}
 		if len(acc) > maxLine {
 			// A runaway line without an ending: keep the bound, drop the excess.
-			if !send(event{line: string(acc[:maxLine])}) {
+			line := strings.TrimSpace(string(acc[:maxLine]))
+			acc = acc[:0]
+			if line != "" && e.urcs.take(line, e.urc) && !send(event{line: line}) {
 				return
 			}
-			acc = acc[:0]
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -250,7 +267,6 @@ func (e *Engine) read() {
 // own is the goroutine that owns the port: the only writer, and the only reader of events.
 func (e *Engine) own() {
 	defer close(e.done)
-	var pending *URC // a +CMT/+CDS header whose PDU line comes next
 	for {
 		select {
 		case <-e.quit:
@@ -261,12 +277,13 @@ func (e *Engine) own() {
 				e.fail(ev.err)
 				continue
 			}
-			if ev.prompt {
-				continue
+			if ev.line != "" {
+				// Unsolicited lines never get here (urcStage): a leftover of a command
+				// abandoned on timeout, or noise.
+				e.log.Debug("modem stale line dropped", "line", Redact(ev.line))
 			}
-			pending = e.idleLine(ev.line, pending)
 		case r := <-e.reqs:
-			pending = nil
+			e.urcs.setRunning(commandPrefix(r.cmd))
 			res, settle := e.exec(r)
 			r.reply <- res
 			if settle != nil {
@@ -275,6 +292,7 @@ func (e *Engine) own() {
 				e.settle(settle)
 				settle.Stop()
 			}
+			e.urcs.setRunning("")
 		}
 	}
 }
@@ -293,21 +311,6 @@ func (e *Engine) drainRequests() {
 			return
 		}
 	}
-}
-
-// idleLine handles a line that arrived while no command runs: it is unsolicited.
-func (e *Engine) idleLine(s string, pending *URC) *URC {
-	if pending != nil {
-		pending.PDU = s
-		e.urc(*pending)
-		return nil
-	}
-	l := ParseLine(s)
-	if pduURCs[l.Prefix] {
-		return &URC{Line: l}
-	}
-	e.urc(URC{Line: l})
-	return nil
 }
 
 func (e *Engine) urc(u URC) {
@@ -333,13 +336,12 @@ func (e *Engine) write(s string) error {
 // exec runs one request to its final result code. It is the only place commands are written.
 // When the caller gave up before the final result, it returns the command's timer for settle.
 func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
-	fail := func(err error) result { return result{err: &CommandError{Cmd: r.shown, Err: err}} }
 	if err := r.ctx.Err(); err != nil {
-		return fail(err), nil
+		return r.fail(err), nil
 	}
 	e.discardStale()
 	if err := e.write(r.cmd + "\r"); err != nil {
-		return fail(err), nil
+		return r.fail(err), nil
 	}
 	timer := time.NewTimer(r.timeout)
 	defer func() {
@@ -347,72 +349,76 @@ func (e *Engine) exec(r *request) (res result, settle *time.Timer) {
 			timer.Stop()
 		}
 	}()
-	var reply Reply
-	cmdPrefix := commandPrefix(r.cmd)
-	sentPDU := false
-	var pending *URC
+	x := &exchange{r: r}
 	for {
 		select {
 		case <-e.quit:
-			return fail(e.Err()), nil
+			return r.fail(e.Err()), nil
 		case <-r.ctx.Done():
-			if r.pdu != "" && !sentPDU {
-				_ = e.write("\x1b") // leave the "> " prompt without sending
-			}
-			return fail(r.ctx.Err()), timer
+			e.leavePrompt(x)
+			return r.fail(r.ctx.Err()), timer
 		case <-timer.C:
-			if r.pdu != "" && !sentPDU {
-				_ = e.write("\x1b")
-			}
-			return fail(fmt.Errorf("%w (%s)", ErrTimeout, r.timeout)), nil
+			e.leavePrompt(x)
+			return r.fail(fmt.Errorf("%w (%s)", ErrTimeout, r.timeout)), nil
 		case ev := <-e.events:
-			if ev.err != nil {
-				e.fail(ev.err)
-				return fail(ev.err), nil
+			if res, done := e.step(x, ev); done {
+				return res, nil
 			}
-			if ev.prompt {
-				if r.pdu != "" && !sentPDU {
-					sentPDU = true
-					if err := e.write(r.pdu + "\x1a"); err != nil {
-						return fail(err), nil
-					}
-				}
-				continue
-			}
-			if pending != nil {
-				pending.PDU = ev.line
-				e.urc(*pending)
-				pending = nil
-				continue
-			}
-			l := ParseLine(ev.line)
-			switch {
-			case l.Kind == OK:
-				if r.pdu != "" && !sentPDU {
-					return fail(ErrNoPrompt), nil
-				}
-				return result{reply: reply}, nil
-			case l.Kind == Fail:
-				return fail(l.Err), nil
-			case strings.EqualFold(l.Text, r.cmd) || (sentPDU && strings.Contains(l.Text, r.pdu)):
-				// echo (ATE1, or before ATE0 took effect), or the PDU echoed back
-			case l.Prefix != "" && l.Prefix == cmdPrefix:
-				if len(reply.Lines) < maxReplyLines {
-					reply.Lines = append(reply.Lines, l)
-				}
-			case IsUnsolicited(l):
-				if pduURCs[l.Prefix] {
-					pending = &URC{Line: l}
-					continue
-				}
-				e.urc(URC{Line: l})
-			default:
-				if len(reply.Lines) < maxReplyLines {
-					reply.Lines = append(reply.Lines, l)
-				}
+			if r.each != nil {
+				timer.Reset(r.timeout) // a listing: the timeout bounds the silence between lines
 			}
 		}
 	}
+}
+
+func (r *request) fail(err error) result { return result{err: &CommandError{Cmd: r.shown, Err: err}} }
+
+// exchange is the state of one command in flight.
+type exchange struct {
+	r       *request
+	sentPDU bool // the PDU went at the "> " prompt
+	reply   Reply
+}
+
+// leavePrompt escapes a "> " prompt the PDU was never sent at, so the modem sends nothing.
+func (e *Engine) leavePrompt(x *exchange) {
+	if x.r.pdu != "" && !x.sentPDU {
+		_ = e.write("\x1b")
+	}
+}
+
+// step takes one event of the command's exchange; done once the command has its result.
+func (e *Engine) step(x *exchange, ev event) (result, bool) {
+	r := x.r
+	switch {
+	case ev.err != nil:
+		e.fail(ev.err)
+		return r.fail(ev.err), true
+	case ev.prompt:
+		if r.pdu != "" && !x.sentPDU {
+			x.sentPDU = true
+			if err := e.write(r.pdu + "\x1a"); err != nil {
+				return r.fail(err), true
+			}
+		}
+		return result{}, false
+	}
+	l := ParseLine(ev.line)
+	switch {
+	case l.Kind == OK && r.pdu != "" && !x.sentPDU:
+		return r.fail(ErrNoPrompt), true
+	case l.Kind == OK:
+		return result{reply: x.reply}, true
+	case l.Kind == Fail:
+		return r.fail(l.Err), true
+	case strings.EqualFold(l.Text, r.cmd) || (x.sentPDU && strings.Contains(l.Text, r.pdu)):
+		// echo (ATE1, or before ATE0 took effect), or the PDU echoed back
+	case r.each != nil:
+		r.each(l)
+	case len(x.reply.Lines) < maxReplyLines:
+		x.reply.Lines = append(x.reply.Lines, l)
+	}
+	return result{}, false
 }
 
 // settle keeps reading, after its caller gave up on a command, until the command's final
@@ -432,17 +438,16 @@ func (e *Engine) settle(timer *time.Timer) {
 			if ev.prompt {
 				continue
 			}
-			if l := ParseLine(ev.line); l.Kind != Info {
+			if ParseLine(ev.line).Kind != Info {
 				return
-			} else if IsUnsolicited(l) {
-				e.urc(URC{Line: l})
 			}
 		}
 	}
 }
 
-// discardStale hands on lines that arrived before a command is written (unsolicited ones,
-// or leftovers of a command abandoned on timeout), so they are not taken as its reply.
+// discardStale drops lines that arrived before a command is written (leftovers of a command
+// abandoned on timeout: unsolicited ones left the stream in urcStage), so they are not taken
+// as its reply.
 func (e *Engine) discardStale() {
 	for {
 		select {
@@ -452,11 +457,7 @@ func (e *Engine) discardStale() {
 				return
 			}
 			if ev.line != "" {
-				if l := ParseLine(ev.line); IsUnsolicited(l) {
-					e.urc(URC{Line: l})
-				} else {
-					e.log.Debug("modem stale line dropped", "line", Redact(ev.line))
-				}
+				e.log.Debug("modem stale line dropped", "line", Redact(ev.line))
 			}
 		default:
 			return

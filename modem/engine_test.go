@@ -148,7 +148,7 @@ func TestEngineSubmitPDU(t *testing.T) {
 		pdu = cmd
 		mu.Unlock()
 		// An unsolicited +CDS status report (two lines) arrives before the answer.
-		return "\r\n+CDS: 25\r\n07911326040000F0...\r\n\r\n+CMGS: 42\r\n\r\nOK\r\n"
+		return "\r\n+CDS: 25\r\n07911326040000F0\r\n\r\n+CMGS: 42\r\n\r\nOK\r\n"
 	})
 	mr, err := e.SubmitPDU(ctxT(t), 18, "0001000C9194711032547600000541", 2*time.Second)
 	if got := p.lines(); len(got) != 2 || got[0] != "AT+CMGS=18" {
@@ -163,7 +163,7 @@ func TestEngineSubmitPDU(t *testing.T) {
 	}
 	mu.Unlock()
 	u := <-urcs
-	if u.Line.Prefix != "+CDS" || u.PDU != "07911326040000F0..." {
+	if u.Line.Prefix != "+CDS" || u.PDU != "07911326040000F0" {
 		t.Errorf("URC = %+v, want +CDS with its PDU line", u)
 	}
 }

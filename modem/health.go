@@ -13,18 +13,21 @@ import (
 
 // Health is what the modem says about itself, for admins and for deciding whether to send.
 type Health struct {
-	Present    bool      // the port is open and the modem answers
-	SIM        string    // "READY", "SIM PIN", "SIM PUK", "not inserted", ... ("" unknown)
-	Radio      string    // "on", "off (flight mode, CFUN 4)", ...; "" when AT+CFUN? is refused
-	Registered bool      // home network or roaming (CREG or CEREG stat 1, 5, 6, 7, 9, 10)
-	RegStatus  string    // "home", "roaming", "searching", "denied", "not searching", "unknown"
-	Operator   string    // from AT+COPS?
-	SignalDBM  int       // from AT+CSQ; valid when HasSignal
-	HasSignal  bool      // false when the modem reports 99 (unknown)
-	SMSC       string    // from AT+CSCA?; "" none configured (or not asked)
-	Model      string    // from AT+CGMM, when the modem answers it
-	LastError  string    // the last problem seen (open, init, send), for the status page
-	Checked    time.Time // when these facts were last refreshed
+	Present    bool   // the port is open and the modem answers
+	SIM        string // "READY", "SIM PIN", "SIM PUK", "not inserted", ... ("" unknown)
+	Radio      string // "on", "off (flight mode, CFUN 4)", ...; "" when AT+CFUN? is refused
+	Registered bool   // home network or roaming (CREG or CEREG stat 1, 5, 6, 7, 9, 10)
+	RegStatus  string // "home", "roaming", "searching", "denied", "not searching", "unknown"
+	Operator   string // from AT+COPS?
+	SignalDBM  int    // from AT+CSQ; valid when HasSignal
+	HasSignal  bool   // false when the modem reports 99 (unknown)
+	SMSC       string // from AT+CSCA?; "" none configured (or not asked)
+	Model      string // from AT+CGMM, when the modem answers it
+	LastError  string // the last problem seen (open, init, send), for the status page
+	// SMSMemoryFull: the modem's message store was full at the last look (AT+CPMS used ==
+	// total): new messages wait at the service centre until it is emptied, which it is being.
+	SMSMemoryFull bool
+	Checked       time.Time // when these facts were last refreshed
 }
 
 // Ready says whether a message can be sent now, and if not why (an error wrapping ErrNotReady,
@@ -70,12 +73,15 @@ type healthJSON struct {
 	Model      string    `json:"model,omitempty"`
 	LastError  string    `json:"last_error"`
 	Checked    time.Time `json:"checked,omitzero"`
+	// SMSMemoryFull: the message store is full (new messages wait at the network).
+	SMSMemoryFull bool `json:"sms_memory_full,omitempty"`
 }
 
 // MarshalJSON writes h with the status page's names.
 func (h Health) MarshalJSON() ([]byte, error) {
 	w := healthJSON{Present: h.Present, Radio: h.Radio, SIM: h.SIM, Registered: h.Registered, RegStatus: h.RegStatus,
-		Operator: h.Operator, SMSC: h.SMSC, Model: h.Model, LastError: h.LastError, Checked: h.Checked}
+		Operator: h.Operator, SMSC: h.SMSC, Model: h.Model, LastError: h.LastError, Checked: h.Checked,
+		SMSMemoryFull: h.SMSMemoryFull}
 	if h.HasSignal {
 		w.SignalDBM = &h.SignalDBM
 	}
@@ -89,7 +95,8 @@ func (h *Health) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*h = Health{Present: w.Present, Radio: w.Radio, SIM: w.SIM, Registered: w.Registered, RegStatus: w.RegStatus,
-		Operator: w.Operator, SMSC: w.SMSC, Model: w.Model, LastError: w.LastError, Checked: w.Checked}
+		Operator: w.Operator, SMSC: w.SMSC, Model: w.Model, LastError: w.LastError, Checked: w.Checked,
+		SMSMemoryFull: w.SMSMemoryFull}
 	if w.SignalDBM != nil {
 		h.SignalDBM, h.HasSignal = *w.SignalDBM, true
 	}
@@ -119,6 +126,9 @@ func (h Health) Each(fn func(label, value string)) {
 	fn("smsc", h.SMSC)
 	fn("model", h.Model)
 	fn("last_error", h.LastError)
+	if h.SMSMemoryFull {
+		fn("sms_memory_full", "yes: being emptied; new messages wait at the network")
+	}
 }
 
 // CSQToDBM converts AT+CSQ's rssi (TS 27.007 §8.5) to dBm; ok is false for 99 (unknown).
@@ -143,6 +153,7 @@ type session struct {
 	steps           *[]Step       // nil: not recorded
 	powered         *atomic.Int64 // set to the time AT+CFUN=1 is sent; nil: not kept
 	beforeReg       func()        // called before registration is asked for; nil: nothing
+	receive         bool          // receiving is on: ask for new-message indications
 }
 
 // alive sends a bare AT until the modem gives any final result code: OK, or ERROR (some
@@ -232,6 +243,11 @@ func (s *session) refresh(ctx context.Context, h *Health) error {
 	}
 	if err := s.reporting(ctx); err != nil {
 		return err
+	}
+	if s.receive {
+		if err := s.indications(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.registration(ctx, h); err != nil {
 		return err

@@ -86,7 +86,7 @@ var urcPrefixes = map[string]bool{
 	"RING": true, "+CRING": true, "+CLIP": true, "+CMTI": true, "+CMT": true, "+CDS": true,
 	"+CDSI": true, "+CBM": true, "+CREG": true, "+CGREG": true, "+CEREG": true, "+CUSD": true,
 	"+CPIN": true, "+CFUN": true, "^BOOT": true, "^RSSI": true, "^MODE": true, "+QIND": true,
-	"+CIEV": true, "+PBREADY": true,
+	"+CIEV": true, "+PBREADY": true, "^SMMEMFULL": true,
 }
 
 // pduURCs are followed by a second line carrying a PDU.

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	"multimsg/internal/backoff"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +54,14 @@ type Options struct {
 	ReopenMin, ReopenMax time.Duration
 	// OnURC, if set, sees unsolicited lines (+CMTI, RING...); it must not block.
 	OnURC func(URC)
+	// Inbox, if set, turns receiving on: new-message indications are asked for at bring-up
+	// (AT+CNMI), the store is polled (AT+CMGL) at start and every PollEvery, and each message
+	// or status report is handed to Inbox before it is deleted from the modem.
+	Inbox Inbox
+	// PollEvery is how often the store is polled for what an indication did not announce.
+	// Default 5m.
+	PollEvery time.Duration
+
 	// Trace logs the wire at debug level.
 	Trace bool
 }
@@ -83,6 +91,9 @@ func (o *Options) defaults() {
 	if o.ReadyWait <= 0 {
 		o.ReadyWait = 10 * time.Second
 	}
+	if o.PollEvery <= 0 {
+		o.PollEvery = DefaultPollEvery
+	}
 	if o.ReopenMin <= 0 {
 		o.ReopenMin = 500 * time.Millisecond
 	}
@@ -104,6 +115,9 @@ type Modem struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	kick   chan struct{} // a send saw silence: check the modem now
+
+	arrived chan arrival  // indications (+CMTI, +CMT...) for the supervisor to take
+	pollNow chan struct{} // poll the store as soon as the port is free
 
 	// opMu serialises operations that take several commands (a concatenated message, a
 	// health refresh), so parts of two messages never interleave.
@@ -128,7 +142,8 @@ type Modem struct {
 	change    chan struct{} // closed and replaced at every health change (tests wait on it)
 	reboot    bool          // the modem announced a restart of its own: run the full setup again
 
-	ussd ussdSlot // the +CUSD a USSD request waits for
+	pollTimer *time.Timer // the next poll of the store; the supervisor's goroutine only
+	ussd      ussdSlot    // the +CUSD a USSD request waits for
 }
 
 // New starts supervising a modem. It returns at once; the port is opened in the background
@@ -152,6 +167,9 @@ func New(o Options, log *slog.Logger) (*Modem, error) {
 		done:   make(chan struct{}),
 		kick:   make(chan struct{}, 1),
 		change: make(chan struct{}),
+
+		arrived: make(chan arrival, arrivedQueue),
+		pollNow: make(chan struct{}, 1),
 	}
 	m.pin = newPinGuard(o.PIN, o.StateDir, log)
 	m.health.LastError = "opening"
@@ -159,11 +177,23 @@ func New(o Options, log *slog.Logger) (*Modem, error) {
 	return m, nil
 }
 
-// Close stops the supervisor and closes the port.
+// Close stops the supervisor and closes the port (idempotent).
 func (m *Modem) Close() error {
 	m.cancel()
 	<-m.done
 	return nil
+}
+
+// Run ties the supervisor New started to ctx: it returns when ctx is done (after closing the
+// modem, so its goroutines are gone) or when Close stopped it. A service runs it in its
+// errgroup; standalone users (tests, tools) need only New and Close.
+func (m *Modem) Run(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return m.Close()
+	case <-m.done:
+		return nil
+	}
 }
 
 // Health is a snapshot of the modem's health.
@@ -227,6 +257,7 @@ func (m *Modem) publish(h Health, mark urcMarks, full bool) {
 		if !full {
 			h.Present = cur.Present
 		}
+		h.SMSMemoryFull = cur.SMSMemoryFull // the store's poll owns it (storeUse)
 		if m.urcs.reg != mark.reg {
 			stated := h.Ready() != nil && h.LastError == h.Ready().Error()
 			h.Registered, h.RegStatus = cur.Registered, cur.RegStatus
@@ -288,7 +319,7 @@ func (m *Modem) engine() *Engine {
 
 // Sent is the outcome of a successful Send.
 type Sent struct {
-	Refs     []int // the +CMGS message reference of each part
+	Refs     []int // the +CMGS message reference (TP-MR) of each part
 	Alphabet Alphabet
 	Parts    int
 }
@@ -446,6 +477,9 @@ func (m *Modem) noteSendError(err error) error {
 		default:
 		}
 	}
+	if CodeOf(err) == "CMS 322" && m.receiving() {
+		m.PollNow() // memory full: empty the store
+	}
 	return err
 }
 
@@ -537,7 +571,15 @@ func (m *Modem) onURC(u URC) {
 			m.log.Info("modem: USSD from the network with no request waiting (ignored)", "urc", Redact(l.Text))
 		}
 	case "+CMTI", "+CDS", "+CDSI", "+CMT":
-		m.log.Info("modem: incoming message or report (not processed)", "urc", l.Text)
+		if !m.receiving() {
+			m.log.Info("modem: incoming message or report (receiving is off)", "urc", l.Text)
+			return
+		}
+		m.noteArrival(l, u.PDU)
+	case "^SMMEMFULL":
+		if m.receiving() {
+			m.PollNow()
+		}
 	default:
 		m.log.Debug("modem: unsolicited", "urc", l.Text)
 	}
@@ -548,7 +590,8 @@ func (m *Modem) onURC(u URC) {
 // unsolicited lines are newer than its reading).
 func (m *Modem) newSession(eng *Engine, steps *[]Step, mark *urcMarks) *session {
 	s := &session{eng: eng, timeout: m.o.CommandTimeout, powerTimeout: m.o.PowerTimeout,
-		registerTimeout: m.o.RegisterTimeout, pin: m.pin, link: &m.link, steps: steps, powered: &m.powered}
+		registerTimeout: m.o.RegisterTimeout, pin: m.pin, link: &m.link, steps: steps, powered: &m.powered,
+		receive: m.receiving()}
 	if mark != nil {
 		s.beforeReg = func() { mark.reg = m.marks().reg }
 	}
@@ -578,22 +621,17 @@ const notReadyEvery = 5 * time.Second
 // reset and reopen, with capped, jittered backoff between attempts.
 func (m *Modem) run() {
 	defer close(m.done)
-	backoff := m.o.ReopenMin
+	retry := backoff.New(m.o.ReopenMin, m.o.ReopenMax)
 	for m.ctx.Err() == nil {
 		ok := m.session()
 		if m.ctx.Err() != nil {
 			return
 		}
 		if ok {
-			backoff = m.o.ReopenMin
-		} else {
-			backoff = min(backoff*2, m.o.ReopenMax)
+			retry.Reset()
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-m.ctx.Done():
+		if !backoff.Sleep(m.ctx, retry.Next()) {
 			return
-		case <-time.After(wait):
 		}
 	}
 }
@@ -662,6 +700,13 @@ func (m *Modem) session() (ok bool) {
 
 	tick := time.NewTimer(m.o.HealthEvery)
 	defer tick.Stop()
+	var polls <-chan time.Time // nil while receiving is off
+	if m.receiving() {
+		pt := time.NewTimer(0) // at once: what arrived while the box was down
+		defer pt.Stop()
+		polls = pt.C
+		m.pollTimer = pt
+	}
 	for {
 		next := m.o.HealthEvery
 		if m.Health().Ready() != nil {
@@ -679,6 +724,18 @@ func (m *Modem) session() (ok bool) {
 				m.reset(eng)
 				return true
 			}
+		case <-polls:
+			if m.receive(eng, nil) {
+				return true
+			}
+		case <-m.pollNow:
+			if m.receive(eng, nil) {
+				return true
+			}
+		case a := <-m.arrived:
+			if m.receive(eng, &a) {
+				return true
+			}
 		case <-tick.C:
 			m.opMu.Lock()
 			err := m.refreshLocked(m.ctx, eng)
@@ -690,6 +747,34 @@ func (m *Modem) session() (ok bool) {
 			}
 		}
 	}
+}
+
+// receive takes one indication (a) or polls the store (a nil), in the supervisor's goroutine;
+// true when the modem went silent and was reset.
+func (m *Modem) receive(eng *Engine, a *arrival) (reset bool) {
+	var err error
+	switch {
+	case m.Health().SIM != "READY":
+		// Nothing can be read: try again soon (a poll), or when the SIM is ready (the poll
+		// after bring-up finds what the indication announced).
+		m.pollTimer.Reset(notReadyEvery)
+		return false
+	case a != nil:
+		m.opMu.Lock()
+		err = m.arrivedLocked(m.ctx, eng, *a)
+		m.opMu.Unlock()
+	default:
+		err = m.poll(m.ctx)
+		m.pollTimer.Reset(m.o.PollEvery)
+	}
+	if err != nil {
+		m.log.Warn("modem: receiving failed", "err", err)
+	}
+	if errors.Is(err, ErrTimeout) && m.silent(eng) {
+		m.reset(eng)
+		return true
+	}
+	return false
 }
 
 func (m *Modem) noteLost(err error) {

@@ -29,6 +29,8 @@ const (
 type SubmitOptions struct {
 	Flash    bool          // class 0: shown at once, not stored
 	Validity time.Duration // relative validity period; 0: none (the SMSC's default)
+	// StatusReport asks the network for a status report of each part (TP-SRR).
+	StatusReport bool
 }
 
 // Part is one SMS-SUBMIT ready for AT+CMGS.
@@ -110,6 +112,9 @@ func encode(dest, text string, opt SubmitOptions, ref RefSource) (*Submit, error
 	t.DA = tpdu.NewAddress(tpdu.FromNumber(dest))
 	if opt.Flash {
 		t.DCS = 0x10 // general data coding, message class 0; the alphabet bits are set below
+	}
+	if opt.StatusReport {
+		t.FirstOctet |= tpdu.FoSRR
 	}
 	if opt.Validity > 0 {
 		var vp tpdu.ValidityPeriod
@@ -193,6 +198,7 @@ type Decoded struct {
 	Alphabet Alphabet
 	Class0   bool
 	Validity time.Duration
+	SRR      bool   // a status report was asked for
 	Text     string // this part's text
 	Ref      int    // concatenation reference; Parts 0 when not concatenated
 	Parts    int
@@ -242,6 +248,7 @@ func DecodeSubmit(pduHex string, tpduLen int) (*Decoded, error) {
 	if c, err := t.DCS.Class(); err == nil && c == tpdu.MClass0 {
 		d.Class0 = true
 	}
+	d.SRR = t.FirstOctet.SRR()
 	if t.VP.Format == tpdu.VpfRelative {
 		d.Validity = t.VP.Duration
 	}

@@ -70,6 +70,13 @@ type ReadyNotifier interface {
 	NotifyReady(fn func())
 }
 
+// Runner is implemented by drivers with work of their own in the background (a modem's
+// supervisor): the gateway runs Run in its errgroup, under its context, and Run returns once
+// that work has stopped — so shutdown is one cancelled context and one Wait.
+type Runner interface {
+	Run(ctx context.Context) error
+}
+
 // Health is a driver's own view of itself, for the status page: what only the driver knows (a
 // modem's SIM and signal, the TLS a relay offered, a token the provider refused). The sender's
 // health as admins see it, outcomes included, is the dispatcher's one dispatch.SenderStatus,

@@ -7,50 +7,71 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
-// Registry is the set of services this box knows. It is built once at start and read-only after.
+// Registry is the set of services this box knows. Its services can be replaced at runtime
+// (Replace, the settings page and SIGHUP): every holder of the *Registry (web, mailin, the
+// dispatcher) sees the new set at once, and a reader gets either the old set or the new one.
 type Registry struct {
-	services map[string]*Service
-	names    []string
+	cur atomic.Pointer[services]
+}
+
+// services is one immutable set of services.
+type services struct {
+	byName map[string]*Service
+	names  []string
 }
 
 // NewRegistry checks the services (unique names, known fallbacks) and indexes them.
-func NewRegistry(services ...*Service) (*Registry, error) {
-	r := &Registry{services: make(map[string]*Service)}
-	for _, s := range services {
-		if _, dup := r.services[s.Name]; dup {
-			return nil, fmt.Errorf("provider: service %q registered twice", s.Name)
-		}
-		seen := map[string]bool{}
-		for _, snd := range s.Senders {
-			if snd.Name == "" || seen[snd.Name] {
-				return nil, fmt.Errorf("provider: service %q: sender names must be unique and non-empty (%q)", s.Name, snd.Name)
-			}
-			seen[snd.Name] = true
-		}
-		r.services[s.Name] = s
-		r.names = append(r.names, s.Name)
-	}
-	sort.Strings(r.names)
-	for _, s := range services {
-		for _, f := range s.Fallback {
-			if _, ok := r.services[f]; !ok || f == s.Name {
-				return nil, fmt.Errorf("provider: service %q: fallback %q is not another known service", s.Name, f)
-			}
-		}
+func NewRegistry(svcs ...*Service) (*Registry, error) {
+	r := &Registry{}
+	if err := r.Replace(svcs...); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
+// Replace checks svcs as NewRegistry does and makes them the registry's services; on an error
+// the registry keeps the ones it had. Sending on the old services' drivers is the caller's to
+// stop first (dispatch.Dispatcher.Swap).
+func (r *Registry) Replace(svcs ...*Service) error {
+	t := &services{byName: make(map[string]*Service)}
+	for _, s := range svcs {
+		if _, dup := t.byName[s.Name]; dup {
+			return fmt.Errorf("provider: service %q registered twice", s.Name)
+		}
+		seen := map[string]bool{}
+		for _, snd := range s.Senders {
+			if snd.Name == "" || seen[snd.Name] {
+				return fmt.Errorf("provider: service %q: sender names must be unique and non-empty (%q)", s.Name, snd.Name)
+			}
+			seen[snd.Name] = true
+		}
+		t.byName[s.Name] = s
+		t.names = append(t.names, s.Name)
+	}
+	sort.Strings(t.names)
+	for _, s := range svcs {
+		for _, f := range s.Fallback {
+			if _, ok := t.byName[f]; !ok || f == s.Name {
+				return fmt.Errorf("provider: service %q: fallback %q is not another known service", s.Name, f)
+			}
+		}
+	}
+	r.cur.Store(t)
+	return nil
+}
+
 // Names lists the services, sorted.
-func (r *Registry) Names() []string { return r.names }
+func (r *Registry) Names() []string { return r.cur.Load().names }
 
 // Service returns the named service.
 func (r *Registry) Service(name string) (*Service, error) {
-	s, ok := r.services[name]
+	t := r.cur.Load()
+	s, ok := t.byName[name]
 	if !ok {
-		return nil, &CheckError{Field: "serv", Msg: "unknown service " + quote(name) + "; this box knows: " + join(r.names), Err: ErrUnknownService}
+		return nil, &CheckError{Field: "serv", Msg: "unknown service " + quote(name) + "; this box knows: " + join(t.names), Err: ErrUnknownService}
 	}
 	return s, nil
 }
@@ -222,8 +243,10 @@ func join(xs []string) string {
 	return strings.Join(xs, ", ")
 }
 
-// DecodeInfo decodes info's keys into dst, a pointer to a struct whose json tags name the keys
-// the service takes; unknown keys are a CheckError naming them.
+// DecodeInfo checks info's keys against allowed, the keys the service takes (an unknown key is
+// a CheckError naming it and the allowed ones), then decodes the value of each key in dst into
+// the pointer dst maps it to (a value of the wrong JSON type is a CheckError naming the key).
+// Keys allowed but absent leave their pointer untouched.
 func DecodeInfo(info Info, allowed []string, dst map[string]any) error {
 	var unknown []string
 	for k := range info {

@@ -480,3 +480,40 @@ func bound(f Field, v reflect.Value, key string) error {
 	}
 	return nil
 }
+
+// Changed lists the full keys whose values differ between *a and *b, two values of the same
+// struct type: what an audit log names and what decides whether a change applies live. An
+// element added to or removed from a repeated table is its key with its index
+// ("sender[1]"). Values are never part of the answer, so a secret's key may be listed.
+func Changed(a, b any) []string {
+	return changed(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem(), "")
+}
+
+func changed(v, w reflect.Value, prefix string) []string {
+	fs, err := fieldsOf(v.Type())
+	if err != nil {
+		panic(err)
+	}
+	var out []string
+	for _, f := range fs {
+		fv, fw, key := v.FieldByIndex(f.index), w.FieldByIndex(f.index), join(prefix, f.Key)
+		switch f.Kind {
+		case Table:
+			out = append(out, changed(fv, fw, key)...)
+		case Tables:
+			for i := 0; i < max(fv.Len(), fw.Len()); i++ {
+				k := fmt.Sprintf("%s[%d]", key, i)
+				if i >= fv.Len() || i >= fw.Len() {
+					out = append(out, k)
+					continue
+				}
+				out = append(out, changed(fv.Index(i), fw.Index(i), k)...)
+			}
+		default:
+			if !reflect.DeepEqual(fv.Interface(), fw.Interface()) {
+				out = append(out, key)
+			}
+		}
+	}
+	return out
+}

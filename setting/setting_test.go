@@ -24,9 +24,10 @@ type common struct {
 
 type table struct {
 	common
-	On      bool     `toml:"on" setting:"default=true"`
-	Sender  []sender `toml:"sender"`
-	Nested  nested   `toml:"nested"`
+	On     bool     `toml:"on" setting:"default=true"`
+	Sender []sender `toml:"sender"`
+	Nested nested   `toml:"nested"`
+	//lint:ignore U1000 an unexported field is there for the describer to skip
 	skipped int
 	Ignored int `toml:"-"`
 }

@@ -32,6 +32,13 @@ func (n *network) ask(_ context.Context, code string) (string, error) {
 	return a, nil
 }
 
+// count is how many times the network was asked (under its lock: Run asks from its goroutine).
+func (n *network) count() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.asked
+}
+
 type alerts struct {
 	mu   sync.Mutex
 	text []string
@@ -119,16 +126,16 @@ func TestScheduleAfterReadyAndEvery(t *testing.T) {
 		synctest.Wait()
 		w.Ready()
 		after(29 * time.Second)
-		if net.asked != 0 {
-			t.Fatalf("asked %d times before FirstAfter", net.asked)
+		if net.count() != 0 {
+			t.Fatalf("asked %d times before FirstAfter", net.count())
 		}
 		after(2 * time.Second)
-		if net.asked != 1 {
-			t.Fatalf("asked %d times after the modem came up, want 1", net.asked)
+		if net.count() != 1 {
+			t.Fatalf("asked %d times after the modem came up, want 1", net.count())
 		}
 		after(6*time.Hour + time.Second)
-		if net.asked != 2 {
-			t.Fatalf("asked %d times after a period, want 2", net.asked)
+		if net.count() != 2 {
+			t.Fatalf("asked %d times after a period, want 2", net.count())
 		}
 		cancel()
 		<-done

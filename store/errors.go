@@ -24,4 +24,7 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrSchemaNewer: the data was written by a newer version (see SchemaVersion, SchemaError).
 	ErrSchemaNewer = errors.New("store: data written by a newer version")
+	// ErrInboxFull: the inbox holds as many inbound messages (or bytes) as it keeps, and none
+	// of them is forwarded yet, so none can be purged to make room.
+	ErrInboxFull = errors.New("inbox full")
 )

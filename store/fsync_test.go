@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"multimsg/internal/peertest"
+	"multimsg/internal/poll"
 )
 
 // failingDisk mounts an ext2 file system on a loop device whose backing file lives on a small
@@ -41,8 +43,16 @@ func failingDisk(t *testing.T) (mnt string, fill func()) {
 		}
 	}
 	run(mount, "-t", "tmpfs", "-o", "size=24m", "tmpfs", back)
-	t.Cleanup(func() { undo(t, umount, back) })
 	img := filepath.Join(back, "disk.img")
+	var dev string
+	t.Cleanup(func() {
+		// losetup -d only asks: the kernel lets go of the image a moment later, and until then
+		// the tmpfs holding it is busy (a flake under load: "umount: target is busy").
+		if dev != "" && !poll.Wait(10*time.Second, func() bool { return !loopHolds(dev, img) }) {
+			t.Errorf("cleanup: %s still holds %s 10s after losetup -d", dev, img)
+		}
+		undo(t, umount, back)
+	})
 	if err := os.WriteFile(img, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +60,7 @@ func failingDisk(t *testing.T) (mnt string, fill func()) {
 		t.Fatal(err)
 	}
 	run(mkfs, "-q", "-F", img)
-	dev := run(losetup, "--find", "--show", img)
+	dev = run(losetup, "--find", "--show", img)
 	t.Cleanup(func() { undo(t, losetup, "-d", dev) })
 	run(mount, "-t", "ext2", dev, mnt)
 	t.Cleanup(func() { undo(t, umount, mnt) }) // the store is closed by then: not busy
@@ -68,6 +78,12 @@ func failingDisk(t *testing.T) (mnt string, fill func()) {
 			}
 		}
 	}
+}
+
+// loopHolds says whether loop device dev (/dev/loopN) is still bound to file img.
+func loopHolds(dev, img string) bool {
+	b, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(dev), "loop", "backing_file"))
+	return err == nil && strings.TrimSpace(string(b)) == img
 }
 
 // undo runs a cleanup command; a failure is the test's (a mount or loop device left behind).

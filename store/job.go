@@ -57,7 +57,8 @@ type Job struct {
 	KeyDigest string `json:"key_digest,omitempty"`
 
 	// Via names the door the job came in by when it is not the HTTP API: "mail" for a job
-	// made from an e-mail (mailin). The admin page marks such jobs.
+	// made from an e-mail (mailin), "sms" for the forwarding of an inbound SMS (inbox). The
+	// admin page marks such jobs.
 	Via string `json:"via,omitempty"`
 
 	Files []File `json:"files"`
@@ -74,6 +75,7 @@ type File struct {
 	MIME     string    `json:"mime,omitempty"`
 	Type     string    `json:"type,omitempty"`
 	Size     int64     `json:"size"`
+	Pieces   int       `json:"pieces,omitempty"` // >0: the contents are in that many pieces (a streamed upload, stream.go)
 	State    FileState `json:"state,omitempty"`
 
 	Service     string    `json:"service,omitempty"` // who delivers it now (differs from the job's after a fallback)
@@ -85,6 +87,7 @@ type File struct {
 	MessageID   string    `json:"message_id,omitempty"`
 	DoneAt      time.Time `json:"done_at,omitzero"`
 	History     []Attempt `json:"history,omitempty"`
+	Parts       []Part    `json:"parts,omitempty"` // the parts sent, when the network reports on each (reports.go)
 }
 
 // Attempt is one delivery attempt of a file (the last MaxHistory are kept).

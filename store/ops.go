@@ -175,10 +175,24 @@ func (w *wtx) quota(n int64) error {
 // create stores the new job j with its files' contents, within the quota and, for a job that
 // waits for /msg and capped, within its device's share of such jobs.
 func (w *wtx) create(j *Job, files []NewFile, capped bool) error {
+	return w.insert(j, j.Bytes, capped, func() error {
+		data := w.tx.Bucket(bData)
+		for i, f := range files {
+			if err := data.Put(dataKey(j, i), f.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// insert writes the new job j, charging charge bytes (all of j.Bytes, or its metadata when
+// its files were charged as they landed: stream.go), with putData writing its contents.
+func (w *wtx) insert(j *Job, charge int64, capped bool, putData func() error) error {
 	if j.KeyDigest != "" && w.tx.Bucket(bKeys).Get([]byte(j.KeyDigest)) != nil {
 		return fmt.Errorf("%w: this encrypted upload (its key part) was received before; encrypt every upload with a fresh key", ErrReplay)
 	}
-	if err := w.quota(j.Bytes); err != nil {
+	if err := w.quota(charge); err != nil {
 		return err
 	}
 	if j.State == Preprocess {
@@ -195,9 +209,8 @@ func (w *wtx) create(j *Job, files []NewFile, capped bool) error {
 			return err
 		}
 	}
-	data := w.tx.Bucket(bData)
-	for i, f := range files {
-		if err := data.Put(dataKey(j, i), f.Data); err != nil {
+	if putData != nil {
+		if err := putData(); err != nil {
 			return err
 		}
 	}
@@ -210,7 +223,7 @@ func (w *wtx) create(j *Job, files []NewFile, capped bool) error {
 		return err
 	}
 	w.d.state(j.State, 1)
-	w.d.bytes += j.Bytes
+	w.d.bytes += charge
 	return nil
 }
 
@@ -353,8 +366,15 @@ func (s *Store) Data(id string) ([]NewFile, error) {
 		data := tx.Bucket(bData)
 		out = make([]NewFile, len(j.Files))
 		for i, f := range j.Files {
-			v := data.Get(dataKey(j, i))
-			out[i] = NewFile{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Data: append([]byte(nil), v...)}
+			var v []byte
+			if f.Pieces > 0 { // streamed (stream.go)
+				if v, err = readPieces(tx, j.ID, i, f); err != nil {
+					return err
+				}
+			} else {
+				v = append([]byte(nil), data.Get(dataKey(j, i))...)
+			}
+			out[i] = NewFile{Name: f.Name, Filename: f.Filename, MIME: f.MIME, Data: v}
 		}
 		return nil
 	})
@@ -394,6 +414,7 @@ type Outcome struct {
 	MoveSnd   string    // ... and sender, due at NextAt
 	Attempted bool      // false: the files were only rescheduled (sender down or paused)
 	Failing   bool      // not attempted, but the service is failing for them (sender down)
+	Parts     []PartRef // OK: the parts sent, to be reported on (reports.go); one file only
 }
 
 // Record stores o for files idx of job id and returns the job as it now is. A job that is no
@@ -417,6 +438,16 @@ func (s *Store) Record(ctx context.Context, id string, idx []int, o Outcome) (*J
 				continue
 			}
 			applyOutcome(&j.Files[i], o)
+			if o.OK && len(o.Parts) > 0 && len(idx) == 1 {
+				f := &j.Files[i]
+				f.Parts = make([]Part, len(o.Parts))
+				for n, p := range o.Parts {
+					f.Parts[n] = Part{Ref: p.Ref & 0xFF, To: truncate(p.Recipient, 32)}
+				}
+				if err := w.indexParts(j, i, true); err != nil {
+					return err
+				}
+			}
 		}
 		j.Updated = o.At
 		old := j.Deadline

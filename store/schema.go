@@ -14,11 +14,14 @@ import (
 //
 //	1  releases before the version was recorded (no "schema" key)
 //	2  the same layout, version recorded
+//	3  files of streamed uploads kept in pieces (buckets "pieces", "uploads"; File.Pieces):
+//	   a version-2 release would read such a file as empty, so pieces are written only to
+//	   data already at 3 (Store.Streams)
 //
 // A version raises the number on disk only with UpgradeSchema, which the gateway calls once the
 // new release is committed (its slot marked good): until then a fallback to the previous
 // release finds data it can still open.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // schemaKey holds the version in the meta bucket.
 const schemaKey = "schema"

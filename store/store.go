@@ -26,7 +26,8 @@ var (
 	bDue       = []byte("due") // queued jobs by next due time: the dispatcher pages it (dueKey)
 	bDevices   = []byte("devices")
 	bMeta      = []byte("meta")
-	bKeys      = []byte("keys") // wrapped-key digest of an encrypted upload → its job id (replays)
+	bKeys      = []byte("keys")    // wrapped-key digest of an encrypted upload → its job id (replays)
+	bReports   = []byte("reports") // sent SMS parts waiting for a status report (reports.go)
 )
 
 // Options configure a Store. Zero values take the SPEC §1 defaults.
@@ -43,6 +44,8 @@ type Options struct {
 	DeviceIdle      time.Duration // a device not seen for this long leaves the registry; default 30 days
 	FileQuota       int64         // bytes of database pages in use at most; 0: only the disk limits them (space.go)
 	DiskFloor       float64       // fraction of the data filesystem kept free for others; 0: none (space.go)
+	InboxMax        int           // inbound messages kept at most; default 5000 (inbox.go)
+	InboxBytes      int64         // bytes of inbound messages kept at most; default 8 MiB
 	Now             func() time.Time
 	Log             *slog.Logger
 
@@ -80,6 +83,12 @@ func (o *Options) defaults() {
 	}
 	if o.DeviceIdle <= 0 {
 		o.DeviceIdle = 30 * 24 * time.Hour
+	}
+	if o.InboxMax <= 0 {
+		o.InboxMax = 5000
+	}
+	if o.InboxBytes <= 0 {
+		o.InboxBytes = 8 << 20
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -202,7 +211,7 @@ func Open(path string, o Options) (*Store, error) {
 		dirty:   make(map[string]bool),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDue, bDevices, bMeta, bKeys} {
+		for _, b := range [][]byte{bJobs, bData, bActive, bDeadlines, bDue, bDevices, bMeta, bKeys, bInbox, bInKeys, bReports, bPieces, bUploads} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -220,6 +229,11 @@ func Open(path string, o Options) (*Store, error) {
 			return err
 		}
 		s.archived = getInt(m, "n:archived")
+		if n, freed, err := sweepUploads(tx); err != nil { // half-written uploads (stream.go)
+			return err
+		} else if n > 0 {
+			s.log.Info("store: removed uploads cut short", "uploads", n, "bytes", freed)
+		}
 		s.bytes = getInt(m, "bytes")
 		return tx.Bucket(bDevices).ForEach(func(k, v []byte) error {
 			var d Device
@@ -502,6 +516,12 @@ func (w *wtx) remove(j *Job) error {
 		if err := data.Delete(dataKey(j, i)); err != nil {
 			return err
 		}
+		if err := w.indexParts(j, i, false); err != nil {
+			return err
+		}
+	}
+	if err := w.dropPieces(j); err != nil { // streamed files (stream.go)
+		return err
 	}
 	if err := w.tx.Bucket(bActive).Delete(activeKey(j)); err != nil {
 		return err
@@ -543,7 +563,11 @@ func (w *wtx) transition(j *Job, from State) {
 	}
 }
 
-// finishIfDone sets the finished-state bookkeeping after files changed.
+// settle brings the job in line with its files after they changed: its state is recomputed
+// from them and the state counters moved (from is the state before the change). A job that has
+// just finished gets FinishedAt, a Deadline of now + Unconsulted (archived if its device does
+// not consult it by then) and leaves the active bucket. The caller writes the job (put), which
+// moves the due index.
 func (w *wtx) settle(j *Job, from State, now time.Time) error {
 	j.recompute()
 	w.transition(j, from)

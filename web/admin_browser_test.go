@@ -3,151 +3,33 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"multimsg/internal/peertest"
+	"multimsg/internal/browsertest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// artifactsDir is where the browser test leaves its screenshots: $MULTIMSG_ARTIFACTS/<test>,
-// or a fresh directory under the system temp dir that outlives the test (printed).
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	var dir string
-	if base := os.Getenv("MULTIMSG_ARTIFACTS"); base != "" {
-		dir = filepath.Join(base, t.Name())
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		var err error
-		if dir, err = os.MkdirTemp("", "multimsg-"+t.Name()+"-"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("ARTIFACTS: screenshots in %s", dir)
-	return dir
-}
-
-// browser starts headless Chromium with a fresh profile and returns a tab's context.
+// browser starts headless Chromium (internal/browsertest) with the admin page's expected
+// network errors: a 401 on a wrong password is the page working, not a problem; so is the 403
+// a cross-site form meets on a device route, and the 404 of the favicon the browser asks for
+// after showing the device route's plain-text answer, and a refused firmware bundle (4xx with
+// the reason the Firmware panel shows).
 func browser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		peertest.Missing(t, "chromium", chromiumPath+" not installed (apt-get install chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil { // start the browser now: a failure here is the peer's
-		t.Fatalf("starting %s: %v", chromiumPath, err)
-	}
-	// Script exceptions, console errors and CSP violations fail the test at its end.
-	var mu sync.Mutex
-	var problems []string
-	err := chromedp.Listen(ctx, func(ev any) {
-		var p string
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			p = "exception: " + e.ExceptionDetails.Text
-			if e.ExceptionDetails.Exception != nil {
-				p += " " + e.ExceptionDetails.Exception.Description
-			}
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				p = "console.error"
-			}
-		case *cdplog.EventEntryAdded:
-			// a 401 on a wrong password is the page working, not a problem; so is the 403 a
-			// cross-site form meets on a device route, and the 404 of the favicon the browser
-			// asks for after showing the device route's plain-text answer
-			expected := e.Entry.Source == cdplog.EntrySourceNetwork && (strings.Contains(e.Entry.Text, "401") ||
-				strings.Contains(e.Entry.Text, "403") && strings.HasSuffix(e.Entry.URL, "/send") ||
-				strings.Contains(e.Entry.Text, "404") && strings.HasSuffix(e.Entry.URL, "/favicon.ico") ||
-				// a refused firmware bundle: 4xx with the reason the Firmware panel shows
-				strings.Contains(e.Entry.Text, "status of 4") && strings.HasSuffix(e.Entry.URL, "/admin/api/update"))
-			if e.Entry.Level == cdplog.EntryLevelError && !expected {
-				p = string(e.Entry.Source) + ": " + e.Entry.Text + " " + e.Entry.URL
-			}
-		}
-		if p != "" {
-			mu.Lock()
-			problems = append(problems, p)
-			mu.Unlock()
-		}
+	return browsertest.Start(t, func(text, url string) bool {
+		return strings.Contains(text, "401") ||
+			strings.Contains(text, "403") && strings.HasSuffix(url, "/send") ||
+			strings.Contains(text, "404") && strings.HasSuffix(url, "/favicon.ico") ||
+			strings.Contains(text, "status of 4") && strings.HasSuffix(url, "/admin/api/update")
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, p := range problems {
-			t.Errorf("browser reported: %s", p)
-		}
-	})
-	return ctx
 }
 
-// waitJS waits until the JavaScript expression is truthy in the page (the page refreshes
-// itself from /admin/api/status; this is the condition the admin would see). A navigation
-// (a form post, a redirect) destroys the page the poll runs in; the poll starts again in the
-// new one.
-func waitJS(t *testing.T, ctx context.Context, what, expr string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond),
-			chromedp.WithPollingTimeout(time.Until(deadline))))
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			t.Fatalf("waiting in the browser for %s (%s): %v", what, expr, err)
-		}
-	}
-}
-
-func shot(t *testing.T, ctx context.Context, dir, name string, width, height int64, mobile bool) {
-	t.Helper()
-	vp := []chromedp.EmulateViewportOption{}
-	if mobile {
-		vp = append(vp, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait)
-	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height, vp...)); err != nil {
-		t.Fatal(err)
-	}
-	// let the layout settle on the new width: wait for a frame to be painted at it
-	waitJS(t, ctx, "the new viewport", fmt.Sprintf("window.innerWidth === %d", width))
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot %s (%d px wide)", p, width)
-}
+var (
+	artifactsDir = browsertest.Artifacts
+	waitJS       = browsertest.WaitJS
+	shot         = browsertest.Shot
+)
 
 func TestAdminPageInBrowser(t *testing.T) {
 	b := startBox(t, "")

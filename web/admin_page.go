@@ -57,12 +57,7 @@ func (s *Server) status(ctx *fasthttp.RequestCtx) error {
 
 // render answers with a page built by write.
 func (s *Server) render(ctx *fasthttp.RequestCtx, status int, write func(*page)) {
-	p := page{b: make([]byte, 0, 16<<10)}
-	write(&p)
-	adminHeaders(ctx)
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("text/html; charset=utf-8")
-	ctx.SetBody(p.b)
+	Render(ctx, status, write)
 }
 
 // page is the status page; its route takes a session (AuthSession).

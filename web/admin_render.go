@@ -42,6 +42,7 @@ func adminPage(p *page, d *pageData) {
 	p.text(d.Uptime)
 	p.raw(`</span></span>
   <span class="live" id="live" title="refreshes every 5 s">live</span>
+  <a class="nav" href="/admin/settings">Settings</a>
   <form method="post" action="/admin/logout" class="logout">`)
 	csrfField(p, d.CSRF)
 	p.raw(`<button type="submit" class="link">Log out</button></form>
@@ -54,6 +55,7 @@ func adminPage(p *page, d *pageData) {
 	sendersCard(p, d)
 	simCard(p, d)
 	recentCard(p, d)
+	inboundCard(p, d)
 	devicesCard(p, d)
 	boxCard(p, d)
 	// The Firmware panel (docs/UPDATE.md): update.js fills it from GET /admin/api/update.
@@ -251,7 +253,7 @@ func recentRow(p *page, d *pageData, j *RecentJob) {
       <td class="c-state"><span class="state">%s%s</span></td>
       <td class="c-tries num">%d</td>
       <td class="c-err err">%s</td>
-      <td class="c-acts acts">`, j.Dest, j.State, arch, j.Attempts, j.Error)
+      <td class="c-acts acts">`, j.Dest, j.State+reportSuffix(j.Report), arch, j.Attempts, j.Error)
 	if j.CanRetry {
 		p.raw(`<form method="post" action="/admin/api/retry" class="act">`)
 		csrfField(p, d.CSRF)

@@ -28,6 +28,8 @@ type Status struct {
 	Devices       []store.Device          `json:"devices"`
 	DevicesTotal  int                     `json:"devices_total"`
 	Recent        []RecentJob             `json:"recent"`
+	Inbound       []InboundView           `json:"inbound"` // newest first (inbox.go)
+	InboundTotal  int64                   `json:"inbound_total"`
 	Services      []string                `json:"services"`
 	Extra         map[string]any          `json:"extra,omitempty"`
 	SIM           *sim.Status             `json:"sim,omitempty"` // the credit watch (nil: off)
@@ -74,6 +76,7 @@ type RecentJob struct {
 	Bytes    int64     `json:"bytes"`
 	Attempts int       `json:"attempts"` // over all files
 	Error    string    `json:"error,omitempty"`
+	Report   string    `json:"report,omitempty"` // SMS status reports: accepted, handset, failed (why), unconfirmed
 	// What an admin may do now (the page shows the buttons).
 	CanRetry  bool `json:"can_retry"`
 	CanCancel bool `json:"can_cancel"`
@@ -112,11 +115,14 @@ func (s *Server) Snapshot() Status {
 	st.Recent = []RecentJob{}
 	if rs, err := s.o.Store.Recent(recentLimit); err == nil {
 		for _, j := range rs {
-			st.Recent = append(st.Recent, recentOf(j))
+			r := recentOf(j)
+			r.Report = jobReport(j, now, s.o.ReportWait)
+			st.Recent = append(st.Recent, r)
 		}
 	} else {
 		s.log.Error("web: listing recent jobs", "err", err)
 	}
+	st.Inbound, st.InboundTotal = s.inboundStatus()
 	if s.o.Status != nil {
 		st.Extra = s.o.Status()
 	}

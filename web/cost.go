@@ -99,6 +99,13 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx, r bodyRule) (func(), error) 
 	if stream == nil { // not streaming (a server built without StreamRequestBody): already read
 		return none, s.countArgs(ctx)
 	}
+	if r.streams(cl) && s.o.Store != nil && s.o.Store.Streams() { // read by the handler as it stores it (stream.go)
+		if err := s.budget.take(ctx, streamCost); err != nil {
+			return none, err
+		}
+		ctx.SetUserValue(streamingKey, true)
+		return func() { s.budget.sem.Release(streamCost) }, nil
+	}
 	var held int64
 	release := func() {
 		if held > 0 {

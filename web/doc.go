@@ -1,6 +1,14 @@
 // Package web is the gateway's HTTP front on fasthttp: the seed-compatible device API (/key,
 // /data, /msg, /cons), the convenience routes (/send, /healthz), and the admin side: the status
-// page, its JSON, the admin actions and /metrics (docs/ADMIN.md; files admin_*.go, metrics.go).
+// page and its JSON, the admin actions (retry, cancel, pause/resume, compact), firmware updates and
+// reboot (update.go, through package update) and /metrics (docs/ADMIN.md; files admin_*.go,
+// metrics.go).
+//
+// Who is asking is decided by package identity (MAC from ARP, loopback = "local"); web adds
+// the browser cross-site checks of the device routes (origin.go). Every request's cost is
+// bounded before it is paid: each route's body limit (the route table), uploads streamed
+// against a byte budget and connections per IP (cost.go), bcrypt and RSA behind semaphores
+// (crypto_gate.go).
 //
 // Handlers parse, copy what they keep, store durably, then answer; nothing keeps a
 // *fasthttp.RequestCtx or its byte slices after the handler returns. One route table

@@ -7,10 +7,8 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"path"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"multimsg/store"
 )
@@ -47,17 +45,14 @@ var paramFields = map[string]bool{"serv": true, "dest": true, "type": true, "inf
 // parameters are fields; every other part (with or without a filename) is a file, except
 // "key", the encrypted AES key.
 func parseMultipart(contentType string, body []byte, lim Limits, params bool) (*form, error) {
-	mt, ps, err := mime.ParseMediaType(contentType)
-	if err != nil || mt != "multipart/form-data" || ps["boundary"] == "" {
-		if contentType == "" {
-			contentType = "none"
-		}
-		return nil, unsupported("this route takes multipart/form-data (got Content-Type %s); with curl: -F name=@file", contentType)
+	boundary, err := multipartBoundary(contentType)
+	if err != nil {
+		return nil, err
 	}
-	if f, ok := fastMultipart(body, ps["boundary"], lim, params); ok {
+	if f, ok := fastMultipart(body, boundary, lim, params); ok {
 		return f, nil
 	}
-	return parseMultipartSlow(body, ps["boundary"], lim, params)
+	return parseMultipartSlow(body, boundary, lim, params)
 }
 
 // parseMultipartSlow parses any multipart/form-data body with mime/multipart, and words the
@@ -76,16 +71,9 @@ func parseMultipartSlow(body []byte, boundary string, lim Limits, params bool) (
 			return nil, badRequest("malformed multipart body: %v", err)
 		}
 		name := p.FormName()
-		if name == "" {
-			return nil, badRequest("a multipart part has no form field name (Content-Disposition: form-data; name=...)")
+		if err := checkPartName(name, seen); err != nil {
+			return nil, err
 		}
-		if len(name) > maxNameLen || !utf8.ValidString(name) {
-			return nil, badRequest("part name %.40q...: names are at most %d bytes of UTF-8", name, maxNameLen)
-		}
-		if seen[name] {
-			return nil, badRequest("part %q appears twice; every file needs its own name", name)
-		}
-		seen[name] = true
 		if params && paramFields[name] {
 			v, err := readLimited(p, lim.MaxField, &scratch)
 			if err != nil {
@@ -105,12 +93,9 @@ func parseMultipartSlow(body []byte, boundary string, lim Limits, params bool) (
 		if len(f.files) == lim.MaxFiles {
 			return nil, tooLarge("too many files: at most %d per job", lim.MaxFiles)
 		}
-		fn := p.FileName()
-		if fn != "" {
-			fn = path.Base(strings.ReplaceAll(fn, `\`, "/"))
-			if len(fn) > 255 || !utf8.ValidString(fn) {
-				return nil, badRequest("file %q: its filename is not at most 255 bytes of UTF-8", name)
-			}
+		fn, err := partFilename(name, p.FileName())
+		if err != nil {
+			return nil, err
 		}
 		f.files = append(f.files, store.NewFile{Name: name, Filename: fn, MIME: partType(p.Header.Get("Content-Type")), Data: data})
 	}

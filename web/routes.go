@@ -58,6 +58,10 @@ const (
 	BodyForm
 	// BodyUpload: files, up to Limits.MaxBody, charged to the budget of bodies in flight.
 	BodyUpload
+	// BodyFiles: as BodyUpload, but a body over 1 MiB, or chunked, is left on the connection
+	// (charged a fixed share of the budget) and the handler streams it into the store
+	// (stream.go, streamingKey): /data.
+	BodyFiles
 	// BodyStream: the handler reads ctx.RequestBodyStream itself, under its own limit, after
 	// its auth was checked from the headers (the firmware bundle).
 	BodyStream
@@ -163,11 +167,13 @@ func (s *Server) routes(extra []Route) []Route {
 	rs := []Route{
 		// The device API (SPEC §1).
 		{Method: "GET", Path: "/key", Auth: AuthLAN, Handle: s.key},
-		{Method: "POST", Path: "/data", Auth: AuthDevice, Body: BodyUpload, Handle: s.data},
+		{Method: "POST", Path: "/data", Auth: AuthDevice, Body: BodyFiles, Handle: s.data},
 		{Method: "POST", Path: "/msg", Auth: AuthDevice, Body: BodyForm, Handle: s.msg},
 		{Method: "POST", Path: "/cons", Auth: AuthDevice, Body: BodyForm, Handle: s.cons},
 		{Method: "POST", Path: "/send", Auth: AuthDevice, Body: BodyUpload, Handle: s.send},
 		{Method: "GET", Path: "/healthz", Handle: s.healthz},
+		// Inbound SMS for the devices sms.inbox.devices names (inbox.go, issue 13).
+		{Method: "GET", Path: "/inbox", Auth: AuthDevice, JSON: true, Handle: s.inbox},
 		// The admin side (docs/ADMIN.md).
 		{Method: "GET", Path: "/metrics", Auth: metricsAuth, Handle: s.metricsHandler},
 		{Method: "GET", Path: "/admin", Auth: AuthSession, Handle: s.page},
@@ -194,6 +200,7 @@ type bodyRule struct {
 	prefetch int  // bytes fasthttp may read before the handler runs
 	budget   bool // the body counts toward Limits.BodyBudget while it is held
 	raw      bool // the handler reads ctx.RequestBodyStream itself
+	stream   bool // a large or chunked body is left on the connection for the handler (stream.go)
 }
 
 // rule is the body rule of a route (nil: no route; a 404 or 405 takes no body).
@@ -205,6 +212,8 @@ func (s *Server) rule(r *Route) bodyRule {
 	switch r.Body {
 	case BodyUpload:
 		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true}
+	case BodyFiles:
+		return bodyRule{max: lim.MaxBody + multipartSlack, prefetch: smallBody, budget: true, stream: true}
 	case BodyForm:
 		return bodyRule{max: lim.MaxForm, prefetch: lim.MaxForm}
 	case BodyStream:
@@ -226,6 +235,17 @@ type Device struct {
 func DeviceOf(ctx *fasthttp.RequestCtx) Device {
 	d, _ := ctx.UserValue(deviceKey).(Device)
 	return d
+}
+
+// csrfKey is the user value of an AuthSession or AuthSessionCSRF request: its session's CSRF
+// token, for the forms a page added from outside web writes (CSRFOf).
+const csrfKey = "multimsg.csrf"
+
+// CSRFOf is the CSRF token of the admin session of an AuthSession or AuthSessionCSRF route's
+// request ("" on other routes).
+func CSRFOf(ctx *fasthttp.RequestCtx) string {
+	t, _ := ctx.UserValue(csrfKey).(string)
+	return t
 }
 
 // authKey is the user value saying how an AuthAdminWrite request got in ("session", "basic").
@@ -272,6 +292,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, r *Route, rs []*Route) error {
 		return notRouted(ctx, rs)
 	}
 	if err := s.authorize(ctx, r); err != nil {
+		if ctx.UserValue(streamingKey) != nil {
+			ctx.SetConnectionClose() // the streamed body stays unread
+		}
 		return err
 	}
 	return r.Handle(ctx)
@@ -303,12 +326,14 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, r *Route) error {
 	case AuthAdmin:
 		return s.authorized(ctx)
 	case AuthSession:
-		if s.adminSession(ctx) == nil {
+		ss := s.adminSession(ctx)
+		if ss == nil {
 			if wantsJSON(ctx) {
 				return s.authorized(ctx) // 401 with the reason
 			}
 			return &reqError{status: http.StatusSeeOther, location: "/admin/login"}
 		}
+		ctx.SetUserValue(csrfKey, ss.csrf)
 	case AuthSessionCSRF:
 		ss := s.adminSession(ctx)
 		if ss == nil {
@@ -317,6 +342,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, r *Route) error {
 		if !csrfOK(ctx, ss) {
 			return &reqError{status: http.StatusForbidden, msg: "bad or missing CSRF token (reload the admin page)"}
 		}
+		ctx.SetUserValue(csrfKey, ss.csrf)
 	}
 	return nil
 }

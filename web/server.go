@@ -45,6 +45,12 @@ type Options struct {
 	HostNames []string
 	// Update serves the firmware update routes (update.go); nil answers them 503.
 	Update Updater
+	// ReportWait is how long after an SMS is accepted its status reports are waited for; then
+	// the file's report is "unconfirmed" (config sms.report_wait). 0: waited for ever.
+	ReportWait time.Duration
+	// InboxDevices may read GET /inbox (inbox.go): MACs, "local" for the box itself, "*" for
+	// every device. Empty: nobody (config sms.inbox.devices).
+	InboxDevices []string
 	// SIM, if set, is the SIM's credit as the credit watch last saw it (sim, docs/SIM.md): the
 	// page's SIM panel, the status JSON and /metrics show it.
 	SIM func() sim.Status
@@ -287,6 +293,9 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx, dev string, params bool) (*for
 }
 
 func (s *Server) data(ctx *fasthttp.RequestCtx) error {
+	if ctx.UserValue(streamingKey) != nil { // a large or chunked body, still on the connection
+		return s.dataStream(ctx)
+	}
 	dev := DeviceOf(ctx)
 	f, err := s.upload(ctx, dev.ID, false)
 	if err != nil {
@@ -318,12 +327,12 @@ func (s *Server) msgFields(ctx *fasthttp.RequestCtx) (map[string]string, error) 
 	}
 	out := map[string]string{}
 	var err error
-	ctx.PostArgs().VisitAll(func(k, v []byte) {
+	for k, v := range ctx.PostArgs().All() {
 		if len(v) > s.o.Limits.MaxField {
 			err = tooLarge("field %q is larger than %d bytes", k, s.o.Limits.MaxField)
 		}
 		out[string(k)] = string(v)
-	})
+	}
 	return out, err
 }
 
@@ -447,6 +456,10 @@ type FileView struct {
 	Attempts  int    `json:"attempts"`
 	MessageID string `json:"message_id,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Report, for a file whose parts the network reports on (SMS): accepted, handset, failed or
+	// unconfirmed (store.File.Report); ReportDetail says why a report failed (TP-ST's meaning).
+	Report       string `json:"report,omitempty"`
+	ReportDetail string `json:"report_detail,omitempty"`
 }
 
 // JobView is /cons's JSON answer.
@@ -456,11 +469,12 @@ type JobView struct {
 	Files []FileView `json:"files"`
 }
 
-func viewOf(j *store.Job) JobView {
+func viewOf(j *store.Job, now time.Time, reportWait time.Duration) JobView {
 	v := JobView{ID: j.ID, State: string(j.State), Files: make([]FileView, len(j.Files))}
 	for i, f := range j.Files {
 		v.Files[i] = FileView{Name: f.Name, Type: f.Type, State: string(f.State), Service: f.Service, Sender: f.Sender,
 			Attempts: f.Attempts, MessageID: f.MessageID, Error: deviceReason(f)}
+		v.Files[i].Report, v.Files[i].ReportDetail = reportOf(&f, now, reportWait)
 	}
 	return v
 }
@@ -474,7 +488,7 @@ func (s *Server) cons(ctx *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	reply(ctx, 200, string(j.State), viewOf(j))
+	reply(ctx, 200, string(j.State), viewOf(j, time.Now(), s.o.ReportWait))
 	return nil
 }
 

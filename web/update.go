@@ -195,11 +195,6 @@ func updateError(err error, size, max int64) error {
 	return &reqError{status: status, msg: strings.TrimPrefix(msg, "update: ")}
 }
 
-func (s *Server) auditUpdate(ctx *fasthttp.RequestCtx, who string, status int, result string) {
-	s.log.Info("audit: firmware upload", "ip", ctx.RemoteIP().String(), "auth", who,
-		"size", ctx.Request.Header.ContentLength(), "status", status, "result", result)
-}
-
 // updatePost takes a bundle: raw body or the multipart field "bundle". Its route checked the
 // auth; a refusal is audited where it is written (handle).
 func (s *Server) updatePost(ctx *fasthttp.RequestCtx) error {

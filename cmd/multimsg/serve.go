@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"log/syslog"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"strings"
+	"syscall"
 
 	"multimsg/config"
 	"multimsg/gateway"
@@ -63,11 +66,41 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		// doubles, which is what a Pi's RAM cannot afford.
 		debug.SetMemoryLimit(int64(cfg.Limits.BodyBudget) + 48<<20)
 	}
-	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Console: stderr})
+	var fromFlags []string
+	if *dataDir != "" {
+		fromFlags = append(fromFlags, "data_dir")
+	}
+	if *listen != "" {
+		fromFlags = append(fromFlags, "listen")
+	}
+	path := *cfgPath
+	if path == "" {
+		path = config.DefaultPath
+	}
+	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: version, Console: stderr, ConfigPath: path, FromFlags: fromFlags})
 	if err != nil {
 		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
 		return 1
 	}
+	// SIGHUP: the file was edited by hand; apply it as the settings page would (checked first,
+	// nothing applied if it is not valid).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if a, err := g.Settings.ReloadFile("SIGHUP"); err != nil {
+					log.Error("SIGHUP: configuration not applied", "path", path, "err", err)
+				} else {
+					log.Info("SIGHUP: configuration applied", "path", path, "changed", len(a.Changed), "at_next_start", strings.Join(a.Restart, ","))
+				}
+			}
+		}
+	}()
 	if err := g.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
 		return 1

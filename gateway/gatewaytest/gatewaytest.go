@@ -96,12 +96,17 @@ func StartIn(t testing.TB, dir, toml string) *Gateway {
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
+	// The file the settings pages write and SIGHUP reads: in the test's directory, never /etc.
+	cfgPath := filepath.Join(dir, "multimsg.toml")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var out io.Writer = io.Discard
 	if testing.Verbose() || os.Getenv("MULTIMSG_TEST_LOG") != "" {
 		out = os.Stderr
 	}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: "test", Console: io.Discard})
+	g, err := gateway.New(cfg, gateway.Options{Log: log, Version: "test", Console: io.Discard, ConfigPath: cfgPath})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}

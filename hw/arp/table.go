@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"multimsg/internal/backoff"
 )
 
 // Defaults for Options.
@@ -127,18 +129,33 @@ type Table struct {
 	dec       *decoder     // guarded by drainMu
 	observeFn func([]byte) // t.observe, bound once
 
-	cancel    context.CancelFunc
+	startMu   sync.Mutex         // guards started, life and cancel
+	started   bool               // start ran: the goroutines below exist
+	life      context.Context    // theirs
+	cancel    context.CancelFunc // ends them
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
-// Watch starts a Table on o.Interface: it opens the ARP socket (a missing interface or a missing
-// permission is an *InterfaceError wrapping ErrNoInterface or ErrPermission) and learns from it
-// until ctx is cancelled or Close is called. With o.Interface == "" there is no capture and
-// Resolve answers from the kernel's neighbour table.
+// Watch starts a Table on o.Interface: Open, then the table learns in the background until ctx
+// is cancelled or Close is called. For callers without an errgroup (tests, tools); a service
+// uses Open and runs Run in its errgroup.
 func Watch(ctx context.Context, o Options, log *slog.Logger) (*Table, error) {
+	t, err := Open(o, log)
+	if err != nil {
+		return nil, err
+	}
+	t.start(ctx)
+	return t, nil
+}
+
+// Open makes a Table on o.Interface and opens its ARP socket (a missing interface or a missing
+// permission is an *InterfaceError wrapping ErrNoInterface or ErrPermission), without starting
+// anything: Run learns from it. With o.Interface == "" there is no capture and Resolve answers
+// from the kernel's neighbour table. Lookup and Resolve answer before Run, from what is known.
+func Open(o Options, log *slog.Logger) (*Table, error) {
 	if o.Interface == "" {
-		return New(ctx, o, nil, nil, log)
+		return newTable(o, nil, nil, log, nil)
 	}
 	ifi, err := interfaceByName(o.Interface)
 	if err != nil {
@@ -151,7 +168,7 @@ func Watch(ctx context.Context, o Options, log *slog.Logger) (*Table, error) {
 	if ifi.Flags&net.FlagUp == 0 && log != nil {
 		log.Warn("arp: interface is down; watching anyway", "interface", ifi.Name)
 	}
-	return newTable(ctx, o, ifi, conn, log, func(ifi *net.Interface) (FrameConn, error) {
+	return newTable(o, ifi, conn, log, func(ifi *net.Interface) (FrameConn, error) {
 		c, err := Dial(ifi)
 		if err != nil {
 			return nil, err
@@ -179,10 +196,15 @@ func interfaceByName(name string) (*net.Interface, error) {
 // addresses are used for who-has requests). The Table owns conn and closes it on shutdown. With a
 // nil conn there is no capture.
 func New(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log *slog.Logger) (*Table, error) {
-	return newTable(ctx, o, ifi, conn, log, nil)
+	t, err := newTable(o, ifi, conn, log, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.start(ctx)
+	return t, nil
 }
 
-func newTable(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn, log *slog.Logger,
+func newTable(o Options, ifi *net.Interface, conn FrameConn, log *slog.Logger,
 	redial func(*net.Interface) (FrameConn, error)) (*Table, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -194,7 +216,6 @@ func newTable(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn
 	if conn != nil {
 		o.Interface = ifi.Name
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	t := &Table{
 		o:        o,
 		log:      log,
@@ -202,14 +223,41 @@ func newTable(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn
 		epoch:    time.Now(),
 		learned:  make(chan struct{}),
 		negative: make(map[netip.Addr]time.Duration),
-		cancel:   cancel,
 	}
 	t.dec = newDecoder()
 	t.observeFn = t.observe
-	t.wg.Add(1)
-	go t.sweep(ctx)
 	if conn != nil {
 		t.link.Store(&link{ifi: ifi, conn: conn})
+	}
+	return t, nil
+}
+
+// Run learns until ctx is done or Close is called, then closes the table and returns once its
+// goroutines (the sweeper, the capture) are gone: the gateway runs it in its errgroup.
+func (t *Table) Run(ctx context.Context) error {
+	ctx = t.start(ctx)
+	<-ctx.Done()
+	return t.Close()
+}
+
+// start starts the sweeper and, with a socket, the capture, under a context Close cancels; it
+// returns that context. A second start returns the first one's context and starts nothing;
+// after Close it returns a done context.
+func (t *Table) start(parent context.Context) context.Context {
+	t.startMu.Lock()
+	defer t.startMu.Unlock()
+	if t.started {
+		return t.life
+	}
+	ctx, cancel := context.WithCancel(parent)
+	if t.closed.Load() {
+		cancel()
+		return ctx
+	}
+	t.started, t.life, t.cancel = true, ctx, cancel
+	t.wg.Add(1)
+	go t.sweep(ctx)
+	if l := t.link.Load(); l != nil {
 		t.wg.Add(2)
 		go t.capture(ctx)
 		go func() {
@@ -221,15 +269,25 @@ func newTable(ctx context.Context, o Options, ifi *net.Interface, conn FrameConn
 			t.link.Load().conn.Close()
 		}()
 	}
-	return t, nil
+	return ctx
 }
 
-// Close stops capture and waits for the table's goroutines; it returns promptly. The table
-// still answers Lookup and Resolve (from memory and the kernel table) afterwards.
+// Close stops capture and waits for the table's goroutines; it returns promptly, and again
+// at once when called again. A table that never ran closes its socket. The table still
+// answers Lookup and Resolve (from memory and the kernel table) afterwards.
 func (t *Table) Close() error {
 	t.closeOnce.Do(func() {
+		t.startMu.Lock()
 		t.closed.Store(true)
-		t.cancel()
+		started, cancel := t.started, t.cancel
+		t.startMu.Unlock()
+		if !started {
+			if l := t.link.Load(); l != nil {
+				l.conn.Close()
+			}
+			return
+		}
+		cancel()
 		t.wg.Wait()
 	})
 	return nil
@@ -404,7 +462,7 @@ func (t *Table) sweep(ctx context.Context) {
 // the one the socket is bound to.
 func (t *Table) capture(ctx context.Context) {
 	defer t.wg.Done()
-	backoff := 10 * time.Millisecond
+	retry := backoff.New(10*time.Millisecond, 10*time.Second)
 	for {
 		l := t.link.Load()
 		err := l.conn.Wait()
@@ -412,17 +470,17 @@ func (t *Table) capture(ctx context.Context) {
 			err = t.drain()
 		}
 		if err == nil {
-			backoff = 10 * time.Millisecond
+			retry.Reset()
 			continue
 		}
 		if ctx.Err() != nil || t.closed.Load() {
 			return
 		}
-		t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", backoff)
-		if !sleepCtx(ctx, backoff) {
+		wait := retry.Next()
+		t.log.Warn("arp: read failed", "interface", t.o.Interface, "err", err, "retry_in", wait)
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
-		backoff = min(2*backoff, 10*time.Second)
 		if t.redial != nil && !t.reopen(ctx, l) {
 			return
 		}
@@ -434,9 +492,10 @@ func (t *Table) capture(ctx context.Context) {
 // adapter unplugged — the socket is dead: reopen waits for an interface of the same name and
 // opens a new socket on it. It returns false when ctx ends.
 func (t *Table) reopen(ctx context.Context, l *link) bool {
-	backoff := 100 * time.Millisecond
+	retry := backoff.New(100*time.Millisecond, 10*time.Second)
 	reported := false
 	for {
+		wait := retry.Next()
 		ifi, err := interfaceByName(t.o.Interface)
 		switch {
 		case err == nil && ifi.Index == l.ifi.Index:
@@ -454,26 +513,14 @@ func (t *Table) reopen(ctx context.Context, l *link) bool {
 				t.log.Info("arp: interface re-created; capture re-opened", "interface", ifi.Name, "index", ifi.Index)
 				return true
 			}
-			t.log.Warn("arp: re-opening capture failed", "interface", ifi.Name, "err", err, "retry_in", backoff)
+			t.log.Warn("arp: re-opening capture failed", "interface", ifi.Name, "err", err, "retry_in", wait)
 		case !reported:
 			t.log.Warn("arp: interface is gone; capture resumes when it is back", "interface", t.o.Interface, "err", err)
 			reported = true
 		}
-		if !sleepCtx(ctx, backoff) {
+		if !backoff.Sleep(ctx, wait) {
 			return false
 		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
 	}
 }
 

@@ -553,3 +553,59 @@ func TestForgedSenderNotLearned(t *testing.T) {
 		t.Fatalf("Lookup(%v) = %q, %v after A's own frame, want %s", ip10, mac, ok, formatMAC(macA))
 	}
 }
+
+// TestRunUntilCancelled: a table made without starting (as Open does) learns nothing until Run;
+// Run learns until its context ends, then returns nil with the socket closed and the table's
+// goroutines gone; Close after it, and Run after Close, return at once.
+func TestRunUntilCancelled(t *testing.T) {
+	conn := newFakeConn()
+	learnedCh := make(chan string, 1)
+	o := Options{OnLearn: func(ip netip.Addr, mac string) {
+		select {
+		case learnedCh <- mac:
+		default:
+		}
+	}}
+	tb, err := newTable(o, &net.Interface{Name: "fake0", Index: 1 << 30, HardwareAddr: macBox}, conn, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := make(chan error, 1)
+	go func() { ran <- tb.Run(ctx) }()
+	conn.send(t, frame(t, layers.ARPRequest, macA, ip10, [6]byte{}, ipBox))
+	if mac := <-learnedCh; mac != "02:00:00:00:00:0a" {
+		t.Fatalf("learned %s, want 02:00:00:00:00:0a", mac)
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run = %v after cancel, want nil", err)
+	}
+	select {
+	case <-conn.closed:
+	default:
+		t.Fatal("socket still open after Run returned")
+	}
+	if err := tb.Close(); err != nil {
+		t.Fatalf("Close after Run = %v", err)
+	}
+	if err := tb.Run(t.Context()); err != nil {
+		t.Fatalf("Run after Close = %v, want nil at once", err)
+	}
+	if mac, ok := tb.Lookup(ip10); !ok || mac != "02:00:00:00:00:0a" {
+		t.Fatalf("Lookup after Close = %q %v, want what was learned", mac, ok)
+	}
+
+	// a table that never ran closes its socket on Close
+	conn2 := newFakeConn()
+	tb2, err := newTable(Options{}, &net.Interface{Name: "fake0", Index: 1 << 30, HardwareAddr: macBox}, conn2, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb2.Close()
+	select {
+	case <-conn2.closed:
+	default:
+		t.Fatal("Close of a table that never ran left its socket open")
+	}
+}

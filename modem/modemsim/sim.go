@@ -66,6 +66,14 @@ type Profile struct {
 	// messages (a modem whose registration report is wrong or stuck).
 	ReportsUnregistered bool
 
+	// Receiving (inbound.go):
+	Slots   int    // messages the store holds; default 30
+	Storage string // the store's name in AT+CPMS and +CMTI; default "SM"
+	CMTOnly bool   // refuses AT+CNMI with <mt> 1: new messages only directly, as +CMT
+	// ReportStorage, if set ("SR"), is a store of its own for status reports (+CDSI names
+	// it); AT+CPMS selects which store AT+CMGR/AT+CMGD/AT+CMGL read.
+	ReportStorage string
+
 	USSD USSD // how USSD requests are answered (ussd.go)
 }
 
@@ -93,6 +101,7 @@ type Message struct {
 	Class0   bool
 	Validity time.Duration
 	MRs      []int // the message reference answered for each part
+	SRR      bool  // a status report was asked for (TP-SRR)
 	Septets  int   // units used: septets (GSM7) or UTF-16 units (UCS2), summed over parts
 }
 
@@ -105,7 +114,6 @@ type Sim struct {
 	mu       sync.Mutex // guards everything below
 	master   *os.File
 	slave    *os.File // kept open so the pty lives while hosts reopen it
-	slaveDir string
 	link     string
 	gen      int // bumps at every replug; the reader of an old pty stops
 	echo     bool
@@ -130,6 +138,16 @@ type Sim struct {
 	msgs     []Message
 	changed  chan struct{}
 	closed   bool
+
+	store   map[int]*storedMsg // the message store, by 1-based index; survives power-ups
+	reports map[int]*storedMsg // the report store (Profile.ReportStorage)
+	mem     string             // the store AT+CPMS selected for reading ("" the message store)
+	waiting []waitingMsg       // held by the network while the store is full
+	cnmiMT  int                // AT+CNMI <mt>: 0 none, 1 +CMTI, 2 +CMT
+	cnmiDS  int                // AT+CNMI <ds>: 0 none, 1 +CDS, 2 +CDSI
+	acks    int                // AT+CNMA received
+	deleted int                // AT+CMGD received
+	reportQ []int              // TP-ST of the next status reports (ReportNext)
 
 	ussdOpen    bool              // a USSD session the network keeps open
 	ussdAnswers map[string]string // SetUSSD's answers, before the profile's
@@ -166,6 +184,9 @@ func New(p Profile, log *slog.Logger) *Sim {
 	}
 	if p.ReplugAfter == 0 {
 		p.ReplugAfter = 50 * time.Millisecond
+	}
+	if p.Slots == 0 {
+		p.Slots = 30
 	}
 	s := &Sim{p: p, log: log, partial: map[string]*partial{}, changed: make(chan struct{})}
 	s.pinLeft = p.PINTries
@@ -313,6 +334,7 @@ func (s *Sim) powerUp() {
 		s.cfun = 4
 	}
 	s.cregN, s.ceregN, s.searchOn = 0, 0, false
+	s.cnmiMT, s.cnmiDS, s.mem = 0, 0, ""
 	switch {
 	case s.p.NoSIM:
 		s.simState = "absent"
@@ -488,6 +510,12 @@ func (s *Sim) serve(m *os.File, gen int) {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
+		s.mu.Lock()
+		current := s.gen == gen
+		s.mu.Unlock()
+		if !current {
+			return // unplugged while this read was in flight: the bytes never reached the modem
+		}
 		for _, c := range buf[:n] {
 			if pdu != nil {
 				switch c {
@@ -592,6 +620,9 @@ func (s *Sim) command(m *os.File, cmd string) *pduState {
 	s.mu.Lock()
 	simState := s.simState
 	s.mu.Unlock()
+	if simState == "READY" && s.smsCommand(m, cmd, up) {
+		return nil
+	}
 	switch {
 	case strings.HasPrefix(up, "AT+CUSD"):
 		s.ussd(m, cmd, up)
@@ -870,6 +901,7 @@ func (s *Sim) submit(m *os.File, p *pduState) {
 	s.mu.Unlock()
 	s.reply(m, "", "OK", "+CMGS: "+strconv.Itoa(mr))
 	s.notify()
+	s.reportFor(d.SRR, mr, d.Dest)
 }
 
 // collect files a decoded part; s.mu is held.
@@ -880,7 +912,7 @@ func (s *Sim) collect(d *modem.Decoded, mr int) {
 	}
 	if d.Parts <= 1 {
 		s.msgs = append(s.msgs, Message{Dest: d.Dest, Text: d.Text, Alphabet: d.Alphabet, Parts: 1,
-			Class0: d.Class0, Validity: d.Validity, MRs: []int{mr}, Septets: units})
+			Class0: d.Class0, Validity: d.Validity, MRs: []int{mr}, Septets: units, SRR: d.SRR})
 		return
 	}
 	key := fmt.Sprintf("%s/%d/%d", d.Dest, d.Ref, d.Parts)
@@ -900,7 +932,7 @@ func (s *Sim) collect(d *modem.Decoded, mr int) {
 		seqs = append(seqs, q)
 	}
 	sort.Ints(seqs)
-	msg := Message{Dest: d.Dest, Alphabet: d.Alphabet, Parts: d.Parts, Ref: d.Ref, Class0: d.Class0, Validity: d.Validity}
+	msg := Message{Dest: d.Dest, Alphabet: d.Alphabet, Parts: d.Parts, Ref: d.Ref, Class0: d.Class0, Validity: d.Validity, SRR: d.SRR}
 	var text strings.Builder
 	for _, q := range seqs {
 		part := p.parts[q]

@@ -16,7 +16,8 @@ var Unit = provider.Unit{Name: ServiceName, New: provider.Defaults[Config]}
 // Config is the [sms] table.
 type Config struct {
 	provider.Common
-	Sender []SenderConfig `toml:"sender" setting:"label=Modems,help=GSM modems on serial ports; work that names none goes to the least busy."`
+	Sender    []SenderConfig `toml:"sender" setting:"label=Modems,help=GSM modems on serial ports; work that names none goes to the least busy."`
+	Receiving                // [[sms.inbound]], [sms.inbox], report_wait (inbound_config.go)
 	// Commands: who may command the box by SMS ([sms.commands], docs/SIM.md).
 	Commands Commands `toml:"commands"`
 }
@@ -51,10 +52,18 @@ type SenderConfig struct {
 	// SendUnregisteredAfter: how long the modem may say "not registered" before sends are
 	// tried anyway and the network answers ("0s" default 1m; negative: never).
 	SendUnregisteredAfter setting.Duration `toml:"send_unregistered_after" setting:"label=Send unregistered after,help=0: 1m; negative: never."`
+	// StatusReports: sends ask for a status report of each part (TP-SRR), and receipts list
+	// each part's TP-MR so the reports can be matched.
+	StatusReports bool `toml:"status_reports" setting:"label=Status reports,default=true,help=Sends ask the network to report delivery to the handset."`
+	// PollEvery: how often the modem's message store is read for what no indication announced.
+	PollEvery setting.Duration `toml:"poll_every" setting:"label=Poll inbox every,min=0s,max=24h,help=How often the modem's message store is read (AT+CMGL); 0: 5m."`
 }
 
-// Validate: a PIN is 4 to 8 digits; names are unique.
+// Validate: a PIN is 4 to 8 digits; names are unique; the forwarding rules can be used.
 func (c *Config) Validate() error {
+	if err := c.Receiving.Validate(); err != nil {
+		return err
+	}
 	for i, s := range c.Sender {
 		if s.PIN != "" && (len(s.PIN) < 4 || len(s.PIN) > 8 || strings.Trim(s.PIN, "0123456789") != "") {
 			return setting.Errorf(fmt.Sprintf("sender[%d].pin", i), "must be 4 to 8 digits")
@@ -78,6 +87,7 @@ func (c *Config) Build(env provider.Env) (*provider.Service, error) {
 			CommandTimeout: s.Timeout.D(), SendTimeout: s.SendTimeout.D(), HealthEvery: s.HealthEvery.D(),
 			PowerTimeout: s.PowerTimeout.D(), SendUnregisteredAfter: s.SendUnregisteredAfter.D(),
 			StateDir: filepath.Join(env.DataDir, "sms", s.Name),
+			Name:     s.Name, NoStatusReports: !s.StatusReports, PollEvery: s.PollEvery.D(),
 		}, env.Log.With("service", ServiceName, "sender", s.Name))
 		if err != nil {
 			return nil, err

@@ -1,7 +1,10 @@
 package sms
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 
 	"multimsg/setting"
 )
@@ -31,6 +34,28 @@ func TestMaxText(t *testing.T) {
 		}
 		if got := maxText(ss); got != tc.want {
 			t.Errorf("maxText(%v) = %d, want %d", tc.segs, got, tc.want)
+		}
+	}
+}
+
+// TestInboundRulesRefused: a forwarding rule that cannot be used is refused at load, naming
+// its key.
+func TestInboundRulesRefused(t *testing.T) {
+	for _, c := range []struct{ rule, key string }{
+		{`forward = "fax"`, "inbound[0].forward"},
+		{`pattern = "("` + "\nforward = \"none\"", "inbound[0].pattern"},
+		{`forward = "mail"`, "inbound[0].to"},
+		{`forward = "webhook"` + "\nsubject = \"x\"", "inbound[0].subject"},
+		{`forward = "none"` + "\nfrom = [\"abc\"]", "inbound[0].from[0]"},
+		{`to = "x"`, "inbound[0].forward"},
+	} {
+		cfg := Unit.New().(*Config)
+		if _, err := toml.Decode("[[inbound]]\n"+c.rule, cfg); err != nil {
+			t.Fatal(err)
+		}
+		err := setting.Check(cfg)
+		if err == nil || !strings.Contains(err.Error(), c.key) {
+			t.Errorf("rule %q: %v, want an error naming %s", c.rule, err, c.key)
 		}
 	}
 }

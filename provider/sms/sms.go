@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,6 +27,7 @@ import (
 
 // Options configure one modem sender.
 type Options struct {
+	Name           string        // the sender's name, as received messages and reports carry it
 	Device         string        // serial device path; prefer /dev/serial/by-id/...
 	Baud           int           // default 115200
 	PIN            string        // SIM PIN, entered at most once
@@ -43,6 +45,12 @@ type Options struct {
 	SendUnregisteredAfter time.Duration
 	// ReadyWait: how long a send waits for a modem that is coming up; default 10s.
 	ReadyWait time.Duration
+	// NoStatusReports: sends do not ask for status reports (TP-SRR), and receipts carry no
+	// parts to match reports to. Default: they ask.
+	NoStatusReports bool
+	// PollEvery: how often the modem's store is read for messages an indication did not
+	// announce (AT+CMGL); default 5m.
+	PollEvery time.Duration
 	// Trace logs the AT exchange at debug level (a PIN masked).
 	Trace bool
 	// Open, if set, opens the port instead of Device (tests hand in a pty).
@@ -67,12 +75,15 @@ type Driver struct {
 	o     Options
 	log   *slog.Logger
 	modem *modem.Modem
+	recv  atomic.Pointer[provider.Receiver] // nil until SetReceiver: messages stay on the modem
 }
 
 var (
 	_ provider.Driver         = (*Driver)(nil)
 	_ provider.HealthReporter = (*Driver)(nil)
 	_ provider.ReadyNotifier  = (*Driver)(nil)
+	_ provider.Runner         = (*Driver)(nil)
+	_ provider.Receiving      = (*Driver)(nil)
 )
 
 // New starts a driver: it opens and supervises the modem in the background (a missing device
@@ -97,6 +108,7 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 		}
 		open = serial.Opener(o.Device, o.Baud, 0)
 	}
+	d := &Driver{o: o, log: log}
 	m, err := modem.New(modem.Options{
 		Open:           open,
 		PIN:            o.PIN,
@@ -107,11 +119,13 @@ func New(o Options, log *slog.Logger) (*Driver, error) {
 		HealthEvery:    o.HealthEvery,
 		PowerTimeout:   o.PowerTimeout, RegisterTimeout: o.RegisterTimeout,
 		SendUnregisteredAfter: o.SendUnregisteredAfter, ReadyWait: o.ReadyWait, Trace: o.Trace,
+		Inbox: inbox{d}, PollEvery: o.PollEvery,
 	}, log.With("device", o.Device))
 	if err != nil {
 		return nil, fmt.Errorf("sms: %w", err)
 	}
-	return &Driver{o: o, log: log, modem: m}, nil
+	d.modem = m
+	return d, nil
 }
 
 // Service is the "sms" service with senders (one per modem). The dispatcher should run each
@@ -124,6 +138,9 @@ func Service(senders []provider.Sender, fallback []string, fallbackAfter time.Du
 
 // Close stops the supervisor and closes the port.
 func (d *Driver) Close() error { return d.modem.Close() }
+
+// Run supervises the modem until ctx is done (provider.Runner; modem.Modem.Run).
+func (d *Driver) Run(ctx context.Context) error { return d.modem.Run(ctx) }
 
 // NotifyReady has fn called whenever the modem becomes able to send (provider.ReadyNotifier).
 func (d *Driver) NotifyReady(fn func()) { d.modem.NotifyReady(fn) }
@@ -251,7 +268,8 @@ func (d *Driver) Send(ctx context.Context, dl provider.Delivery) (provider.Recei
 	}
 	in, _ := decodeInfo(dl.Info)
 	log := d.log.With("job", dl.JobID, "file", f.Name, "attempt", dl.Attempt)
-	sent, err := d.modem.Send(ctx, dl.Dest, Text(f.Data), modem.SubmitOptions{Flash: in.flash, Validity: in.validity})
+	srr := !d.o.NoStatusReports
+	sent, err := d.modem.Send(ctx, dl.Dest, Text(f.Data), modem.SubmitOptions{Flash: in.flash, Validity: in.validity, StatusReport: srr})
 	if err != nil {
 		cerr := classify(err)
 		log.Warn("sms: send failed", "err", err, "class", provider.ClassOf(cerr))
@@ -261,8 +279,15 @@ func (d *Driver) Send(ctx context.Context, dl provider.Delivery) (provider.Recei
 	for i, r := range sent.Refs {
 		ids[i] = strconv.Itoa(r)
 	}
-	log.Info("sms: sent", "parts", sent.Parts, "alphabet", string(sent.Alphabet), "mr", ids)
-	return provider.Receipt{MessageID: strings.Join(ids, ",")}, nil
+	log.Info("sms: sent", "parts", sent.Parts, "alphabet", string(sent.Alphabet), "mr", ids, "status_reports", srr)
+	rc := provider.Receipt{MessageID: strings.Join(ids, ",")}
+	if srr {
+		// A status report names the part by its TP-MR and recipient (TP-RA, international).
+		for _, mr := range sent.Refs {
+			rc.Parts = append(rc.Parts, provider.PartRef{Ref: mr, Recipient: "+" + dl.Dest})
+		}
+	}
+	return rc, nil
 }
 
 // classify maps a modem error onto the provider's classes. The code tables are in

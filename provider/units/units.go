@@ -6,6 +6,7 @@ import (
 	"multimsg/provider"
 	"multimsg/provider/mail"
 	"multimsg/provider/sms"
+	"multimsg/provider/webhook"
 	"multimsg/provider/whatsapp"
 )
 
@@ -15,5 +16,6 @@ func All() []provider.Unit {
 		mail.Unit,
 		whatsapp.Unit,
 		sms.Unit,
+		webhook.Unit,
 	}
 }

@@ -251,11 +251,9 @@ func (d *Driver) note(log *slog.Logger, err error) {
 	}
 	if pe.Class == provider.Down {
 		var ae *APIError
-		detail := err.Error()
+		detail := "Cloud API refused the sender's token (HTTP " + pe.Code + ")"
 		if errors.As(err, &ae) {
 			detail = senderDownDetail(ae)
-		} else {
-			detail = "Cloud API refused the sender's token (HTTP " + pe.Code + ")"
 		}
 		d.setHealth(false, detail, pe.Code)
 	}

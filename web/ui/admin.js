@@ -162,13 +162,26 @@
       h("td", { class: "c-dev" }, j.device, j.via === "mail" ? h("span", { class: "via", title: "arrived by e-mail (SMTP)", text: "via mail" }) : null),
       h("td", { class: "c-svc", text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
       h("td", { class: "c-dest", text: j.dest || "" }),
-      h("td", { class: "c-state" }, h("span", { class: "state", text: j.state + (j.archived ? " (archived)" : "") })),
+      h("td", { class: "c-state" }, h("span", { class: "state", text: j.state + (j.report ? " · " + j.report : "") + (j.archived ? " (archived)" : "") })),
       h("td", { class: "c-tries num", text: j.attempts }),
       h("td", { class: "c-err err", text: j.error || "" }),
       h("td", { class: "c-acts acts" },
         j.can_retry ? actForm("retry", { id: j.id }, "Retry") : null,
         j.can_cancel ? actForm("cancel", { id: j.id }, "Cancel", "danger") : null)));
     $("recent").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 9, class: "muted", text: "No jobs yet." }))]));
+  }
+
+  function inbound(st, now) {
+    const rows = (st.inbound || []).map((m) => h("tr", { "data-id": m.id, class: "in-" + m.state },
+      h("td", { class: "c-when", title: m.received, text: ago(m.received, now) }),
+      h("td", { class: "mono", text: m.from }),
+      h("td", { text: m.sender }),
+      h("td", { text: m.state + (m.parts > 1 ? ` (${m.got}/${m.parts} parts)` : "") }),
+      h("td", { text: m.rule || "" }),
+      h("td", { class: "c-fwd", text: m.forwarding }),
+      h("td", { class: "err", text: m.error || "" })));
+    $("inbound").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "muted", text: "No SMS received yet." }))]));
+    $("inbound-total").textContent = st.inbound_total || 0;
   }
 
   function devices(st, now) {
@@ -192,7 +205,7 @@
 
   function render(st) {
     const now = Date.parse(st.now);
-    counts(st); chart(st.history); senders(st, now); recent(st, now); devices(st, now); box(st);
+    counts(st); chart(st.history); senders(st, now); recent(st, now); inbound(st, now); devices(st, now); box(st);
     $("chart-loading").hidden = !st.history_loading;
     document.body.dataset.updated = st.now;
   }

@@ -1,0 +1,38 @@
+package gateway
+
+import (
+	"multimsg/inbox"
+	"multimsg/provider"
+	"multimsg/provider/sms"
+)
+
+// receive builds the inbox (inbound SMS, status reports) and hands it to every driver that
+// takes messages in, before any of them starts to flow (provider.Receiving).
+func (g *Gateway) receive() error {
+	c := g.receiving()
+	var err error
+	g.Inbox, err = inbox.New(g.Store, inbox.Options{
+		Settings: inbox.Settings{Wait: c.Inbox.Wait.D(), Keep: c.Inbox.Keep.D(), Devices: c.Inbox.Devices},
+		Rules:    c.Inbound, Registry: g.Reg, Log: g.log,
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range g.Reg.Names() {
+		svc, _ := g.Reg.Service(name)
+		for _, s := range svc.Senders {
+			if r, ok := s.Driver.(provider.Receiving); ok {
+				r.SetReceiver(g.Inbox)
+			}
+		}
+	}
+	return nil
+}
+
+// receiving is the [sms] table's keys for what the modems receive (rules, inbox, reports).
+func (g *Gateway) receiving() *sms.Receiving {
+	if c, ok := g.cfg.Service(sms.ServiceName).(*sms.Config); ok {
+		return &c.Receiving
+	}
+	return &sms.Receiving{} // no sms unit in this build
+}

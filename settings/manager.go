@@ -1,0 +1,148 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"multimsg/config"
+	"multimsg/provider"
+)
+
+// Applier is the running gateway as the settings see it.
+type Applier interface {
+	// Config is the configuration applied now.
+	Config() config.Config
+	// Reload applies a valid configuration live (docs/DESIGN.md, "Applying settings live").
+	Reload(next config.Config) (Applied, error)
+	// Live says whether a change of key takes effect without a restart.
+	Live(key string) bool
+}
+
+// Options configure a Manager.
+type Options struct {
+	// Path is the configuration file: written by the page, read again on SIGHUP.
+	Path string
+	// FromFlags are keys the command line sets over the file (-listen, -data): the file keeps
+	// its own values for them when the page writes it, and a reload of the file sets them
+	// again from the running configuration.
+	FromFlags []string
+	Gateway   Applier
+	Registry  *provider.Registry // the live services, for test messages and health
+	DataDir   string             // the audit log lives here
+	Log       *slog.Logger
+	// TestTimeout bounds a test message (default 60 s: a modem may take that long).
+	TestTimeout time.Duration
+}
+
+// Manager changes the configuration: one change at a time, validated, written, applied, audited.
+type Manager struct {
+	o     Options
+	mu    sync.Mutex // one change at a time
+	audit *audit
+}
+
+// New makes a Manager.
+func New(o Options) *Manager {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.TestTimeout <= 0 {
+		o.TestTimeout = time.Minute
+	}
+	return &Manager{o: o, audit: openAudit(filepath.Join(o.DataDir, "settings-audit.jsonl"), o.Log)}
+}
+
+// Apply validates next, writes it to the file (the previous one kept as .bak) and applies it.
+// Nothing is written or applied unless the whole of next is valid; the error then is the
+// config's own (a *setting.Error naming the key, for the page).
+func (m *Manager) Apply(next config.Config, who, how string) (Applied, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := next.Validate(); err != nil {
+		return Applied{}, err
+	}
+	cur := m.o.Gateway.Config()
+	keys := config.Changed(&cur, &next)
+	if len(keys) == 0 {
+		return Applied{}, nil
+	}
+	file, err := m.fileView(&next)
+	if err != nil {
+		return Applied{}, err
+	}
+	if err := writeFile(m.o.Path, &file); err != nil {
+		m.audit.add(Entry{At: time.Now(), Who: who, How: how, Keys: keys, Err: "not saved: " + err.Error()})
+		return Applied{}, err
+	}
+	a, err := m.o.Gateway.Reload(next)
+	e := Entry{At: time.Now(), Who: who, How: how, Keys: keys, Restart: a.Restart}
+	if err != nil {
+		e.Err = err.Error()
+	}
+	m.audit.add(e)
+	return a, err
+}
+
+// fileView is next as the file should hold it: the keys the command line sets keep the file's
+// values (or the defaults, with no file yet).
+func (m *Manager) fileView(next *config.Config) (config.Config, error) {
+	out, err := Copy(next)
+	if err != nil || len(m.o.FromFlags) == 0 {
+		return out, err
+	}
+	disk, err := config.Load(m.o.Path)
+	if errors.Is(err, config.ErrNoFile) {
+		disk, err = config.LoadDefault()
+	}
+	if err != nil {
+		return out, fmt.Errorf("reading %s for the keys the command line sets: %w", m.o.Path, err)
+	}
+	for _, k := range m.o.FromFlags {
+		v, err := getKey(&disk, k)
+		if err == nil {
+			err = setKey(&out, k, v)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// ReloadFile reads the file again and applies it (SIGHUP: an edit by hand): the same checks
+// and the same apply as the page, without writing.
+func (m *Manager) ReloadFile(who string) (Applied, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next, err := config.Load(m.o.Path)
+	if err != nil {
+		m.audit.add(Entry{At: time.Now(), Who: who, How: "file", Err: "not applied: " + err.Error()})
+		return Applied{}, err
+	}
+	cur := m.o.Gateway.Config()
+	for _, k := range m.o.FromFlags {
+		v, err := getKey(&cur, k)
+		if err == nil {
+			err = setKey(&next, k, v)
+		}
+		if err != nil {
+			return Applied{}, err
+		}
+	}
+	if err := next.Validate(); err != nil {
+		m.audit.add(Entry{At: time.Now(), Who: who, How: "file", Err: "not applied: " + err.Error()})
+		return Applied{}, err
+	}
+	keys := config.Changed(&cur, &next)
+	a, err := m.o.Gateway.Reload(next)
+	e := Entry{At: time.Now(), Who: who, How: "file", Keys: keys, Restart: a.Restart}
+	if err != nil {
+		e.Err = err.Error()
+	}
+	m.audit.add(e)
+	return a, err
+}
