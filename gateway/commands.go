@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"multimsg/provider"
+	"multimsg/provider/sms"
 	"multimsg/smscommand"
+	"multimsg/store"
 )
 
 // commandBox is what SMS commands act on (smscommand.Box): the gateway's dispatcher, its
@@ -107,4 +110,53 @@ func (b commandBox) Reboot(ctx context.Context) error {
 	}
 	// after the reply SMS has had its chance to go out
 	return b.g.Update.Reboot(30 * time.Second)
+}
+
+// commander runs SMS commands for the inbox (inbox.Commander, docs/SIM.md).
+type commander struct {
+	g *Gateway
+	c *smscommand.Commands
+}
+
+// Command answers a command from an allowed number with the key by one SMS, through the modem
+// that received it; a refused attempt is audited and answered with nothing.
+func (x commander) Command(ctx context.Context, m *store.InMessage) (bool, *store.NewJob, string) {
+	r := x.c.Handle(ctx, commandBox{x.g}, m.From, m.Text())
+	switch r.Outcome {
+	case smscommand.NotCommand:
+		return false, nil, ""
+	case smscommand.Refused:
+		x.g.log.Warn("audit: sms command refused", "from", mask(m.From), "reason", r.Reason, "text", r.Audit, "modem", m.Sender)
+		return true, nil, "command refused: " + r.Reason
+	}
+	x.g.log.Info("audit: sms command", "from", mask(m.From), "command", r.Command, "text", r.Audit, "modem", m.Sender)
+	job, err := x.g.reply(m, r.Reply)
+	if err != nil {
+		x.g.log.Error("sms command: the answer cannot be sent", "err", err)
+		return true, nil, "command " + r.Command + " (no answer: " + err.Error() + ")"
+	}
+	return true, job, "command " + r.Command
+}
+
+// reply is the answer SMS to m's sender, through the modem that received m.
+func (g *Gateway) reply(m *store.InMessage, text string) (*store.NewJob, error) {
+	dest := strings.TrimPrefix(m.From, "+")
+	f := provider.File{Name: "reply", Type: "text", Data: []byte(text)}
+	typed, svc, _, err := g.Reg.Resolve(provider.Params{Service: sms.ServiceName, Sender: m.Sender, Dest: dest,
+		Types: map[string]string{f.Name: f.Type}}, []provider.File{f})
+	if err != nil {
+		return nil, err
+	}
+	t := typed[0]
+	return &store.NewJob{Device: "sms:" + m.Sender, Via: "sms",
+		Files:  []store.NewFile{{Name: t.Name, Data: t.Data}},
+		Params: &store.Params{Service: svc.Name, Sender: m.Sender, Dest: dest, Types: []string{t.Type}}}, nil
+}
+
+// mask keeps a number's country code and last digits for the log (+34•••••222).
+func mask(n string) string {
+	if len(n) <= 6 {
+		return "•••"
+	}
+	return n[:3] + strings.Repeat("•", len(n)-6) + n[len(n)-3:]
 }
