@@ -92,8 +92,17 @@ timeout = "2s"
 	if n := len(sim.Messages()); n != 2 {
 		t.Errorf("%d SMS sent, want 2 (one per command from the allowed number with the key): %+v", n, sim.Messages())
 	}
-	if n := len(relay.Messages()); n != 2 {
-		t.Errorf("%d mails, want 2 (the two ordinary messages only)", n)
+	// at least once: a mail the relay took just before the stop may come again after the restart
+	plain := map[string]bool{}
+	for _, m := range relay.Messages() {
+		for _, p := range []string{"hello from the plant", "another plain one"} {
+			if strings.Contains(string(m.Data), p) {
+				plain[p] = true
+			}
+		}
+	}
+	if len(plain) != 2 {
+		t.Errorf("ordinary messages mailed: %v, want both", plain)
 	}
 	for _, m := range relay.Messages() {
 		if strings.Contains(string(m.Data), "s3cretKey") || strings.Contains(string(m.Data), "status") {
