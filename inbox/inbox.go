@@ -63,10 +63,20 @@ type Options struct {
 	Settings
 	Rules    []Rule
 	Registry *provider.Registry // the services forwarding goes through
+	// Commands, if set, sees every message before the rules: a command to the box (SMS
+	// commands, docs/SIM.md) is answered and recorded instead of forwarded.
+	Commands Commander
 	Log      *slog.Logger
 	// Every: how often the waits and the retention are looked at (Run). Default 1m.
 	Every time.Duration
 	Now   func() time.Time // default time.Now (the store's own clock decides the waits)
+}
+
+// Commander decides whether a message is a command to the box. When handled, the message is
+// recorded with reply (nil: none — a refused command gets no answer) and note instead of
+// going to the rules, in one write, so a restart never runs or answers it twice.
+type Commander interface {
+	Command(ctx context.Context, m *store.InMessage) (handled bool, reply *store.NewJob, note string)
 }
 
 // Inbox stores, reassembles and forwards inbound messages. Create it with New.
@@ -171,6 +181,17 @@ func (ib *Inbox) StatusReport(ctx context.Context, r provider.StatusReport) erro
 // forward decides where message m goes and stores that decision with its job, in one write.
 // A failure here (the store full, a target refused) leaves m unforwarded; Run tries again.
 func (ib *Inbox) forward(ctx context.Context, m *store.InMessage) {
+	if ib.o.Commands != nil {
+		if handled, reply, note := ib.o.Commands.Command(ctx, m); handled {
+			id, err := ib.st.Forward(ctx, m.ID, reply, "command", note)
+			if err != nil {
+				ib.log.Error("inbox: storing a command's outcome failed; handled again at the next turn", "inbound", m.ID, "err", err)
+				return
+			}
+			ib.log.Info("inbox: command", "inbound", m.ID, "outcome", note, "reply", id)
+			return
+		}
+	}
 	r := match(ib.rules, m.From, m.Text())
 	name, note := "", ""
 	var job *store.NewJob

@@ -30,7 +30,7 @@ type Box interface {
 	Resume(ctx context.Context, sender string) error // the same
 	Retry(ctx context.Context) (int, error)          // every waiting delivery due now; how many
 	Balance(ctx context.Context) (string, error)     // the SIM's credit, asked now
-	Reboot(ctx context.Context) error                // after the answer is queued
+	Reboot(ctx context.Context) error                // in a little while: the answer goes out first
 }
 
 // Options configure who may command the box.
@@ -77,7 +77,6 @@ type Result struct {
 	Reply   string // for Done: the answer to send by SMS (≤ MaxReply characters)
 	Reason  string // for Refused, for the audit: "number not allowed", "wrong key", ...
 	Audit   string // the text as it may be logged: the key masked
-	Reboot  bool   // for Done "reboot": call Box.Reboot once the reply is queued
 }
 
 // Commands checks and runs command texts.
@@ -195,11 +194,11 @@ func (c *Commands) Handle(ctx context.Context, box Box, from, text string) Resul
 		return r
 	}
 	r.Outcome = Done
-	r.Reply = fit(c.run(ctx, box, &r, cmd, arg))
+	r.Reply = fit(c.run(ctx, box, cmd, arg))
 	return r
 }
 
-func (c *Commands) run(ctx context.Context, box Box, r *Result, cmd, arg string) string {
+func (c *Commands) run(ctx context.Context, box Box, cmd, arg string) string {
 	switch cmd {
 	case "status":
 		return box.Status(ctx)
@@ -228,8 +227,10 @@ func (c *Commands) run(ctx context.Context, box Box, r *Result, cmd, arg string)
 		}
 		return s
 	case "reboot":
-		r.Reboot = true
-		return "rebooting"
+		if err := box.Reboot(ctx); err != nil {
+			return "reboot: " + err.Error()
+		}
+		return "rebooting in 30 s"
 	}
 	return ""
 }

@@ -48,7 +48,7 @@ func TestHandle(t *testing.T) {
 		{"+34600111222", "s3cretKey pause wpp1/main", Done, "paused wpp1/main"},
 		{"+34600111222", "s3cretKey pause nope", Done, "pause nope: no such sender"},
 		{"+34600111222", "s3cretKey retry", Done, "retry: 7 deliveries due now"},
-		{"+34600111222", "s3cretKey reboot", Done, "rebooting"},
+		{"+34600111222", "s3cretKey reboot", Done, "rebooting in 30 s"},
 		{"+34600111222", "Hello, the pump in hall 2 is leaking", NotCommand, ""},
 		{"+34600111222", "wrongkey status", Refused, ""},
 		{"+34999999999", "s3cretKey status", Refused, ""},
@@ -68,8 +68,8 @@ func TestHandle(t *testing.T) {
 	if r := c.Handle(ctx, b, "+34600111222", "s3cretKey balance"); len([]rune(r.Reply)) != MaxReply || !strings.HasSuffix(r.Reply, "...") {
 		t.Errorf("a long answer must be cut to one SMS: %d characters %q", len([]rune(r.Reply)), r.Reply)
 	}
-	if r := c.Handle(ctx, b, "+34600111222", "s3cretKey reboot"); !r.Reboot {
-		t.Error("reboot must be flagged for after the reply")
+	if b.reboots != 1 {
+		t.Errorf("%d reboots, want 1", b.reboots)
 	}
 }
 
