@@ -562,8 +562,7 @@ func (s *Store) Inbox(q InQuery) ([]InMessage, error) {
 		c := tx.Bucket(bInbox).Cursor()
 		var k, v []byte
 		if q.Before != "" {
-			k, v = c.Seek([]byte(q.Before))
-			if k == nil {
+			if k, _ = c.Seek([]byte(q.Before)); k == nil {
 				k, v = c.Last()
 			} else {
 				k, v = c.Prev()
