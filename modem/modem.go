@@ -341,14 +341,11 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 	defer cancel()
 	defer context.AfterFunc(m.ctx, cancel)()
 	m.waitReady(ctx)
-	m.opMu.Lock()
-	defer m.opMu.Unlock()
-	eng := m.engine()
-	if eng == nil {
-		h := m.Health()
-		h.Present = false
-		return Sent{}, h.Ready()
+	eng, release, err := m.hold()
+	if err != nil {
+		return Sent{}, err
 	}
+	defer release()
 	h := m.Health()
 	if h.Ready() != nil {
 		// Health may be stale (registered since the last tick): look again before refusing.
@@ -378,6 +375,19 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 		m.update(func(h *Health) { h.LastError = "" }) // it sends: an old problem would only mislead the status page
 	}
 	return out, nil
+}
+
+// hold takes the modem for one operation of several commands (a send, a USSD request): the
+// open port's engine, with opMu held until release. A closed port is the health's error.
+func (m *Modem) hold() (eng *Engine, release func(), err error) {
+	m.opMu.Lock()
+	if eng = m.engine(); eng == nil {
+		m.opMu.Unlock()
+		h := m.Health()
+		h.Present = false
+		return nil, nil, h.Ready()
+	}
+	return eng, m.opMu.Unlock, nil
 }
 
 // waitReady waits, at most ReadyWait, for a modem that is coming up (opening, setting up,

@@ -281,14 +281,11 @@ func (m *Modem) USSD(ctx context.Context, code string, timeout time.Duration) (U
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(m.ctx, cancel)()
-	m.opMu.Lock()
-	defer m.opMu.Unlock()
-	eng := m.engine()
-	if eng == nil {
-		h := m.Health()
-		h.Present = false
-		return USSD{}, h.Ready()
+	eng, release, err := m.hold()
+	if err != nil {
+		return USSD{}, err
 	}
+	defer release()
 	if err := m.Health().Ready(); err != nil && !m.tryAnyway(err) {
 		return USSD{}, err
 	}
