@@ -191,6 +191,14 @@ func (s *Sim) Acks() int {
 	return s.acks
 }
 
+// HangOnDelete makes the modem leave AT+CMGD unanswered (on) — a host killed while it waits
+// has committed the message and not deleted it — or answer it again (off).
+func (s *Sim) HangOnDelete(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangDelete = on
+}
+
 // ReportNext scripts the status reports of the next parts sent with TP-SRR: one TP-ST each,
 // in order; -1 sends none for that part. Parts beyond the script get none.
 func (s *Sim) ReportNext(st ...int) {
@@ -337,6 +345,12 @@ func (s *Sim) smsCommand(m *os.File, cmd, up string) (done bool) {
 		}
 		return ok(fmt.Sprintf("+CMGR: %d,,%d", stat, tpduLen(msg.pdu)), msg.pdu)
 	case strings.HasPrefix(up, "AT+CMGD="):
+		s.mu.Lock()
+		hang := s.hangDelete
+		s.mu.Unlock()
+		if hang {
+			return true // no answer: the host is stuck between its commit and the delete
+		}
 		f := strings.Split(up[len("AT+CMGD="):], ",")
 		i, err := strconv.Atoi(f[0])
 		if err != nil || i < 1 || i > s.p.Slots {

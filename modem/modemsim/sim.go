@@ -149,6 +149,7 @@ type Sim struct {
 	deleted int                // AT+CMGD received
 	reportQ []int              // TP-ST of the next status reports (ReportNext)
 
+	hangDelete  bool              // AT+CMGD is left unanswered (HangOnDelete)
 	ussdOpen    bool              // a USSD session the network keeps open
 	ussdAnswers map[string]string // SetUSSD's answers, before the profile's
 	cusdCancels int
