@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"multimsg/gateway/gatewaytest"
+	"multimsg/internal/browsertest"
 	"multimsg/internal/poll"
 	"multimsg/modem/modemsim"
 )
@@ -120,4 +123,30 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestUSSDBoxInBrowser: the SIM panel in headless Chromium — the credit as the watch read it,
+// and the USSD box sending a code and showing the network's answer (sim.js, under the page's CSP).
+func TestUSSDBoxInBrowser(t *testing.T) {
+	g, _ := smsGateway(t, modemsim.Profile{USSD: modemsim.USSD{Answers: map[string]string{
+		"*100#": "Saldo: 12,50 EUR", "*111#": "Recarga: marque *111*<codigo>#"}}}, `
+[sim]
+balance_ussd = "*100#"
+first_check = "100ms"
+`)
+	poll.Until(t, 60*time.Second, "the first credit check", func() bool { return g.SIM.Status().Amount != nil })
+	ctx := browsertest.Start(t, func(text, url string) bool { return false })
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin")); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the login form", `location.pathname === "/admin/login"`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), gatewaytest.AdminPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the SIM panel with the credit", `document.querySelector('#sim [data-k="sim_amount"]')?.textContent === "12.5"`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#ussd-form input[name="code"]`), "*111#"), chromedp.Click(chromedp.CSS(`#ussd-form button`))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the network's answer under the USSD box", `document.getElementById("ussd-answer").textContent === "Recarga: marque *111*<codigo>#"`)
+	browsertest.Shot(t, ctx, browsertest.Artifacts(t), "sim-360.png", 360, 900, true)
 }

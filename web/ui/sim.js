@@ -8,6 +8,7 @@
   const csrf = document.querySelector('meta[name="csrf"]').content;
   const q = (k) => card.querySelector(`[data-k="${k}"]`);
   const dash = (v) => (v === undefined || v === null || v === "" || String(v).startsWith("0001-")) ? "—" : String(v);
+  const when = (v) => dash(v) === "—" ? "—" : new Date(v).toISOString().slice(0, 19) + "Z"; // as the server renders it
 
   async function refresh() {
     try {
@@ -16,7 +17,7 @@
       const c = (await r.json()).sim;
       if (!c) return;
       q("sim_amount").textContent = c.amount === undefined ? "—" : String(c.amount);
-      q("sim_at").textContent = dash(c.at);
+      q("sim_at").textContent = when(c.at);
       q("sim_answer").textContent = dash(c.answer);
       q("sim_error").textContent = dash(c.error);
       q("sim_low").textContent = c.low ? "below " + c.low : "off";
@@ -24,7 +25,7 @@
       q("sim_checks").textContent = c.checks;
       q("sim_unparsed").textContent = c.unparsed;
       q("sim_failed").textContent = c.failed;
-      q("sim_next").textContent = dash(c.next_check);
+      q("sim_next").textContent = when(c.next_check);
     } catch (e) { /* the main refresh shows the connection state */ }
   }
 
