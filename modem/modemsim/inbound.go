@@ -265,7 +265,7 @@ type waitingMsg struct {
 	report bool
 }
 
-func (p Profile) storage() string {
+func (p *Profile) storage() string { // a pointer: no copy of the whole profile, whose CSQ SetSignal changes under s.mu
 	if p.Storage == "" {
 		return "SM"
 	}
