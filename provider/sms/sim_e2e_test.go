@@ -144,8 +144,12 @@ first_check = "100ms"
 		t.Fatal(err)
 	}
 	browsertest.WaitJS(t, ctx, "the SIM panel with the credit", `document.querySelector('#sim [data-k="sim_amount"]')?.textContent === "12.5"`)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`#ussd-form input[name="code"]`), "*111#"), chromedp.Click(chromedp.CSS(`#ussd-form button`))); err != nil {
-		t.Fatal(err)
+	// typed and sent as a person would, in one script step: the page's refresh may redraw nodes
+	// between two protocol calls (chromedp's node ids then go stale)
+	sent, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const f = document.getElementById("ussd-form");
+		f.elements.code.value = "*111#"; f.requestSubmit(); return true; })()`))
+	if err != nil || !sent {
+		t.Fatalf("sending the USSD form: %v", err)
 	}
 	browsertest.WaitJS(t, ctx, "the network's answer under the USSD box", `document.getElementById("ussd-answer").textContent === "Recarga: marque *111*<codigo>#"`)
 	browsertest.Shot(t, ctx, browsertest.Artifacts(t), "sim-360.png", 360, 900, true)
