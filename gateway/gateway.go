@@ -182,8 +182,8 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	})
 	g.closers = append(g.closers, g.Update.Close)
 	g.admin = &web.AdminAuth{Hash: hash}
-	pol := policy(&cfg)
-	id := &identity.Identity{Neighbors: neigh, UnknownByIP: pol.UnknownByIP, Allow: pol.Allow}
+	id := &identity.Identity{Neighbors: neigh}
+	id.SetPolicy(policy(&cfg))
 	g.id = id
 	if o.ConfigPath == "" {
 		o.ConfigPath = config.DefaultPath
