@@ -189,7 +189,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		o.ConfigPath = config.DefaultPath
 	}
 	g.Settings = settings.New(settings.Options{Path: o.ConfigPath, FromFlags: o.FromFlags, Gateway: g,
-		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log})
+		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log, Devices: g.Store.Devices})
 	g.Web = web.New(web.Options{
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,

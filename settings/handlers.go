@@ -32,6 +32,7 @@ func (m *Manager) Routes() []web.Route {
 		{Method: "GET", Path: "/admin/settings", Auth: web.AuthSession, Handle: m.page},
 		{Method: "POST", Path: "/admin/settings", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.save},
 		{Method: "POST", Path: "/admin/settings/test", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.test},
+		{Method: "POST", Path: "/admin/settings/devices", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.device},
 		{Method: "GET", Path: "/admin/settings/backup", Auth: web.AuthAdmin, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/backup", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/restore", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.restore},
@@ -53,7 +54,7 @@ func asset(ct string, b []byte) web.Handler {
 func (m *Manager) newView(ctx *fasthttp.RequestCtx) *view {
 	cfg := m.o.Gateway.Config()
 	return &view{CSRF: web.CSRFOf(ctx), Cfg: &cfg, Audit: m.audit.last(20), Ports: serialPorts(),
-		Reg: m.o.Registry, Live: m.o.Gateway.Live, Tests: map[string]string{}}
+		Reg: m.o.Registry, Live: m.o.Gateway.Live, Tests: map[string]string{}, Known: m.knownDevices()}
 }
 
 func (m *Manager) page(ctx *fasthttp.RequestCtx) error {

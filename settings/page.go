@@ -10,6 +10,7 @@ import (
 	"multimsg/provider"
 	"multimsg/provider/units"
 	"multimsg/setting"
+	"multimsg/store"
 	"multimsg/web"
 )
 
@@ -21,7 +22,7 @@ type boxSection struct {
 }
 
 var boxSections = []boxSection{
-	{"devices", "Devices", []string{"unknown_device", "allow_macs", "interface"}},
+	{"devices", "Devices", []string{"unknown_device", "allow_macs", "block_macs", "interface"}},
 	{"delivery", "Delivery", []string{"delivery.ttl", "delivery.retry_min", "delivery.retry_max", "delivery.send_timeout", "delivery.workers"}},
 	{"store", "Retention and quota", []string{"store.quota", "store.unparameterised", "store.unconsulted", "store.keep_archived", "store.max_devices"}},
 	{"box", "Box", []string{"listen", "data_dir", "watchdog"}},
@@ -60,6 +61,7 @@ type view struct {
 	Tests   map[string]string // outcome of a test message, by service
 	Audit   []Entry
 	Ports   []string
+	Known   []store.Device // the device registry (devices.go)
 	Reg     *provider.Registry
 	Live    func(string) bool
 	focused bool // the first field in error has autofocus
@@ -127,6 +129,9 @@ func render(p *web.Page, v *view) {
 	}
 	for _, s := range boxSections {
 		boxCard(p, v, s)
+		if s.ID == "devices" {
+			deviceList(p, v) // devices.go
+		}
 	}
 	adminCard(p, v)
 	backupCard(p, v)
