@@ -290,6 +290,7 @@ func TestE2EDeviceIdentity(t *testing.T) {
 	bin := buildE2EBinary(t, t.TempDir())
 	t.Run("DevicesByMAC", func(t *testing.T) { e2eDevicesByMAC(t, bin) })
 	t.Run("AllowMACs", func(t *testing.T) { e2eAllowMACs(t, bin) })
+	t.Run("NameAndBlock", func(t *testing.T) { e2eNameAndBlock(t, bin) })
 	for _, mode := range []string{"reject", "ip"} {
 		t.Run("UnknownDevice="+mode, func(t *testing.T) { e2eUnknownDevice(t, bin, mode) })
 	}
