@@ -206,7 +206,11 @@ func deviceForm(p *web.Page, v *view, r *deviceRow) {
 	p.Text(acc)
 	p.Raw(`</span> <span class="muted small">`)
 	if r.Seen != nil {
-		p.Text(r.Seen.IP + " · seen " + r.Seen.LastSeen.UTC().Format("2006-01-02 15:04Z") + " · " + strconv.FormatInt(r.Seen.Jobs, 10) + " jobs")
+		jobs := strconv.FormatInt(r.Seen.Jobs, 10) + " jobs"
+		if r.Seen.Jobs == 1 {
+			jobs = "1 job"
+		}
+		p.Text(r.Seen.IP + " · seen " + r.Seen.LastSeen.UTC().Format("2006-01-02 15:04Z") + " · " + jobs)
 	} else {
 		p.Raw(`not seen since the start`)
 	}
