@@ -3,8 +3,8 @@ package store
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -30,21 +30,20 @@ func BenchmarkCreateBacklog(b *testing.B) {
 		}
 	}
 	for _, backlog := range []int{0, n} {
-		b.Run(fmt.Sprintf("queued=%d", backlog), func(b *testing.B) {
-			s := open(b, Options{Quota: 1 << 40})
-			data := make([]byte, 1024)
-			batch := make([]NewJob, 0, 20_000)
-			for done := 0; done < backlog; done += len(batch) {
-				batch = batch[:0]
-				for i := 0; i < cap(batch) && done+i < backlog; i++ {
-					batch = append(batch, NewJob{Device: "d", Files: []NewFile{{Name: "body", Data: data}}, Params: ptr(params(1))})
-				}
-				if _, err := s.BulkLoad(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
+		// Filled once: b.Run calls its function again for each b.N it tries.
+		s := open(b, Options{Quota: 1 << 40})
+		data := make([]byte, 1024)
+		batch := make([]NewJob, 0, 20_000)
+		for done := 0; done < backlog; done += len(batch) {
+			batch = batch[:0]
+			for i := 0; i < cap(batch) && done+i < backlog; i++ {
+				batch = append(batch, NewJob{Device: "d", Files: []NewFile{{Name: "body", Data: data}}, Params: ptr(params(1))})
 			}
-			createParallel(b, s)
-		})
+			if _, err := s.BulkLoad(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("queued=%d", backlog), func(b *testing.B) { createParallel(b, s) })
 	}
 }
 
