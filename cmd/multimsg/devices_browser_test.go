@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -66,15 +67,25 @@ func jsRun(t *testing.T, ctx context.Context, expr string) {
 	}
 }
 
-// shotOf saves a screenshot of the element sel alone (the full-page shots are too tall to read
-// the part under test).
-func shotOf(t *testing.T, ctx context.Context, dir, name, sel string) {
+// shots saves the page at 1280 and 360 px, and at each width the element with the HTML id
+// alone (a full page is too tall to read the part under test); then back to 1280.
+func shots(t *testing.T, ctx context.Context, dir, page, id string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatal(err)
+	for _, w := range []struct {
+		width, height int64
+		phone         bool
+	}{{1280, 900, false}, {360, 740, true}} {
+		name := fmt.Sprintf("%s-%s-%d.png", page, id, w.width)
+		browsertest.Shot(t, ctx, dir, page+"-"+fmt.Sprint(w.width)+".png", w.width, w.height, w.phone)
+		png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID(id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,28 +138,14 @@ func e2eDevicesInBrowser(t *testing.T, bin string) {
 			`[...document.querySelectorAll("#devices tr")].some(r => r.textContent.includes("Boiler room 3") && r.textContent.includes("`+a.MAC+`"))`)
 	}
 	browsertest.WaitJS(t, ctx, "the name on A's job", `[...document.querySelectorAll("#recent .c-dev")].some(c => c.textContent.includes("Boiler room 3"))`)
-	jsRun(t, ctx, `document.getElementById("devices-card").scrollIntoView()`)
-	browsertest.Shot(t, ctx, dir, "status-devices-desktop-1280.png", 1280, 900, false)
-	shotOf(t, ctx, dir, "status-devices-card-1280.png", "#devices-card")
-	browsertest.Shot(t, ctx, dir, "status-devices-phone-360.png", 360, 740, true)
-	shotOf(t, ctx, dir, "status-devices-card-360.png", "#devices-card")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
+	shots(t, ctx, dir, "status", "devices-card")
 
 	// Block A: the browser's own next device request is refused, saying why.
 	navigate(t, ctx, base+"/admin/settings#device-list")
 	browsertest.WaitJS(t, ctx, "A's row", `!!`+row)
 	jsRun(t, ctx, row+`.querySelector("button[value=block]").click()`)
 	browsertest.WaitJS(t, ctx, "A blocked", `location.search.includes("saved") && !!`+row+`.querySelector("button[value=unblock]")`)
-	jsRun(t, ctx, `document.getElementById("device-list").scrollIntoView()`)
-	browsertest.Shot(t, ctx, dir, "settings-devices-desktop-1280.png", 1280, 900, false)
-	shotOf(t, ctx, dir, "settings-device-list-1280.png", "#device-list")
-	browsertest.Shot(t, ctx, dir, "settings-devices-phone-360.png", 360, 740, true)
-	shotOf(t, ctx, dir, "settings-device-list-360.png", "#device-list")
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
+	shots(t, ctx, dir, "settings", "device-list")
 	navigate(t, ctx, base+"/inbox")
 	browsertest.WaitJS(t, ctx, "the refusal", `document.body.innerText.includes("is blocked on this box")`)
 	browsertest.Shot(t, ctx, dir, "blocked-refused-360.png", 360, 300, false) // JSON: no mobile viewport to emulate
