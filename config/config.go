@@ -45,12 +45,13 @@ type Config struct {
 	UnknownDevice string   `toml:"unknown_device" setting:"label=Unknown devices,default=reject,choices=reject|ip,help=A device whose MAC is unknown: refused, or known by its IP."`
 	AllowMACs     []string `toml:"allow_macs" setting:"label=Allowed MACs,help=Empty: every device; else only these."`
 	BlockMACs     []string `toml:"block_macs" setting:"label=Blocked MACs,help=Refused even when the allow-list is empty; a block wins over an allow."`
-	// DeviceNames is [device_names]: an admin's label per MAC ("aa:bb:cc:dd:ee:ff" = "Boiler
-	// room"), shown wherever the page shows the MAC. The device-facing API never shows it.
-	DeviceNames map[string]string `toml:"device_names" setting:"label=Device names,help=A label per MAC address, shown beside it on the admin pages."`
 	Watchdog      string   `toml:"watchdog" setting:"label=Watchdog device"`
 	RestoreClock  bool     `toml:"restore_clock" setting:"label=Restore clock,help=A board without an RTC: never start before the last time seen."`
 	HostNames     []string `toml:"host_names" setting:"label=Host names,help=Names device routes accept in Host, besides IPs, localhost and the hostname."`
+
+	// DeviceNames is [device_names]: an admin's label per MAC ("aa:bb:cc:dd:ee:ff" = "Boiler
+	// room"), shown wherever the page shows the MAC. The device-facing API never shows it.
+	DeviceNames map[string]string `toml:"device_names" setting:"label=Device names,help=A label per MAC address, shown beside it on the admin pages."`
 
 	Admin    Admin    `toml:"admin"`
 	Delivery Delivery `toml:"delivery"`
