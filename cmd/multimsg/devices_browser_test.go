@@ -113,6 +113,11 @@ func e2eDevicesInBrowser(t *testing.T, bin string) {
 	})
 	dir := browsertest.Artifacts(t)
 	row := `document.getElementById("dev-` + strings.ReplaceAll(a.MAC, ":", "") + `")`
+	// saved: the page after an action, whole (under load a poll can run while it is still
+	// being parsed), with cond true of A's row r
+	saved := func(cond string) string {
+		return `document.readyState === "complete" && location.search.includes("saved") && (r => !!r && ` + cond + `)(` + row + `)`
+	}
 
 	navigate(t, ctx, base+"/admin/login")
 	browsertest.WaitJS(t, ctx, "the login form", `!!document.getElementById("password")`)
@@ -125,7 +130,7 @@ func e2eDevicesInBrowser(t *testing.T, bin string) {
 	navigate(t, ctx, base+"/admin/settings#device-list")
 	browsertest.WaitJS(t, ctx, "A's row", `!!`+row)
 	jsRun(t, ctx, `(f => { f.querySelector("[name=name]").value = "Boiler room 3"; f.querySelector("button[value=name]").click() })(`+row+`)`)
-	browsertest.WaitJS(t, ctx, "the saved name", `location.search.includes("saved") && `+row+`.querySelector("[name=name]").value === "Boiler room 3"`)
+	browsertest.WaitJS(t, ctx, "the saved name", saved(`r.querySelector("[name=name]").value === "Boiler room 3"`))
 
 	// The status page shows it beside the MAC: the device list and A's job, as rendered and
 	// after the script's refresh from the JSON.
@@ -144,7 +149,7 @@ func e2eDevicesInBrowser(t *testing.T, bin string) {
 	navigate(t, ctx, base+"/admin/settings#device-list")
 	browsertest.WaitJS(t, ctx, "A's row", `!!`+row)
 	jsRun(t, ctx, row+`.querySelector("button[value=block]").click()`)
-	browsertest.WaitJS(t, ctx, "A blocked", `location.search.includes("saved") && !!`+row+`.querySelector("button[value=unblock]")`)
+	browsertest.WaitJS(t, ctx, "A blocked", saved(`!!r.querySelector("button[value=unblock]")`))
 	shots(t, ctx, dir, "settings", "device-list")
 	navigate(t, ctx, base+"/inbox")
 	browsertest.WaitJS(t, ctx, "the refusal", `document.body.innerText.includes("is blocked on this box")`)
@@ -160,7 +165,7 @@ func e2eDevicesInBrowser(t *testing.T, bin string) {
 	navigate(t, ctx, base+"/admin/settings#device-list")
 	browsertest.WaitJS(t, ctx, "A's row", `!!`+row)
 	jsRun(t, ctx, row+`.querySelector("button[value=unblock]").click()`)
-	browsertest.WaitJS(t, ctx, "A unblocked", `location.search.includes("saved") && !!`+row+`.querySelector("button[value=block]")`)
+	browsertest.WaitJS(t, ctx, "A unblocked", saved(`!!r.querySelector("button[value=block]")`))
 	navigate(t, ctx, base+"/inbox")
 	browsertest.WaitJS(t, ctx, "the inbox", `document.body.innerText.includes("messages")`)
 }
