@@ -381,6 +381,11 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 // open port's engine, with opMu held until release. A closed port is the health's error.
 func (m *Modem) hold() (eng *Engine, release func(), err error) {
 	m.opMu.Lock()
+	return m.held()
+}
+
+// held is hold's answer once opMu is taken.
+func (m *Modem) held() (eng *Engine, release func(), err error) {
 	if eng = m.engine(); eng == nil {
 		m.opMu.Unlock()
 		h := m.Health()
@@ -388,6 +393,27 @@ func (m *Modem) hold() (eng *Engine, release func(), err error) {
 		return nil, nil, h.Ready()
 	}
 	return eng, m.opMu.Unlock, nil
+}
+
+// holdWithin is hold for a caller that gives up when ctx ends (a probe from the page must
+// answer in time, even behind a minute-long send): the lock is taken in a goroutine that lets
+// it go again at once if the caller has left.
+func (m *Modem) holdWithin(ctx context.Context) (eng *Engine, release func(), err error) {
+	got := make(chan struct{})
+	go func() {
+		m.opMu.Lock()
+		select {
+		case got <- struct{}{}:
+		case <-ctx.Done():
+			m.opMu.Unlock()
+		}
+	}()
+	select {
+	case <-got:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("modem busy: %w", ctx.Err())
+	}
+	return m.held()
 }
 
 // waitReady waits, at most ReadyWait, for a modem that is coming up (opening, setting up,

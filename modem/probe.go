@@ -2,6 +2,7 @@ package modem
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -28,4 +29,49 @@ func Probe(ctx context.Context, rw io.ReadWriter, pin string, timeout time.Durat
 		h.LastError = err.Error()
 	}
 	return h, steps, err
+}
+
+// Probe runs the bring-up again on the supervised modem's open port, the full setup the
+// supervisor runs after the modem restarted by itself, and returns every step with the health
+// it read (the settings page's "Probe" of a live sender). It takes the modem as a send does: a
+// send in flight finishes first (or ctx ends the wait), and a send that comes meanwhile waits
+// for the probe and then goes out. What it read is published as the modem's health. ctx bounds
+// the whole probe; a step cut short by it answers with ctx's error.
+func (m *Modem) Probe(ctx context.Context) (Health, []Step, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+	eng, release, err := m.holdWithin(ctx)
+	if err != nil {
+		return m.Health(), nil, err
+	}
+	defer release()
+	m.mu.Lock()
+	mark := m.urcs
+	m.reboot = false // the setup below is the full one a reboot asks for
+	m.mu.Unlock()
+	var steps []Step
+	h := Health{}
+	err = m.newSession(eng, &steps, &mark).setup(ctx, &h)
+	var st *StateError
+	switch {
+	case err == nil:
+	case errors.As(err, &st):
+		if h.LastError == "" {
+			h.LastError = st.Reason
+		}
+	default:
+		h.LastError = "probe: " + err.Error()
+	}
+	m.mu.Lock()
+	m.steps = steps
+	m.mu.Unlock()
+	m.publish(h, mark, true)
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
+		select { // silent or gone: the supervisor checks (and resets) it, as after a send
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+	return m.Health(), steps, err
 }

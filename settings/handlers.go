@@ -32,6 +32,7 @@ func (m *Manager) Routes() []web.Route {
 		{Method: "GET", Path: "/admin/settings", Auth: web.AuthSession, Handle: m.page},
 		{Method: "POST", Path: "/admin/settings", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.save},
 		{Method: "POST", Path: "/admin/settings/test", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.test},
+		{Method: "POST", Path: "/admin/settings/probe", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.probe},
 		{Method: "GET", Path: "/admin/settings/backup", Auth: web.AuthAdmin, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/backup", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/restore", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.restore},
