@@ -33,7 +33,8 @@ const maxDevicePath = 256
 // probeResult is what one probe of a modem found, for the page.
 type probeResult struct {
 	Device string
-	Sender string // the live sender the probe went through ("": the port was opened for it)
+	Sender string // the live sender the probe went through
+	Opened bool   // no sender owns the port: it was opened for the probe
 	Health modem.Health
 	Steps  []modem.Step
 	Err    error // nil: the modem can send
@@ -55,8 +56,8 @@ func (m *Manager) probe(ctx *fasthttp.RequestCtx) error {
 	baudText := strings.TrimSpace(string(args.Peek("baud")))
 	v := m.newView(ctx)
 	v.Raw = map[string]string{"probe.device": device, "probe.sender": sender, "probe.baud": baudText}
-	v.Probe = &probeResult{Device: device, Sender: sender}
 	if !m.probing.TryLock() {
+		v.Probe = &probeResult{Device: device}
 		v.Probe.Err = errors.New("another probe is running; try again when it has finished")
 	} else {
 		v.Probe = m.runProbe(ctx, sender, device, pin, baudText)
@@ -77,7 +78,7 @@ func errText(err error) string {
 
 func (m *Manager) runProbe(ctx context.Context, sender, device, pin, baudText string) *probeResult {
 	start := time.Now()
-	r := &probeResult{Device: device, Sender: sender}
+	r := &probeResult{Device: device}
 	defer func() { r.Took = time.Since(start) }()
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -89,7 +90,6 @@ func (m *Manager) runProbe(ctx context.Context, sender, device, pin, baudText st
 			r.Err = err
 			return r
 		}
-		r.Sender = ""
 		for name, ld := range live {
 			if samePort(ld.Device(), device) {
 				d, r.Sender = ld, name
@@ -100,7 +100,7 @@ func (m *Manager) runProbe(ctx context.Context, sender, device, pin, baudText st
 			r.Err = fmt.Errorf("no running SMS sender %q (save it first, or type its device)", sender)
 			return r
 		}
-		r.Device = d.Device()
+		r.Device, r.Sender = d.Device(), sender
 	default:
 		r.Err = errors.New("pick a sender or type a serial device")
 		return r
@@ -124,6 +124,7 @@ func (m *Manager) runProbe(ctx context.Context, sender, device, pin, baudText st
 		return r
 	}
 	defer port.Close()
+	r.Opened = true
 	r.Health, r.Steps, r.Err = modem.Probe(ctx, port, pin, probeCommandTimeout, m.o.Log.With("probe", device))
 	return r
 }
@@ -224,16 +225,15 @@ func probeOutcome(p *web.Page, r *probeResult) {
 	} else {
 		p.Raw(`bad">`)
 	}
-	what := r.Device
-	if r.Sender != "" {
-		what = r.Sender + " (" + r.Device + "), through the running sender"
-	} else if what != "" {
-		what += ", opened for the probe"
-	}
-	if what != "" {
-		p.Text(what + ": ")
+	switch {
+	case r.Sender != "":
+		p.Text(r.Sender + " (" + r.Device + "), through the running sender: ")
+	case r.Opened:
+		p.Text(r.Device + ", opened for the probe: ")
 	}
 	switch {
+	case r.Sender == "" && !r.Opened:
+		p.Text("cannot probe: " + r.Err.Error())
 	case r.Err == nil:
 		p.Text(fmt.Sprintf("ready to send (%s).", r.Took.Round(10*time.Millisecond)))
 	case r.timedOut():
