@@ -218,6 +218,14 @@ func probeForm(p *web.Page, v *view) {
 	}
 }
 
+// took is a step's time as the page shows it.
+func took(d time.Duration) string {
+	if d < time.Millisecond {
+		return "<1ms"
+	}
+	return d.Round(time.Millisecond).String()
+}
+
 func probeOutcome(p *web.Page, r *probeResult) {
 	p.Raw(`<div class="probe-outcome" role="status"><p class="verdict `)
 	if r.Err == nil {
@@ -235,7 +243,7 @@ func probeOutcome(p *web.Page, r *probeResult) {
 	case r.Sender == "" && !r.Opened:
 		p.Text("cannot probe: " + r.Err.Error())
 	case r.Err == nil:
-		p.Text(fmt.Sprintf("ready to send (%s).", r.Took.Round(10*time.Millisecond)))
+		p.Text("ready to send (probed in " + took(r.Took) + ").")
 	case r.timedOut():
 		p.Text(fmt.Sprintf("timed out after %s: the steps below are as far as the modem got; a step with no answer in time is marked.", r.Took.Round(time.Second)))
 	default:
@@ -286,7 +294,7 @@ func probeOutcome(p *web.Page, r *probeResult) {
 		p.Raw(`</code></td><td><code>`)
 		p.Text(st.Answer)
 		p.Raw(`</code></td><td>`)
-		p.Text(st.Took.Round(time.Millisecond).String())
+		p.Text(took(st.Took))
 		p.Raw(`</td><td>`)
 		note := st.Note
 		switch {
