@@ -244,6 +244,8 @@ func probeOutcome(p *web.Page, r *probeResult) {
 		p.Text("cannot probe: " + r.Err.Error())
 	case r.Err == nil:
 		p.Text("ready to send (probed in " + took(r.Took) + ").")
+	case r.timedOut() && len(r.Steps) == 0:
+		p.Text(fmt.Sprintf("not probed: a send held the modem for the probe's whole time (%s); try again.", probeTimeout))
 	case r.timedOut():
 		p.Text(fmt.Sprintf("timed out after %s: the steps below are as far as the modem got; a step with no answer in time is marked.", r.Took.Round(time.Second)))
 	default:
