@@ -2,7 +2,6 @@ package modem
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -47,31 +46,11 @@ func (m *Modem) Probe(ctx context.Context) (Health, []Step, error) {
 	}
 	defer release()
 	m.mu.Lock()
-	mark := m.urcs
 	m.reboot = false // the setup below is the full one a reboot asks for
 	m.mu.Unlock()
-	var steps []Step
-	h := Health{}
-	err = m.newSession(eng, &steps, &mark).setup(ctx, &h)
-	var st *StateError
-	switch {
-	case err == nil:
-	case errors.As(err, &st):
-		if h.LastError == "" {
-			h.LastError = st.Reason
-		}
-	default:
-		h.LastError = "probe: " + err.Error()
-	}
-	m.mu.Lock()
-	m.steps = steps
-	m.mu.Unlock()
+	mark := m.marks()
+	h, steps, err := m.bringUp(ctx, eng, &mark)
 	m.publish(h, mark, true)
-	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
-		select { // silent or gone: the supervisor checks (and resets) it, as after a send
-		case m.kick <- struct{}{}:
-		default:
-		}
-	}
+	m.checkSoon(err)
 	return m.Health(), steps, err
 }

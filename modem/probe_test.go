@@ -3,6 +3,7 @@ package modem_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,9 @@ func TestLiveProbe(t *testing.T) {
 		_, err := m.Send(context.Background(), "491701234567", "held", modem.SubmitOptions{})
 		sent <- err
 	}()
-	poll.Until(t, 10*time.Second, "the send at AT+CMGS", func() bool { return slicesHasPrefix(sim.Commands(), "AT+CMGS=") })
+	poll.Until(t, 10*time.Second, "the send at AT+CMGS", func() bool {
+		return slices.ContainsFunc(sim.Commands(), func(c string) bool { return strings.HasPrefix(c, "AT+CMGS=") })
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	_, steps, err := m.Probe(ctx)
 	cancel()
@@ -74,13 +77,4 @@ func TestLiveProbe(t *testing.T) {
 	if _, err := m.Send(context.Background(), "491701234567", "after the probe", modem.SubmitOptions{}); err != nil {
 		t.Fatalf("send after the probe: %v", err)
 	}
-}
-
-func slicesHasPrefix(cmds []string, prefix string) bool {
-	for _, c := range cmds {
-		if strings.HasPrefix(c, prefix) {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,12 +145,7 @@ func TestProbeRoute(t *testing.T) {
 	}
 	first := send("before the probe")
 	poll.Until(t, 20*time.Second, "the first send at the modem", func() bool {
-		for _, c := range busy.Commands() {
-			if strings.HasPrefix(c, "AT+CMGS=") {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(busy.Commands(), func(c string) bool { return strings.HasPrefix(c, "AT+CMGS=") })
 	})
 	second := send("queued during the probe")
 	code, out = a.probe("sender", "modem1")
