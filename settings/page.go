@@ -285,6 +285,9 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 		}
 		field(p, v, f, k, val, v.Live(k), list)
 	}
+	if unit == sms.ServiceName {
+		probeButton(p, full)
+	}
 	if !isNew {
 		p.Raw(`<label class="remove"><input type="checkbox" name="remove"`)
 		p.Attr("value", full)

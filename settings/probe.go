@@ -311,3 +311,12 @@ func probeOutcome(p *web.Page, r *probeResult) {
 	p.Raw(`</tbody></table></div></div>
 `)
 }
+
+// probeButton is a sender fieldset's "Probe this modem": settings.js shows it and, on a click,
+// posts the probe form with the device, baud and PIN as typed in the fieldset (saved or not).
+// Without the script it stays hidden and the probe form below does the same.
+func probeButton(p *web.Page, base string) {
+	p.Raw(`<button type="button" class="probe-this" hidden`)
+	p.Attr("data-base", base)
+	p.Raw(`>Probe this modem</button>`)
+}

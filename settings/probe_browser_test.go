@@ -1,6 +1,7 @@
 package settings_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,6 +50,25 @@ func TestProbeInBrowser(t *testing.T) {
 	browsertest.Shot(t, ctx, dir, "probe-phone-360.png", 360, 740, true)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatal(err)
+	}
+
+	// A modem typed into the "add one" fieldset, not saved: its own button probes it with the
+	// PIN typed there; nothing is saved.
+	free := scriptedModem(t, modemsim.Profile{PIN: "2468", Operator: "Unsaved Net"})
+	js(t, ctx, `document.querySelector("#sms details.add").open = true`)
+	fill(t, ctx, "sms.sender[1].name", "modem2", "sms.sender[1].device", free.Path(), "sms.sender[1].pin", "2468")
+	js(t, ctx, `document.querySelector('button.probe-this[data-base="sms.sender[1]"]').click()`)
+	browsertest.WaitJS(t, ctx, "the unsaved modem's probe", `(e => !!e && e.innerText.includes("opened for the probe: ready to send"))(document.querySelector(".probe-outcome .verdict"))`)
+	if out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".probe-outcome").innerText`)); err != nil || !strings.Contains(out, "Unsaved Net") || !strings.Contains(out, `AT+CPIN="****"`) || strings.Contains(out, "2468") {
+		t.Errorf("the unsaved modem's probe (%v):\n%s", err, out)
+	}
+	browsertest.Shot(t, ctx, dir, "probe-unsaved-360.png", 360, 740, true)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := g.Gateway.Config()
+	if c := fmt.Sprint(cfg.Service("sms")); !strings.Contains(c, "modem1") || strings.Contains(c, "modem2") {
+		t.Error("a probe saved the sender it probed")
 	}
 
 	js(t, ctx, `(f => { f.querySelector("[name=sender]").value = ""; f.querySelector("[name=device]").value = "/dev/ttyUSB-gone"; f.querySelector("button").click() })(document.querySelector("#probe"))`)
