@@ -40,11 +40,12 @@ type Options struct {
 
 // Manager changes the configuration: one change at a time, validated, written, applied, audited.
 type Manager struct {
-	o  Options
-	mu sync.Mutex // one change at a time
+	o     Options
+	mu    sync.Mutex // one change at a time
+	audit *audit
+
 	// probing: one modem probe at a time (each may hold a modem for probeTimeout)
 	probing sync.Mutex
-	audit   *audit
 }
 
 // New makes a Manager.
