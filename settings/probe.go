@@ -144,6 +144,11 @@ func (m *Manager) liveModems() map[string]*sms.Driver {
 	return out
 }
 
+// ttyPatterns are the devices, links resolved, the probe may open: serial ports and
+// pseudo-terminals. Opening other character devices has effects of its own (opening
+// /dev/watchdog arms it), so a typed path must resolve to one of these.
+var ttyPatterns = []string{"/dev/tty*", "/dev/pts/*", "/dev/rfcomm*"}
+
 // checkDevice refuses, with a reason an admin can act on, a path that cannot be a modem's
 // serial port: the probe opens it and writes AT commands to it.
 func checkDevice(path string) error {
@@ -162,7 +167,16 @@ func checkDevice(path string) error {
 	case fi.Mode()&os.ModeCharDevice == 0:
 		return fmt.Errorf("%s is not a serial device (not a character device)", path)
 	}
-	return nil
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", path, err)
+	}
+	for _, g := range ttyPatterns {
+		if ok, _ := filepath.Match(g, real); ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not a serial device (%s): the probe opens only %s", path, real, strings.Join(ttyPatterns, ", "))
 }
 
 // samePort says a and b name the same device (a by-id link and its ttyUSB, say).

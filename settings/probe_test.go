@@ -104,6 +104,7 @@ func TestProbeRoute(t *testing.T) {
 	for _, c := range []struct{ device, want string }{
 		{"/dev/ttyUSB-no-such-modem", "/dev/ttyUSB-no-such-modem does not exist: is the modem plugged in?"},
 		{"/etc/hostname", "/etc/hostname is not a serial device"},
+		{"/dev/null", "/dev/null is not a serial device (/dev/null): the probe opens only /dev/tty*"},
 		{"ttyUSB0", "want an absolute path"},
 		{"/dev/../etc/hostname", "want an absolute path"},
 	} {
