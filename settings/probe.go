@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ const probeTimeout = 25 * time.Second
 // probeCommandTimeout bounds each command of a probe of a port no sender owns (the CLI's
 // default); a live sender's probe uses the sender's own command timeout.
 const probeCommandTimeout = 5 * time.Second
+
+// maxKeptFields bounds the fieldset values a probe keeps for the page.
+const maxKeptFields = 64
 
 // maxDevicePath bounds a typed device path.
 const maxDevicePath = 256
@@ -56,6 +60,15 @@ func (m *Manager) probe(ctx *fasthttp.RequestCtx) error {
 	baudText := strings.TrimSpace(string(args.Peek("baud")))
 	v := m.newView(ctx)
 	v.Raw = map[string]string{"probe.device": device, "probe.sender": sender, "probe.baud": baudText}
+	// A sender's fieldset as typed ("Probe this modem" sends it along): shown again as it was,
+	// so an unsaved sender need not be typed twice. Secrets are never shown again anyway.
+	n := 0
+	args.VisitAll(func(k, val []byte) {
+		if bytes.HasPrefix(k, []byte(sms.ServiceName+".sender[")) && n < maxKeptFields {
+			v.Raw[string(k)] = string(val)
+			n++
+		}
+	})
 	if !m.probing.TryLock() {
 		v.Probe = &probeResult{Device: device}
 		v.Probe.Err = errors.New("another probe is running; try again when it has finished")

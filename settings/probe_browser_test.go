@@ -62,6 +62,8 @@ func TestProbeInBrowser(t *testing.T) {
 	if out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(".probe-outcome").innerText`)); err != nil || !strings.Contains(out, "Unsaved Net") || !strings.Contains(out, `AT+CPIN="****"`) || strings.Contains(out, "2468") {
 		t.Errorf("the unsaved modem's probe (%v):\n%s", err, out)
 	}
+	browsertest.WaitJS(t, ctx, "the unsaved sender as typed, still open", fmt.Sprintf(
+		`document.querySelector("#sms details.add").open && document.querySelector('[name="sms.sender[1].name"]').value === "modem2" && document.querySelector('[name="sms.sender[1].device"]').value === %q && document.querySelector('[name="sms.sender[1].pin"]').value === ""`, free.Path()))
 	browsertest.Shot(t, ctx, dir, "probe-unsaved-360.png", 360, 740, true)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,13 @@
       form.elements.device.value = val("device");
       form.elements.baud.value = val("baud");
       form.elements.pin.value = val("pin");
+      // the fieldset's other values ride along, so the page comes back with them as typed
+      Array.prototype.forEach.call(b.closest("fieldset").querySelectorAll("input[name], select[name], textarea[name]"), function (e) {
+        if (e.type === "password" || (e.type === "checkbox" && !e.checked)) return;
+        var h = document.createElement("input");
+        h.type = "hidden"; h.name = e.name; h.value = e.value;
+        form.appendChild(h);
+      });
       form.submit();
     });
   });
