@@ -381,6 +381,11 @@ func (m *Modem) Send(ctx context.Context, dest, text string, opt SubmitOptions) 
 // open port's engine, with opMu held until release. A closed port is the health's error.
 func (m *Modem) hold() (eng *Engine, release func(), err error) {
 	m.opMu.Lock()
+	return m.held()
+}
+
+// held is hold's answer once opMu is taken.
+func (m *Modem) held() (eng *Engine, release func(), err error) {
 	if eng = m.engine(); eng == nil {
 		m.opMu.Unlock()
 		h := m.Health()
@@ -388,6 +393,27 @@ func (m *Modem) hold() (eng *Engine, release func(), err error) {
 		return nil, nil, h.Ready()
 	}
 	return eng, m.opMu.Unlock, nil
+}
+
+// holdWithin is hold for a caller that gives up when ctx ends (a probe from the page must
+// answer in time, even behind a minute-long send): the lock is taken in a goroutine that lets
+// it go again at once if the caller has left.
+func (m *Modem) holdWithin(ctx context.Context) (eng *Engine, release func(), err error) {
+	got := make(chan struct{})
+	go func() {
+		m.opMu.Lock()
+		select {
+		case got <- struct{}{}:
+		case <-ctx.Done():
+			m.opMu.Unlock()
+		}
+	}()
+	select {
+	case <-got:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("modem busy: %w", ctx.Err())
+	}
+	return m.held()
 }
 
 // waitReady waits, at most ReadyWait, for a modem that is coming up (opening, setting up,
@@ -481,12 +507,7 @@ func (m *Modem) noteSendError(err error) error {
 			}
 		}
 	})
-	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
-		select {
-		case m.kick <- struct{}{}:
-		default:
-		}
-	}
+	m.checkSoon(err)
 	if CodeOf(err) == "CMS 322" && m.receiving() {
 		m.PollNow() // memory full: empty the store
 	}
@@ -531,12 +552,7 @@ func (m *Modem) refreshLocked(ctx context.Context, eng *Engine) error {
 		h.LastError = ""
 	}
 	m.publish(h, mark, reboot)
-	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
-		select {
-		case m.kick <- struct{}{}:
-		default:
-		}
-	}
+	m.checkSoon(err)
 	return err
 }
 
@@ -623,6 +639,40 @@ func stepsText(steps []Step) []string {
 	return out
 }
 
+// bringUp runs the full setup on eng, keeps its steps for Steps, and returns the health it read
+// with the reason the modem cannot send as LastError. The caller holds opMu and publishes h.
+func (m *Modem) bringUp(ctx context.Context, eng *Engine, mark *urcMarks) (h Health, steps []Step, err error) {
+	err = m.newSession(eng, &steps, mark).setup(ctx, &h)
+	m.mu.Lock()
+	m.steps = steps
+	m.mu.Unlock()
+	m.log.Info("modem: brought up", "steps", stepsText(steps))
+	var st *StateError
+	switch {
+	case err == nil:
+	case errors.As(err, &st):
+		if h.LastError == "" {
+			h.LastError = st.Reason
+		}
+		m.log.Warn("modem: not ready", "reason", err)
+	default:
+		h.LastError = "setup: " + err.Error()
+		m.log.Warn("modem: setup failed", "err", err)
+	}
+	return h, steps, err
+}
+
+// checkSoon asks the supervisor to check the modem now when err says it went silent or its
+// port failed (it resets and reopens it), rather than at the next health tick.
+func (m *Modem) checkSoon(err error) {
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrPort) {
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // notReadyEvery is how often health is read while the modem cannot send (registering): a
 // queued message then goes as soon as it can, even from a modem that reports nothing by itself.
 const notReadyEvery = 5 * time.Second
@@ -674,27 +724,9 @@ func (m *Modem) session() (ok bool) {
 	}()
 
 	m.opMu.Lock()
-	h := Health{LastError: ""}
 	mark := m.marks()
-	var steps []Step
-	s := m.newSession(eng, &steps, &mark)
-	err = s.setup(m.ctx, &h)
-	m.mu.Lock()
-	m.steps = steps
-	m.mu.Unlock()
-	m.log.Info("modem: brought up", "steps", stepsText(steps))
+	h, _, err := m.bringUp(m.ctx, eng, &mark)
 	var st *StateError
-	switch {
-	case err == nil:
-	case errors.As(err, &st):
-		if h.LastError == "" {
-			h.LastError = st.Reason
-		}
-		m.log.Warn("modem: not ready", "reason", err)
-	default:
-		h.LastError = "setup: " + err.Error()
-		m.log.Warn("modem: setup failed", "err", err)
-	}
 	// Published before the port is let go: a Send waiting on opMu must find the modem present
 	// (a refresh does not probe presence; only setup does).
 	m.publish(h, mark, true)

@@ -29,3 +29,28 @@ func Probe(ctx context.Context, rw io.ReadWriter, pin string, timeout time.Durat
 	}
 	return h, steps, err
 }
+
+// Probe runs the bring-up again on the supervised modem's open port, the full setup the
+// supervisor runs after the modem restarted by itself, and returns every step with the health
+// it read (the settings page's "Probe" of a live sender). It takes the modem as a send does: a
+// send in flight finishes first (or ctx ends the wait), and a send that comes meanwhile waits
+// for the probe and then goes out. What it read is published as the modem's health. ctx bounds
+// the whole probe; a step cut short by it answers with ctx's error.
+func (m *Modem) Probe(ctx context.Context) (Health, []Step, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+	eng, release, err := m.holdWithin(ctx)
+	if err != nil {
+		return m.Health(), nil, err
+	}
+	defer release()
+	m.mu.Lock()
+	m.reboot = false // the setup below is the full one a reboot asks for
+	m.mu.Unlock()
+	mark := m.marks()
+	h, steps, err := m.bringUp(ctx, eng, &mark)
+	m.publish(h, mark, true)
+	m.checkSoon(err)
+	return m.Health(), steps, err
+}

@@ -33,6 +33,7 @@ func (m *Manager) Routes() []web.Route {
 		{Method: "POST", Path: "/admin/settings", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.save},
 		{Method: "POST", Path: "/admin/settings/test", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.test},
 		{Method: "POST", Path: "/admin/settings/devices", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.device},
+		{Method: "POST", Path: "/admin/settings/probe", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.probe},
 		{Method: "GET", Path: "/admin/settings/backup", Auth: web.AuthAdmin, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/backup", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/restore", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.restore},
@@ -242,6 +243,10 @@ func (m *Manager) password(args *fasthttp.Args, next *config.Config, errs map[st
 	}
 }
 
+// remedier is a driver's typed error that says what an admin can do about it (a modem's
+// +CMS ERROR, Meta's error code).
+type remedier interface{ Remedy() string }
+
 // testText is the text of a test message.
 const testText = "multimsg test message: this sender works."
 
@@ -278,7 +283,12 @@ func (m *Manager) sendTest(ctx context.Context, service, sender, dest string) st
 		Service: service, Sender: snd.Name, Dest: dest, Files: files, Attempt: 1})
 	took := time.Since(start).Round(time.Millisecond)
 	if err != nil {
-		return fmt.Sprintf("Failed after %s (%s): %v", took, provider.ClassOf(err), err)
+		out := fmt.Sprintf("Failed after %s (%s): %v", took, provider.ClassOf(err), err)
+		var r remedier
+		if errors.As(err, &r) && r.Remedy() != "" {
+			out += "\nWhat to do: " + r.Remedy()
+		}
+		return out
 	}
 	out := fmt.Sprintf("Sent through %s/%s to %s in %s.", service, snd.Name, dest, took)
 	if rc.MessageID != "" {

@@ -46,6 +46,9 @@ type Manager struct {
 	o     Options
 	mu    sync.Mutex // one change at a time
 	audit *audit
+
+	// probing: one modem probe at a time (each may hold a modem for probeTimeout)
+	probing sync.Mutex
 }
 
 // New makes a Manager.

@@ -8,6 +8,7 @@ import (
 
 	"multimsg/config"
 	"multimsg/provider"
+	"multimsg/provider/sms"
 	"multimsg/provider/units"
 	"multimsg/setting"
 	"multimsg/store"
@@ -59,6 +60,7 @@ type view struct {
 	Top     string            // an error naming no field
 	Notice  string
 	Tests   map[string]string // outcome of a test message, by service
+	Probe   *probeResult      // what a modem probe found (probe.go)
 	Audit   []Entry
 	Ports   []string
 	Known   []store.Device // the device registry (devices.go)
@@ -207,6 +209,9 @@ func serviceCard(p *web.Page, v *view, u provider.Unit) {
 	}
 	formFoot(p)
 	testForm(p, v, u.Name)
+	if u.Name == sms.ServiceName {
+		probeForm(p, v)
+	}
 	p.Raw(`</section>
 `)
 }
@@ -284,6 +289,9 @@ func senderFieldset(p *web.Page, v *view, unit string, svc any, t setting.Field,
 			list = v.Ports
 		}
 		field(p, v, f, k, val, v.Live(k), list)
+	}
+	if unit == sms.ServiceName {
+		probeButton(p, full)
 	}
 	if !isNew {
 		p.Raw(`<label class="remove"><input type="checkbox" name="remove"`)

@@ -148,6 +148,9 @@ func (d *Driver) NotifyReady(fn func()) { d.modem.NotifyReady(fn) }
 // Modem is the underlying supervisor (health waits in tests, the probe command).
 func (d *Driver) Modem() *modem.Modem { return d.modem }
 
+// Device is the serial device the driver owns ("" when a test handed in Open).
+func (d *Driver) Device() string { return d.o.Device }
+
 // info is the decoded info object of an sms job.
 type info struct {
 	flash    bool
