@@ -32,18 +32,7 @@ func TestRestartFromPage(t *testing.T) {
 	relay := smtptest.New(t, smtptest.Options{})
 	relay.Down()
 	const pass = "restart-test-password"
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "multimsg.toml")
-	text := fmt.Sprintf(`listen = "127.0.0.1:0"
-data_dir = %q
-interface = ""
-
-[admin]
-password_hash = %q
-
+	cfg := adminConfig(t, dir, pass, fmt.Sprintf(`
 [delivery]
 retry_min = "200ms"
 retry_max = "1s"
@@ -53,10 +42,7 @@ name = "relay"
 host = "127.0.0.1"
 port = %d
 timeout = "2s"
-`, filepath.Join(dir, "data"), hash, relay.Port())
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, relay.Port()))
 	s := startServer(t, bin, cfg)
 	pid := s.cmd.Process.Pid
 	oldAddr := s.addr
@@ -87,37 +73,8 @@ timeout = "2s"
 	newAddr := ln.Addr().String()
 	ln.Close()
 
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	post := func(path string, form url.Values) (int, string) {
-		t.Helper()
-		resp, err := c.PostForm(s.url(path), form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	get := func(path string) string {
-		t.Helper()
-		resp, err := c.Get(s.url(path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	if code, body := post("/admin/login", url.Values{"password": {pass}}); code != http.StatusSeeOther {
-		t.Fatalf("login: %d %s", code, body)
-	}
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/admin/settings"))
-	if m == nil {
-		t.Fatal("no CSRF token on the settings page")
-	}
-	csrf := m[1]
+	a := loginPage(t, s, pass)
+	post, get, csrf := a.post, a.get, a.csrf
 	if code, body := post("/admin/settings", url.Values{"csrf": {csrf}, "section": {"box"}, "listen": {newAddr}}); code != http.StatusSeeOther {
 		t.Fatalf("save listen: %d %s", code, body)
 	}
@@ -171,4 +128,110 @@ timeout = "2s"
 		t.Errorf("the restarted gateway still shows a pending restart")
 	}
 	s.stop(t) // the re-executed process stops on SIGTERM as the first did
+}
+
+// pageClient is an admin's browser on a server's settings page: its cookie jar, the session's
+// CSRF token.
+type pageClient struct {
+	t    *testing.T
+	s    *server
+	c    *http.Client
+	csrf string
+}
+
+// loginPage logs in with pass and reads the settings page's CSRF token.
+func loginPage(t *testing.T, s *server, pass string) *pageClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	a := &pageClient{t: t, s: s, c: &http.Client{Jar: jar, Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if code, body := a.post("/admin/login", url.Values{"password": {pass}}); code != http.StatusSeeOther {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(a.get("/admin/settings"))
+	if m == nil {
+		t.Fatal("no CSRF token on the settings page")
+	}
+	a.csrf = m[1]
+	return a
+}
+
+func (a *pageClient) post(path string, form url.Values) (int, string) {
+	a.t.Helper()
+	resp, err := a.c.PostForm(a.s.url(path), form)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (a *pageClient) get(path string) string {
+	a.t.Helper()
+	resp, err := a.c.Get(a.s.url(path))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// adminConfig writes a configuration whose admin password is pass, with extra after it.
+func adminConfig(t *testing.T, dir, pass, extra string) string {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "multimsg.toml")
+	text := fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\ninterface = \"\"\n\n[admin]\npassword_hash = %q\n%s",
+		filepath.Join(dir, "data"), hash, extra)
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// The audit reaches the service's log — on the box the syslog (-syslog hands the same slog
+// handler the syslog writer instead of stderr): one line per change, with when, who, how and
+// the keys, never a secret's value (a token, the new admin password).
+func TestAuditInServiceLog(t *testing.T) {
+	bin := buildServer(t)
+	dir := t.TempDir()
+	const pass = "audit-test-password"
+	cfg := adminConfig(t, dir, pass, fmt.Sprintf("\n[[mail.sender]]\nname = \"outbox\"\nmaildir = %q\n", filepath.Join(dir, "outbox")))
+	s := startServer(t, bin, cfg)
+	a := loginPage(t, s, pass)
+	const token, newPass = "EAAG-secret-token-0123456789", "a-new-admin-password"
+	saves := []url.Values{
+		{"section": {"wpp1"}, "wpp1.sender[0].name": {"meta"}, "wpp1.sender[0].phone_number_id": {"1234567890"}, "wpp1.sender[0].token": {token}},
+		{"section": {"admin"}, "admin.password": {newPass}, "admin.confirm": {newPass}},
+	}
+	for _, f := range saves {
+		f.Set("csrf", a.csrf)
+		if code, body := a.post("/admin/settings", f); code != http.StatusSeeOther {
+			t.Fatalf("save %s: %d %s", f.Get("section"), code, body)
+		}
+	}
+	log := s.stderr()
+	lines := regexp.MustCompile(`(?m)^time=(\S+) level=INFO msg="audit: settings changed" who="admin from 127.0.0.1" how=page keys=(\S+).*$`).FindAllStringSubmatch(log, -1)
+	if len(lines) != 2 {
+		t.Fatalf("%d audit lines, want one per save (2):\n%s", len(lines), log)
+	}
+	for i, want := range []string{"wpp1.sender[0]", "admin.password_hash"} {
+		if _, err := time.Parse(time.RFC3339, lines[i][1]); err != nil {
+			t.Errorf("audit line %d: time %q: %v", i, lines[i][1], err)
+		}
+		if !strings.Contains(lines[i][2], want) {
+			t.Errorf("audit line %d names keys %s, want %s among them", i, lines[i][2], want)
+		}
+	}
+	for _, secret := range []string{token, newPass} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the service's log holds a secret value %q:\n%s", secret, log)
+		}
+	}
+	s.stop(t)
 }
