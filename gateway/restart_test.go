@@ -130,6 +130,37 @@ timeout = "2s"
 	s.stop(t) // the re-executed process stops on SIGTERM as the first did
 }
 
+// With -listen on the command line, a listen saved on the page goes into the file, but the page
+// says the restart keeps the command line's value, and it does: the arguments are kept.
+func TestRestartKeepsFlags(t *testing.T) {
+	bin := buildServer(t)
+	dir := t.TempDir()
+	const pass = "restart-flag-password"
+	cfg := adminConfig(t, dir, pass, "")
+	s := startServer(t, bin, cfg, "-listen", "127.0.0.1:0")
+	a := loginPage(t, s, pass)
+	if code, body := a.post("/admin/settings", url.Values{"csrf": {a.csrf}, "section": {"box"}, "listen": {"127.0.0.1:1"}}); code != http.StatusSeeOther {
+		t.Fatalf("save listen: %d %s", code, body)
+	}
+	if f, _ := os.ReadFile(cfg); !strings.Contains(string(f), `listen = "127.0.0.1:1"`) {
+		t.Errorf("the file does not hold the saved listen:\n%s", f)
+	}
+	page := a.get("/admin/settings")
+	if !strings.Contains(page, "listen is set on the command line (-listen 127.0.0.1:0): a restart keeps 127.0.0.1:0") {
+		t.Fatalf("the page does not say the command line's listen wins:\n%s", page)
+	}
+	if code, body := a.post("/admin/settings/restart", url.Values{"csrf": {a.csrf}}); code != 200 {
+		t.Fatalf("restart: %d %s", code, body)
+	}
+	poll.Until(t, time.Minute, "the gateway serving again", func() bool {
+		return strings.Count(s.stderr(), `msg="multimsg: serving"`) == 2
+	})
+	if strings.Contains(s.stderr(), `msg="multimsg: serving" addr=127.0.0.1:1 `) {
+		t.Errorf("the restart took the file's listen over -listen:\n%s", s.stderr())
+	}
+	s.stop(t)
+}
+
 // pageClient is an admin's browser on a server's settings page: its cookie jar, the session's
 // CSRF token.
 type pageClient struct {
