@@ -100,9 +100,14 @@ func (m *Manager) restart(ctx *fasthttp.RequestCtx) error {
 	m.audit.add(Entry{At: time.Now(), Who: who(ctx), How: "restart", Keys: m.Pending()})
 	url := "http://" + hostPort(string(ctx.Host()), next.Listen) + "/admin/settings"
 	web.Render(ctx, http.StatusOK, func(p *web.Page) { restarting(p, url) })
-	m.o.Restart() // the answer goes out first: the server's shutdown waits for it
+	// The answer goes out first (the server's shutdown waits for it), and the browser gets a
+	// moment to load the page's stylesheets before the server stops answering.
+	time.AfterFunc(restartDelay, m.o.Restart)
 	return nil
 }
+
+// restartDelay is how long the restart waits after its answer.
+const restartDelay = time.Second
 
 // hostPort is where the browser finds the service after the restart: the host it used now,
 // unless the new address names one, and the new address's port.
