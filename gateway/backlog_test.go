@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ import (
 //	MULTIMSG_LOAD=1                 run it (otherwise it skips)
 //	MULTIMSG_LOAD_BACKLOG=500000    queued jobs
 //	MULTIMSG_LOAD_DURATION=12s      each /send load lasts half of this (at least 3 s)
+//	MULTIMSG_LOAD_ROUNDS=3          empty/backlog ingest pairs, alternated (the median ratio is given)
 //	MULTIMSG_LOAD_BIN=path          run this multimsg binary instead of building ./cmd/multimsg
 func TestBacklog(t *testing.T) {
 	if os.Getenv("MULTIMSG_LOAD") != "1" {
@@ -42,6 +44,13 @@ func TestBacklog(t *testing.T) {
 		}
 	}
 	dur := max(envDuration(t, "MULTIMSG_LOAD_DURATION", 12*time.Second)/2, 3*time.Second)
+	rounds := 3
+	if v := os.Getenv("MULTIMSG_LOAD_ROUNDS"); v != "" {
+		var err error
+		if rounds, err = strconv.Atoi(v); err != nil || rounds < 1 {
+			t.Fatalf("MULTIMSG_LOAD_ROUNDS=%q: want a number", v)
+		}
+	}
 	bin := os.Getenv("MULTIMSG_LOAD_BIN") // a binary built elsewhere: the before of a before/after
 	if bin == "" {
 		bin = buildServer(t)
@@ -68,6 +77,7 @@ func TestBacklog(t *testing.T) {
 		anon, anonAf string
 		rate         float64
 		cpu          float64 // the server's CPU µs per accepted job: what a busy machine does not skew
+		ok           int     // jobs accepted by the /send load
 	}
 	measure := func(dir string, backlog bool) run {
 		var r run
@@ -90,9 +100,8 @@ func TestBacklog(t *testing.T) {
 		})
 		r.chart = time.Since(t0)
 		cpu0 := cpuTime(srv.cmd.Process.Pid)
-		var ok int
-		r.rate, ok = ingestRate(t, srv, dur)
-		r.cpu = float64((cpuTime(srv.cmd.Process.Pid) - cpu0).Microseconds()) / float64(max(ok, 1))
+		r.rate, r.ok = ingestRate(t, srv, dur)
+		r.cpu = float64((cpuTime(srv.cmd.Process.Pid) - cpu0).Microseconds()) / float64(max(r.ok, 1))
 		r.anonAf = anonMiB(t, srv.cmd.Process.Pid)
 		srv.stop(t)
 		t0 = time.Now()
@@ -101,24 +110,34 @@ func TestBacklog(t *testing.T) {
 		srv.stop(t)
 		return r
 	}
-	empty := measure(t.TempDir(), false)
-
 	dir := t.TempDir()
 	db := filepath.Join(dir, "data", "multimsg.db")
 	t0 := time.Now()
 	live := fillBacklog(t, db, n, 1024)
 	out("backlog: filled %d queued 1 KB jobs in %s: db file %s for %s of files stored (%.1f× )",
 		n, time.Since(t0).Round(time.Millisecond), mib(fileSize(db)), mib(live), float64(fileSize(db))/float64(live))
-	full := measure(dir, true)
-	for _, c := range []struct {
-		name string
-		r    run
-	}{{"empty store", empty}, {fmt.Sprintf("%d queued", n), full}} {
-		out("backlog: %-15s start to /healthz cold %s, warm %s; chart read back after %s; RssAnon after start %s, after %s of /send %s; /send accepted %.0f jobs/s, %.0f µs server CPU a job",
-			c.name, c.r.up.Round(time.Millisecond), c.r.upWarm.Round(time.Millisecond), c.r.chart.Round(time.Millisecond), c.r.anon, dur, c.r.anonAf, c.r.rate, c.r.cpu)
+	// Empty and backlog runs alternate, each empty run on a new store: on a shared machine the
+	// CPU the server gets drifts over a minute, and a pair taken side by side shares the drift.
+	// The ratio reported is the median of the rounds'.
+	var ratios, cpus []float64
+	queued := n // the backlog grows by what each round's /send load adds
+	for round := 1; round <= rounds; round++ {
+		empty := measure(t.TempDir(), false)
+		full := measure(dir, true)
+		label := fmt.Sprintf("%d queued", queued)
+		queued += full.ok
+		for _, c := range []struct {
+			name string
+			r    run
+		}{{"empty store", empty}, {label, full}} {
+			out("backlog: round %d, %-15s start to /healthz cold %s, warm %s; chart read back after %s; RssAnon after start %s, after %s of /send %s; /send accepted %.0f jobs/s, %.0f µs server CPU a job",
+				round, c.name, c.r.up.Round(time.Millisecond), c.r.upWarm.Round(time.Millisecond), c.r.chart.Round(time.Millisecond), c.r.anon, dur, c.r.anonAf, c.r.rate, c.r.cpu)
+		}
+		ratios = append(ratios, 100*full.rate/max(empty.rate, 1))
+		cpus = append(cpus, 100*full.cpu/max(empty.cpu, 1))
 	}
-	out("backlog: ingest with the backlog = %.0f%% of the empty store's (server CPU a job: %.0f%%); load average %s",
-		100*full.rate/max(empty.rate, 1), 100*full.cpu/max(empty.cpu, 1), loadAvg())
+	out("backlog: ingest with the backlog = %.0f%% of the empty store's, median of %d rounds %s (server CPU a job: %.0f%%, rounds %s); load average %s",
+		median(ratios), rounds, percents(ratios), median(cpus), percents(cpus), loadAvg())
 	out("backlog: %s", freePages(t, db))
 
 	// The relay answers again: how fast the backlog drains.
@@ -263,4 +282,26 @@ func anonMiB(t *testing.T, pid int) string { return mib(rssAnon(t, pid)) }
 // dropCaches empties the kernel's page cache (root only), for a cold start.
 func dropCaches() error {
 	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200)
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// percents formats xs as "(94%, 75%, 91%)".
+func percents(xs []float64) string {
+	var b strings.Builder
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.0f%%", x)
+	}
+	return "(" + b.String() + ")"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"multimsg/provider/sms"
 	"multimsg/smscommand"
 	"multimsg/store"
+
+	"github.com/VictoriaMetrics/metrics"
 )
 
 // commandBox is what SMS commands act on (smscommand.Box): the gateway's dispatcher, its
@@ -110,6 +113,17 @@ func (b commandBox) Reboot(ctx context.Context) error {
 	}
 	// after the reply SMS has had its chance to go out
 	return b.g.Update.Reboot(30 * time.Second)
+}
+
+// commandMetrics counts the SMS commands answered and refused since start, so an alert can
+// fire on someone guessing at the key (docs/SIM.md). Nothing when commands are off.
+func (g *Gateway) commandMetrics(w io.Writer) {
+	if g.cmds == nil {
+		return
+	}
+	c := g.cmds.Counts()
+	metrics.WriteCounterUint64(w, `multimsg_sms_commands_total{outcome="done"}`, c.Done)
+	metrics.WriteCounterUint64(w, `multimsg_sms_commands_total{outcome="refused"}`, c.Refused)
 }
 
 // commander runs SMS commands for the inbox (inbox.Commander, docs/SIM.md).

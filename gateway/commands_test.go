@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,12 @@ timeout = "2s"
 		t.Errorf("reply = %+v, want the status to 34600111222 in one SMS", msgs[0])
 	}
 	t.Logf("status reply: %q", msgs[0].Text)
+	req, _ := http.NewRequest("GET", g.URL+"/metrics", nil)
+	req.SetBasicAuth("admin", gatewaytest.AdminPassword)
+	if _, m := gatewaytest.Do(t, req); !strings.Contains(m, `multimsg_sms_commands_total{outcome="refused"} 2`+"\n") ||
+		!strings.Contains(m, `multimsg_sms_commands_total{outcome="done"} 1`+"\n") {
+		t.Errorf("/metrics does not count the commands (2 refused, 1 answered):\n%s", m)
+	}
 	receive("+34600111222", "hello from the plant") // an ordinary message: the rule mails it
 	relay.Wait(t, 1)
 

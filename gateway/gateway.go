@@ -38,6 +38,7 @@ import (
 	"multimsg/provider"
 	"multimsg/settings"
 	"multimsg/sim"
+	"multimsg/smscommand"
 	"multimsg/store"
 	"multimsg/update"
 	"multimsg/web"
@@ -68,9 +69,10 @@ type Gateway struct {
 	Disp   *dispatch.Dispatcher
 	Web    *web.Server
 	Update *update.Updater
-	Mail   *mailin.Server // nil unless smtp_in.listen is set
-	Inbox  *inbox.Inbox   // inbound SMS and status reports (issue 13)
-	SIM    *sim.Watch     // nil unless sim.balance_ussd is set and a modem exists
+	Mail   *mailin.Server       // nil unless smtp_in.listen is set
+	Inbox  *inbox.Inbox         // inbound SMS and status reports (issue 13)
+	SIM    *sim.Watch           // nil unless sim.balance_ussd is set and a modem exists
+	cmds   *smscommand.Commands // nil unless [sms.commands] is set
 	// Settings changes the configuration from the page and on SIGHUP (ReloadFile).
 	Settings *settings.Manager
 	neigh    *arp.Table
@@ -206,6 +208,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		DataDir: cfg.DataDir, MetricsPublic: cfg.Admin.MetricsPublic,
 		ReportWait: g.receiving().ReportWait.D(), InboxDevices: g.receiving().Inbox.Devices,
 		SIM: g.simStatus(), Routes: append([]web.Route{g.ussdRoute()}, g.Settings.Routes()...),
+		Metrics: []func(io.Writer){g.commandMetrics},
 	})
 	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)

@@ -22,6 +22,7 @@ func (g *Gateway) receive() error {
 				return err
 			}
 			o.Commands = commander{g, cmds}
+			g.cmds = cmds
 		}
 	}
 	var err error

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -85,7 +86,15 @@ type Commands struct {
 	allow map[string]bool
 	mu    sync.Mutex
 	fails map[string][]time.Time // per number: recent failures
+
+	done, refused atomic.Uint64 // since start, for /metrics
 }
+
+// Counts are the command texts handled since start: answered, and refused (not answered).
+type Counts struct{ Done, Refused uint64 }
+
+// Counts says how many commands were answered and refused since start.
+func (c *Commands) Counts() Counts { return Counts{Done: c.done.Load(), Refused: c.refused.Load()} }
 
 // New checks the options. An empty key or allow list is refused: a box must not be
 // commandable by anyone.
@@ -179,6 +188,7 @@ func (c *Commands) Handle(ctx context.Context, box Box, from, text string) Resul
 	r := Result{Command: cmd, Audit: strings.ReplaceAll(audit, c.o.Key, "***")}
 	num, _ := Normalize(from)
 	if c.silenced(num) {
+		c.refused.Add(1)
 		r.Outcome, r.Reason = Refused, "too many failed attempts from this number"
 		return r
 	}
@@ -190,9 +200,11 @@ func (c *Commands) Handle(ctx context.Context, box Box, from, text string) Resul
 	}
 	if r.Reason != "" {
 		c.fail(num)
+		c.refused.Add(1)
 		r.Outcome = Refused
 		return r
 	}
+	c.done.Add(1)
 	r.Outcome = Done
 	r.Reply = fit(c.run(ctx, box, cmd, arg))
 	return r

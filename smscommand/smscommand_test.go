@@ -89,6 +89,10 @@ func TestRepeatedFailuresSilenceANumber(t *testing.T) {
 	if r := c.Handle(context.Background(), b, "+34600111222", "s3cretKey status"); r.Outcome != Done {
 		t.Fatalf("after the window: %+v", r)
 	}
+	c.Handle(context.Background(), b, "+34600111222", "hello there") // not a command: not counted
+	if got, want := c.Counts(), (Counts{Done: 1, Refused: 4}); got != want {
+		t.Errorf("counts = %+v, want %+v (3 wrong keys and 1 silenced refused, 1 answered)", got, want)
+	}
 }
 
 func TestNewRefuses(t *testing.T) {

@@ -2,7 +2,9 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -11,7 +13,41 @@ import (
 // BenchmarkCreateParallel is the durable group commit: concurrent 1 KB uploads, each fsync'd
 // before it returns.
 func BenchmarkCreateParallel(b *testing.B) {
-	s := open(b, Options{Quota: 1 << 40})
+	createParallel(b, open(b, Options{Quota: 1 << 40}))
+}
+
+// BenchmarkCreateBacklog is BenchmarkCreateParallel on an empty store and on one holding a
+// backlog of queued 1 KB jobs (issue 12: ingest must hold under a week's outage). The CPU and
+// page writes per job compare between the two where jobs/s, on a shared machine, do not.
+//
+//	MULTIMSG_BENCH_BACKLOG=500000   the backlog (default 100,000: the fill takes ~2 s per 100k)
+func BenchmarkCreateBacklog(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("MULTIMSG_BENCH_BACKLOG"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("MULTIMSG_BENCH_BACKLOG=%q: want a number", v)
+		}
+	}
+	for _, backlog := range []int{0, n} {
+		// Filled once: b.Run calls its function again for each b.N it tries.
+		s := open(b, Options{Quota: 1 << 40})
+		data := make([]byte, 1024)
+		batch := make([]NewJob, 0, 20_000)
+		for done := 0; done < backlog; done += len(batch) {
+			batch = batch[:0]
+			for i := 0; i < cap(batch) && done+i < backlog; i++ {
+				batch = append(batch, NewJob{Device: "d", Files: []NewFile{{Name: "body", Data: data}}, Params: ptr(params(1))})
+			}
+			if _, err := s.BulkLoad(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("queued=%d", backlog), func(b *testing.B) { createParallel(b, s) })
+	}
+}
+
+func createParallel(b *testing.B, s *Store) {
 	data := make([]byte, 1024)
 	b.SetParallelism(32) // 64 writers on 2 cores
 	b.ReportAllocs()

@@ -73,6 +73,9 @@ func (s *Server) initMetrics() {
 		m.set.NewGauge("multimsg_queue_depth", func() float64 { return float64(s.o.Dispatcher.QueueDepth()) })
 	}
 	m.set.RegisterMetricsWriter(s.writeDynamicMetrics)
+	for _, w := range s.o.Metrics {
+		m.set.RegisterMetricsWriter(w)
+	}
 }
 
 // writeDynamicMetrics writes the series read at scrape time whose label sets are only known

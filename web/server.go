@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,10 @@ type Options struct {
 	// Routes are routes another package adds (docs/DESIGN.md, "Adding a route"); a path and
 	// method of the server's own table cannot be taken over.
 	Routes []Route
+	// Metrics write series another package keeps (Prometheus text, e.g. with
+	// github.com/VictoriaMetrics/metrics' Write* helpers) into /metrics at each scrape: a
+	// capability's own counters, without web knowing it (docs/DESIGN.md, "Adding a route").
+	Metrics []func(io.Writer)
 }
 
 // Server is the HTTP front.
