@@ -17,17 +17,7 @@ func TestRestartInBrowser(t *testing.T) {
 	g := gatewaytest.Start(t, maildirMail)
 	ctx := browsertest.Start(t, nil)
 	dir := browsertest.Artifacts(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.WaitJS(t, ctx, "the login form", `location.pathname === "/admin/login"`)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), gatewaytest.AdminPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.WaitJS(t, ctx, "the status page", `location.pathname === "/admin"`)
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
-		t.Fatal(err)
-	}
+	openSettings(t, ctx, g)
 	browsertest.WaitJS(t, ctx, "the settings page", `!!document.querySelector('#box [name="listen"]')`)
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#restart").length`)); err != nil || n != 0 {
 		t.Fatalf("a Restart box with nothing pending (%d, %v)", n, err)
