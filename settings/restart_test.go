@@ -1,0 +1,37 @@
+package settings_test
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"multimsg/gateway/gatewaytest"
+)
+
+// A restart that would not come back is refused, audited, and changes nothing: here the new
+// listen address is not one of the box's (TEST-NET-1).
+func TestRestartRefused(t *testing.T) {
+	g := gatewaytest.Start(t, maildirMail)
+	a := login(t, g)
+	if code, body := a.save("box", "listen", "192.0.2.1:8080"); code != http.StatusSeeOther {
+		t.Fatalf("save listen: %d %s", code, excerpt(body, "alert"))
+	}
+	_, page := a.get("/admin/settings?saved=box")
+	if !strings.Contains(page, "Pending restart: <strong>listen</strong>") || !strings.Contains(page, `action="/admin/settings/restart"`) {
+		t.Fatalf("no restart offered for listen:\n%s", excerpt(page, `id="restart"`))
+	}
+	code, body, _ := a.post("/admin/settings/restart", url.Values{"csrf": {a.csrf}})
+	if code != http.StatusConflict || !strings.Contains(body, "Not restarted: listen 192.0.2.1:8080") {
+		t.Fatalf("restart onto an address the box lacks: %d %s", code, excerpt(body, "alert"))
+	}
+	if code, _ := a.get("/admin/settings"); code != 200 {
+		t.Errorf("the gateway does not answer after a refused restart: %d", code)
+	}
+	b, _ := os.ReadFile(filepath.Join(g.DataDir, "settings-audit.jsonl"))
+	if !strings.Contains(string(b), `"how":"restart"`) || !strings.Contains(string(b), "not restarted") {
+		t.Errorf("the refused restart is not in the audit log: %s", b)
+	}
+}
