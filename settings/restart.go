@@ -27,11 +27,16 @@ func (m *Manager) Pending() []string {
 	return out
 }
 
-// heldNote says, for a pending key the command line sets, that a restart keeps the command
-// line's value ("" for any other key).
+// heldNote says what a restart will not do for a pending key ("" when nothing needs saying):
+// a key the command line sets keeps the command line's value; a new data_dir moves nothing.
 func (m *Manager) heldNote(key string) string {
 	if !slices.Contains(m.o.FromFlags, key) {
-		return ""
+		if key != "data_dir" {
+			return ""
+		}
+		cur := m.o.Gateway.Config()
+		return fmt.Sprintf("data_dir: a restart moves nothing. The jobs, the box's key and the audit log stay in %s; the service starts on %s as a new box (no jobs, a new key that devices must fetch again). To keep them, stop the service and copy %s to %s first, or set data_dir back.",
+			m.start.DataDir, cur.DataDir, m.start.DataDir, cur.DataDir)
 	}
 	flag := map[string]string{"listen": "-listen", "data_dir": "-data"}[key]
 	was, _ := getKey(&m.start, key)

@@ -35,3 +35,18 @@ func TestRestartRefused(t *testing.T) {
 		t.Errorf("the refused restart is not in the audit log: %s", b)
 	}
 }
+
+// A new data_dir waits for a restart, and the page says the restart moves nothing.
+func TestRestartDataDirWarns(t *testing.T) {
+	g := gatewaytest.Start(t, maildirMail)
+	a := login(t, g)
+	moved := filepath.Join(t.TempDir(), "elsewhere")
+	if code, body := a.save("box", "data_dir", moved); code != http.StatusSeeOther {
+		t.Fatalf("save data_dir: %d %s", code, excerpt(body, "alert"))
+	}
+	_, page := a.get("/admin/settings")
+	if !strings.Contains(page, "Pending restart: <strong>data_dir</strong>") || !strings.Contains(page, "data_dir: a restart moves nothing") ||
+		!strings.Contains(page, moved) {
+		t.Fatalf("no warning that a new data_dir moves nothing:\n%s", excerpt(page, `id="restart"`))
+	}
+}
