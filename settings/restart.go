@@ -76,10 +76,16 @@ func (m *Manager) restartCheck() (config.Config, error) {
 	if err != nil {
 		return next, fmt.Errorf("the configuration a start would read is not valid: %w", err)
 	}
-	if next.Listen != m.start.Listen {
-		ln, err := net.Listen("tcp", next.Listen)
+	for _, l := range []struct{ key, now, was string }{
+		{"listen", next.Listen, m.start.Listen},
+		{"smtp_in.listen", next.SMTPIn.Listen, m.start.SMTPIn.Listen},
+	} {
+		if l.now == "" || l.now == l.was {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.now)
 		if err != nil {
-			return next, fmt.Errorf("listen %s: %w", next.Listen, err)
+			return next, fmt.Errorf("%s %s: %w", l.key, l.now, err)
 		}
 		ln.Close()
 	}

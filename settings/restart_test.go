@@ -1,10 +1,13 @@
 package settings_test
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,5 +51,29 @@ func TestRestartDataDirWarns(t *testing.T) {
 	if !strings.Contains(page, "Pending restart: <strong>data_dir</strong>") || !strings.Contains(page, "data_dir: a restart moves nothing") ||
 		!strings.Contains(page, moved) {
 		t.Fatalf("no warning that a new data_dir moves nothing:\n%s", excerpt(page, `id="restart"`))
+	}
+}
+
+// The mail listener's new address is tried too: one another process holds refuses the restart.
+func TestRestartRefusedSMTPIn(t *testing.T) {
+	g := gatewaytest.Start(t, maildirMail)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	path := filepath.Join(g.DataDir, "multimsg.toml")
+	b, _ := os.ReadFile(path)
+	edited := fmt.Sprintf("%s\n[smtp_in]\nlisten = %q\n", b, taken.Addr())
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := g.Settings.ReloadFile("SIGHUP"); err != nil || !slices.Contains(a.Restart, "smtp_in.listen") {
+		t.Fatalf("ReloadFile: %+v, %v; want smtp_in.listen waiting for a start", a, err)
+	}
+	a := login(t, g)
+	code, body, _ := a.post("/admin/settings/restart", url.Values{"csrf": {a.csrf}})
+	if code != http.StatusConflict || !strings.Contains(body, "Not restarted: smtp_in.listen "+taken.Addr().String()) {
+		t.Fatalf("restart onto a taken mail port: %d %s", code, excerpt(body, "alert"))
 	}
 }
