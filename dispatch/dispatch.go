@@ -15,11 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"multimsg/internal/backoff"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"multimsg/internal/backoff"
 	"multimsg/provider"
 	"multimsg/store"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	Log    *slog.Logger
 	// Observe, if set, is told about every attempt (metrics).
 	Observe func(Event)
+	// SwapGrace is how long Swap lets sends in flight finish before it interrupts them: the
+	// sends of the services being replaced after one grace, every other one after a second
+	// (see Swap). Default 5s.
+	SwapGrace time.Duration
 }
 
 // Event is one finished attempt, for metrics.
@@ -59,9 +64,10 @@ type Dispatcher struct {
 	// senders is each sender's state by "service/sender"; a map is read-only once stored, and
 	// Swap stores a new one while no work runs.
 	senders atomic.Pointer[map[string]*senderState]
-	// swap is held for reading by each job being worked on, and for writing by Swap: a
-	// replacement of the services waits for the sends in flight and holds new ones back.
-	swap sync.RWMutex
+	// A replacement of the services (Swap) holds new turns back and waits for the turns being
+	// worked on to end. A gate of channels rather than an RWMutex: a Swap's wait is then one a
+	// synctest bubble sees as blocked, and its clock can run the grace.
+	swapMu sync.Mutex // one Swap at a time
 
 	mu      sync.Mutex // guards win, state, beat, fillNow
 	win     window
@@ -72,7 +78,26 @@ type Dispatcher struct {
 	// pending holds outcomes of sends the store failed to record: the job's next turn retries
 	// the record, not the send (guarded by mu).
 	pending map[string]pendingOutcome
+	// sends are the sends in flight, by a sequence number, so that Swap can interrupt them
+	// (guarded by mu); swapping counts the Swaps waiting, during which jobs end their turn
+	// after the send they are on instead of starting another.
+	sends    map[uint64]inflight
+	sendSeq  uint64
+	swapping atomic.Int32
+	turns    int           // jobs being worked on (guarded by mu)
+	gate     chan struct{} // non-nil while a Swap runs; closed when it ends (guarded by mu)
+	drained  chan struct{} // closed when turns falls to 0 while a Swap waits (guarded by mu)
 }
+
+// inflight is a send being made, as Swap sees it.
+type inflight struct {
+	service string
+	cancel  context.CancelCauseFunc
+}
+
+// ErrInterrupted is the cause of a send Swap interrupted: its files are due again at once,
+// through the new settings, and no attempt is counted.
+var ErrInterrupted = errors.New("send interrupted by a settings change")
 
 // pendingOutcome is a send's outcome waiting to be recorded.
 type pendingOutcome struct {
@@ -105,6 +130,9 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 	if o.Window <= 0 {
 		o.Window = 1024
 	}
+	if o.SwapGrace <= 0 {
+		o.SwapGrace = 5 * time.Second
+	}
 	o.Window = max(o.Window, 2*o.Workers) // a page must hold more than the running jobs
 	if o.Now == nil {
 		o.Now = time.Now
@@ -114,7 +142,7 @@ func New(st *store.Store, reg *provider.Registry, o Options) *Dispatcher {
 	}
 	d := &Dispatcher{st: st, reg: reg, o: o, log: o.Log,
 		state: map[string]jobMark{}, wake: make(chan struct{}, 1), beat: o.Now(),
-		pending: map[string]pendingOutcome{}}
+		pending: map[string]pendingOutcome{}, sends: map[uint64]inflight{}}
 	d.win.items = map[string]*item{}
 	d.bindSenders(nil)
 	st.OnQueued(d.Enqueue)
@@ -145,16 +173,40 @@ func (d *Dispatcher) bindSenders(old map[string]*senderState) {
 
 func (d *Dispatcher) senderMap() map[string]*senderState { return *d.senders.Load() }
 
-// Swap replaces the services while no send is in flight: it holds new work back, waits for
-// the jobs being worked on to finish their turn (their sends are bounded by SendTimeout), runs
-// replace — which calls the registry's Replace, closing the drivers it drops — and binds the
-// sender states of the registry's services. Queued jobs stay queued: a file whose sender is
-// gone goes to its service's default sender, and one whose service has no sender left waits
-// with that reason (attempt). An error from replace is returned; the senders are bound to
-// whatever the registry holds then.
-func (d *Dispatcher) Swap(replace func() error) error {
-	d.swap.Lock()
-	defer d.swap.Unlock()
+// Swap replaces the services while no send is in flight, in bounded time: it holds new work
+// back and waits for the jobs being worked on to end their turn (each ends it after the send it
+// is on). A send still in flight after Options.SwapGrace is interrupted if its service is in
+// rebuild (nil: every service), and any other after a second grace: an interrupted send's
+// files are due again at once, through the new settings, with ErrInterrupted in their history
+// and no attempt counted (the relay may have taken the message all the same: delivery is at
+// least once). Then Swap runs replace — which calls the registry's Replace, closing the drivers
+// it drops — and binds the sender states of the registry's services. Queued jobs stay queued:
+// a file whose sender is gone goes to its service's default sender, and one whose service has
+// no sender left waits with that reason (attempt). An error from replace is returned; the
+// senders are bound to whatever the registry holds then.
+func (d *Dispatcher) Swap(rebuild []string, replace func() error) error {
+	d.swapMu.Lock()
+	defer d.swapMu.Unlock()
+	d.swapping.Add(1)
+	gate, drained := make(chan struct{}), make(chan struct{})
+	d.mu.Lock()
+	d.gate = gate
+	if d.turns == 0 {
+		close(drained)
+	} else {
+		d.drained = drained
+	}
+	d.mu.Unlock()
+	stop := d.interruptAfter(rebuild)
+	<-drained
+	stop()
+	d.swapping.Add(-1)
+	defer func() {
+		d.mu.Lock()
+		d.gate = nil
+		d.mu.Unlock()
+		close(gate)
+	}()
 	err := replace()
 	d.bindSenders(d.senderMap())
 	d.mu.Lock()
@@ -162,6 +214,50 @@ func (d *Dispatcher) Swap(replace func() error) error {
 	d.mu.Unlock()
 	d.refillSoon()
 	return err
+}
+
+// interruptAfter interrupts the sends of the services in rebuild (nil: all) still in flight
+// after one grace, and every send after two, until stop is called.
+func (d *Dispatcher) interruptAfter(rebuild []string) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTimer(d.o.SwapGrace)
+		defer t.Stop()
+		for round := range 2 {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			d.mu.Lock()
+			for _, s := range d.sends {
+				if round > 0 || rebuild == nil || slices.Contains(rebuild, s.service) {
+					s.cancel(ErrInterrupted)
+				}
+			}
+			d.mu.Unlock()
+			t.Reset(d.o.SwapGrace)
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// track registers a send of service made under ctx, for Swap to interrupt; done unregisters it.
+func (d *Dispatcher) track(ctx context.Context, service string) (sctx context.Context, done func()) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	d.mu.Lock()
+	d.sendSeq++
+	n := d.sendSeq
+	d.sends[n] = inflight{service: service, cancel: cancel}
+	d.mu.Unlock()
+	return sctx, func() {
+		d.mu.Lock()
+		delete(d.sends, n)
+		d.mu.Unlock()
+		cancel(nil)
+	}
 }
 
 // noSenderWait is how often files of a service without senders look again.
@@ -358,10 +454,21 @@ func (d *Dispatcher) QueueDepth() int {
 
 // work delivers the due files of one job, then reschedules it.
 func (d *Dispatcher) work(ctx context.Context, id string) {
-	d.swap.RLock()
-	next := d.deliverDue(ctx, id)
-	d.swap.RUnlock()
 	d.mu.Lock()
+	for d.gate != nil { // a Swap runs: wait for it to end
+		g := d.gate
+		d.mu.Unlock()
+		<-g
+		d.mu.Lock()
+	}
+	d.turns++
+	d.mu.Unlock()
+	next := d.deliverDue(ctx, id)
+	d.mu.Lock()
+	if d.turns--; d.turns == 0 && d.drained != nil {
+		close(d.drained)
+		d.drained = nil
+	}
 	m := d.state[id]
 	delete(d.state, id)
 	d.mu.Unlock()
@@ -389,6 +496,9 @@ func (d *Dispatcher) deliverDue(ctx context.Context, id string) time.Time {
 	var data []store.NewFile
 	for ctx.Err() == nil && j.State == store.Queued {
 		now := d.o.Now()
+		if d.swapping.Load() > 0 {
+			return now // a Swap waits for this turn to end: the rest goes out after it
+		}
 		if data == nil {
 			if data, err = d.st.Data(id); err != nil {
 				d.log.Error("dispatch: reading job files", "job", id, "err", err)
@@ -586,12 +696,22 @@ func (d *Dispatcher) attempt(ctx context.Context, j *store.Job, g *group, data [
 		del.Info = nil // a fallback service never sees the first service's parameters
 	}
 	start := d.o.Now()
-	rc, err := g.snd.send(ctx, del, d.o.SendTimeout, d.o.Now)
+	sctx, done := d.track(ctx, g.svc.Name)
+	rc, err := g.snd.send(sctx, del, d.o.SendTimeout, d.o.Now)
+	interrupted := errors.Is(context.Cause(sctx), ErrInterrupted)
+	done()
 	took := d.o.Now().Sub(start)
 	if err != nil && provider.IsContext(err) && ctx.Err() != nil {
 		return nil, nil
 	}
 	now = d.o.Now()
+	if err != nil && interrupted {
+		// not the sender's fault nor the message's: no attempt counted, no health change;
+		// due at once, through whatever the Swap put in place
+		log.Info("dispatch: send interrupted by a settings change; due again now", "sender", g.snd.name, "took", took, "err", err)
+		return d.record(ctx, j.ID, g.idx, store.Outcome{At: now, Service: g.svc.Name, Sender: g.snd.name,
+			Class: "interrupted", Err: ErrInterrupted.Error() + "; sent again through the new settings", NextAt: now, Interrupted: true})
+	}
 	if err == nil {
 		g.snd.succeeded(now)
 		log.Info("dispatch: delivered", "sender", g.snd.name, "attempt", del.Attempt, "took", took)

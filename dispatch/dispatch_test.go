@@ -89,7 +89,7 @@ func TestServiceWithoutSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = d.Swap(func() error {
+	err = d.Swap(nil, func() error {
 		return reg.Replace(mail.Service([]provider.Sender{{Name: "new", Driver: drv}}, nil, time.Minute))
 	})
 	if err != nil {

@@ -87,8 +87,11 @@ type Gateway struct {
 	id       *identity.Identity
 	admin    *web.AdminAuth
 	cur      atomic.Pointer[config.Config] // the configuration applied now (reload.go)
-	reloadMu sync.Mutex                    // one Reload at a time; guards svcClosers, stopped
+	reloadMu sync.Mutex                    // one Reload at a time; guards svcClosers, stopped, restarting, stopRun
 	stopped  bool
+	// restarting: Restart was called; stopRun ends Run's context (restart.go).
+	restarting bool
+	stopRun    context.CancelFunc
 
 	dogArmed, dogPetted atomic.Bool // the watchdog is open / has been petted since start (health.go)
 }
@@ -191,7 +194,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 		o.ConfigPath = config.DefaultPath
 	}
 	g.Settings = settings.New(settings.Options{Path: o.ConfigPath, FromFlags: o.FromFlags, Gateway: g,
-		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log, Devices: g.Store.Devices})
+		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log, Restart: g.Restart, Devices: g.Store.Devices})
 	g.Web = web.New(web.Options{
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,
@@ -246,9 +249,17 @@ func (g *Gateway) MailAddr() net.Addr {
 }
 
 // Run serves until ctx is done, then shuts down cleanly: no new requests, requests in flight
-// finish (up to 10 s), sends in flight return, the store commits and closes.
-func (g *Gateway) Run(ctx context.Context) error {
-	defer g.close()
+// finish (up to 10 s), sends in flight return, the store commits and closes. After Restart it
+// stops the same way and returns ErrRestart, once everything is closed.
+func (g *Gateway) Run(ctx context.Context) (err error) {
+	ctx, cancel := g.runContext(ctx)
+	defer cancel()
+	defer func() {
+		g.close()
+		if err == nil && g.restartRequested() {
+			err = ErrRestart
+		}
+	}()
 	g.log.Info("multimsg: serving", "addr", g.ln.Addr().String(), "data_dir", g.cfg.DataDir, "services", strings.Join(g.available(), ","))
 	if g.mailLn != nil {
 		g.log.Info("multimsg: smtp_in listening", "smtp", g.mailLn.Addr().String())
@@ -329,7 +340,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		eg.Go(func() error { return g.SIM.Run(ectx) })
 	}
 	g.saveClock()
-	err := eg.Wait()
+	err = eg.Wait()
 	g.saveClock()
 	g.log.Info("multimsg: stopped")
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {

@@ -80,11 +80,11 @@ type server struct {
 	log bytes.Buffer // its stderr, for failure messages
 }
 
-// startServer runs `bin serve -config cfg` and returns once it listens.
-func startServer(t testing.TB, bin, cfg string) *server {
+// startServer runs `bin serve -config cfg [args]` and returns once it listens.
+func startServer(t testing.TB, bin, cfg string, args ...string) *server {
 	t.Helper()
 	// info, the default level: the server logs a line per delivery, as it does on a box.
-	s := &server{cmd: exec.Command(bin, "serve", "-config", cfg, "-log-level", "info"), done: make(chan struct{})}
+	s := &server{cmd: exec.Command(bin, append([]string{"serve", "-config", cfg, "-log-level", "info"}, args...)...), done: make(chan struct{})}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -45,7 +46,7 @@ func (g *Gateway) Reload(next config.Config) (settings.Applied, error) {
 	}
 	var err error
 	if slices.ContainsFunc(a.Live, serviceKey) {
-		err = g.Disp.Swap(func() error {
+		err = g.Disp.Swap(changedServices(prev, &next), func() error {
 			var rerr error
 			a.Rebuilt, rerr = g.replaceServices(prev, &next)
 			return rerr
@@ -69,6 +70,18 @@ func (g *Gateway) Reload(next config.Config) (settings.Applied, error) {
 	g.log.Info("settings applied", "changed", strings.Join(a.Changed, ","), "rebuilt", strings.Join(a.Rebuilt, ","),
 		"at_next_start", strings.Join(a.Restart, ","))
 	return a, err
+}
+
+// changedServices are the services whose tables differ between prev and next: those Reload
+// rebuilds (replaceServices), whose sends in flight a Swap may interrupt.
+func changedServices(prev, next *config.Config) []string {
+	var out []string
+	for _, u := range units.All() {
+		if !reflect.DeepEqual(prev.Service(u.Name), next.Service(u.Name)) {
+			out = append(out, u.Name)
+		}
+	}
+	return out
 }
 
 // liveKey says whether a change of key is applied by Reload.

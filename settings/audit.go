@@ -66,7 +66,11 @@ func openAudit(path string, log *slog.Logger) *audit {
 
 // add records e in the system log and the file.
 func (a *audit) add(e Entry) {
-	a.log.Info("audit: settings changed", "who", e.Who, "how", e.How, "keys", strings.Join(e.Keys, ","),
+	msg := "audit: settings changed"
+	if e.How == "restart" {
+		msg = "audit: service restart"
+	}
+	a.log.Info(msg, "who", e.Who, "how", e.How, "keys", strings.Join(e.Keys, ","),
 		"at_next_start", strings.Join(e.Restart, ","), "err", e.Err)
 	line, _ := json.Marshal(e)
 	a.mu.Lock()

@@ -48,6 +48,23 @@ func applied(t *testing.T, ctx context.Context) {
 	}
 }
 
+// openSettings logs in from the settings page's address (which sends to the login) and opens
+// the settings page.
+func openSettings(t *testing.T, ctx context.Context, g *gatewaytest.Gateway) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the login form", `location.pathname === "/admin/login"`)
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), gatewaytest.AdminPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.WaitJS(t, ctx, "the status page", `location.pathname === "/admin"`)
+	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The settings page as an admin uses it (issue 14's CI test): log in; a bad port shows the
 // config's error next to the field and changes nothing; add an SMTP sender pointing at a real
 // SMTP server, send a test message and see it arrive; with jobs queued on the default sender
@@ -69,17 +86,7 @@ token = %q
 	dir := browsertest.Artifacts(t)
 	path := filepath.Join(g.DataDir, "multimsg.toml")
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.WaitJS(t, ctx, "the login form", `location.pathname === "/admin/login"`)
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), gatewaytest.AdminPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.WaitJS(t, ctx, "the status page", `location.pathname === "/admin"`)
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
-		t.Fatal(err)
-	}
+	openSettings(t, ctx, g)
 	browsertest.WaitJS(t, ctx, "the settings page", `!!document.querySelector("#mail form")`)
 	if html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`)); err != nil || strings.Contains(html, token) {
 		t.Fatalf("the page holds the token (%v)", err)

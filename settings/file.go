@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"multimsg/config"
 	"multimsg/internal/atomicfile"
@@ -39,15 +40,32 @@ func encode(c *config.Config) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// pageMark begins the first line of a file the page wrote: a file without it was written by
+// hand, and is kept as .orig when the page replaces it (header).
+const pageMark = "# Written by the multimsg admin page"
+
+// header is the comment the page puts at the top of the file it writes: the page writes the
+// whole file from the settings, so a person's comments are not carried over (as OpenWrt's UCI
+// does); it says where the previous versions are, comments included.
+func header(path string, at time.Time) string {
+	base := filepath.Base(path)
+	return pageMark + " (/admin/settings) on " + at.UTC().Format("2006-01-02 15:04:05Z") + ".\n" +
+		"# The page writes the whole file from the settings: comments are not kept. The previous\n" +
+		"# file is kept as " + base + ".bak, and the last one written by hand (with its comments) as\n" +
+		"# " + base + ".orig. After an edit by hand: kill -HUP $(pidof multimsg), or restart.\n\n"
+}
+
 // writeFile replaces path with c so that a crash or power cut at any moment leaves the old file
-// or the new one, never a mix: the old file is first kept as path.bak, then the new one is
-// written to a temporary file in the same directory, fsync'd, renamed over path, and the
-// directory fsync'd (internal/atomicfile). What is written is parsed back first.
+// or the new one, never a mix: the old file is first kept as path.bak (and as path.orig when
+// it was written by hand), then the new one, under header, is written to a temporary file in
+// the same directory, fsync'd, renamed over path, and the directory fsync'd
+// (internal/atomicfile). What is written is parsed back first.
 func writeFile(path string, c *config.Config) error {
 	b, err := encode(c)
 	if err != nil {
 		return err
 	}
+	b = append([]byte(header(path, time.Now())), b...)
 	if _, err := config.Parse(string(b), path); err != nil {
 		return fmt.Errorf("the configuration does not read back: %w", err)
 	}
@@ -60,6 +78,11 @@ func writeFile(path string, c *config.Config) error {
 	old, err := os.ReadFile(path)
 	switch {
 	case err == nil:
+		if !bytes.HasPrefix(old, []byte(pageMark)) {
+			if err := atomicfile.Write(path+".orig", old); err != nil {
+				return fmt.Errorf("keeping the file written by hand as %s.orig: %w", path, err)
+			}
+		}
 		if err := atomicfile.Write(path+".bak", old); err != nil {
 			return fmt.Errorf("keeping the previous configuration as %s.bak: %w", path, err)
 		}

@@ -108,3 +108,48 @@ func TestWriteFileSurvivesKill(t *testing.T) {
 		t.Errorf("temporary files left behind: %v (at most the one a kill interrupted)", left)
 	}
 }
+
+// The page's file says it was written by the page and where the previous ones are; a file
+// written by hand, comments and all, is kept as .orig the first time the page replaces it and
+// not overwritten by the page's own later writes; .bak is always the file just replaced.
+func TestWriteFileKeepsHandWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "multimsg.toml")
+	hand := "# the boiler room's box: ask Ana before changing the relay\n" + fileA
+	if err := os.WriteFile(path, []byte(hand), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := config.Parse(fileA, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := config.Parse(fileB, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*config.Config{&b, &a} {
+		if err := writeFile(path, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(p string) string {
+		t.Helper()
+		x, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(x)
+	}
+	cur := read(path)
+	if !strings.HasPrefix(cur, pageMark) || !strings.Contains(cur, "multimsg.toml.bak") || !strings.Contains(cur, "multimsg.toml.orig") {
+		t.Errorf("the written file's header does not say who wrote it and where the previous ones are:\n%s", cur)
+	}
+	if got, err := config.Parse(cur, path); err != nil || got.Listen != a.Listen {
+		t.Errorf("the written file reads back as %q, %v; want listen %q", got.Listen, err, a.Listen)
+	}
+	if orig := read(path + ".orig"); orig != hand {
+		t.Errorf(".orig = %q, want the hand-written file with its comment", orig)
+	}
+	if bak := read(path + ".bak"); !strings.HasPrefix(bak, pageMark) || !strings.Contains(bak, `name = "b"`) {
+		t.Errorf(".bak = %q, want the file the last write replaced (b's)", bak)
+	}
+}

@@ -37,6 +37,7 @@ func (m *Manager) Routes() []web.Route {
 		{Method: "GET", Path: "/admin/settings/backup", Auth: web.AuthAdmin, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/backup", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/restore", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.restore},
+		{Method: "POST", Path: "/admin/settings/restart", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.restart},
 		{Method: "GET", Path: "/admin/settings/settings.css", Handle: asset("text/css; charset=utf-8", css)},
 		{Method: "GET", Path: "/admin/settings/settings.js", Handle: asset("text/javascript; charset=utf-8", js)},
 	}
@@ -54,8 +55,15 @@ func asset(ct string, b []byte) web.Handler {
 
 func (m *Manager) newView(ctx *fasthttp.RequestCtx) *view {
 	cfg := m.o.Gateway.Config()
-	return &view{CSRF: web.CSRFOf(ctx), Cfg: &cfg, Audit: m.audit.last(20), Ports: serialPorts(),
-		Reg: m.o.Registry, Live: m.o.Gateway.Live, Tests: map[string]string{}, Known: m.knownDevices()}
+	v := &view{CSRF: web.CSRFOf(ctx), Cfg: &cfg, Audit: m.audit.last(20), Ports: serialPorts(),
+		Reg: m.o.Registry, Live: m.o.Gateway.Live, Tests: map[string]string{},
+		Pending: m.Pending(), CanRestart: m.o.Restart != nil, Known: m.knownDevices()}
+	for _, k := range v.Pending {
+		if n := m.heldNote(k); n != "" {
+			v.Held = append(v.Held, n)
+		}
+	}
+	return v
 }
 
 func (m *Manager) page(ctx *fasthttp.RequestCtx) error {
@@ -80,7 +88,7 @@ func (m *Manager) savedNotice() string {
 	case len(e.Keys) == 0:
 		return "Nothing changed."
 	case len(e.Restart) > 0:
-		return "Saved and applied. These take effect at the next start (reboot from the status page's Firmware panel, or restart the service): " + strings.Join(e.Restart, ", ")
+		return "Saved and applied. These take effect at the next start (the Restart box below): " + strings.Join(e.Restart, ", ")
 	}
 	return "Saved and applied: " + strings.Join(e.Keys, ", ")
 }

@@ -39,6 +39,10 @@ type Options struct {
 	Devices func() []store.Device
 	// TestTimeout bounds a test message (default 60 s: a modem may take that long).
 	TestTimeout time.Duration
+	// Restart stops the service cleanly and starts it again with the same arguments
+	// (gateway.Gateway.Restart; cmd/multimsg re-executes itself). nil: the page only says
+	// which keys wait for a restart.
+	Restart func()
 }
 
 // Manager changes the configuration: one change at a time, validated, written, applied, audited.
@@ -46,6 +50,7 @@ type Manager struct {
 	o     Options
 	mu    sync.Mutex // one change at a time
 	audit *audit
+	start config.Config // the configuration the process started with (Pending)
 
 	// probing: one modem probe at a time (each may hold a modem for probeTimeout)
 	probing sync.Mutex
@@ -59,7 +64,13 @@ func New(o Options) *Manager {
 	if o.TestTimeout <= 0 {
 		o.TestTimeout = time.Minute
 	}
-	return &Manager{o: o, audit: openAudit(filepath.Join(o.DataDir, "settings-audit.jsonl"), o.Log)}
+	m := &Manager{o: o, audit: openAudit(filepath.Join(o.DataDir, "settings-audit.jsonl"), o.Log)}
+	cur := o.Gateway.Config()
+	var err error
+	if m.start, err = Copy(&cur); err != nil {
+		m.start = cur // its service tables are never changed in place (gateway.Config)
+	}
+	return m
 }
 
 // Apply validates next, writes it to the file (the previous one kept as .bak) and applies it.
@@ -81,7 +92,7 @@ func (m *Manager) apply(next config.Config, who, how string) (Applied, error) {
 	if len(keys) == 0 {
 		return Applied{}, nil
 	}
-	file, err := m.fileView(&next)
+	file, err := m.fileView(&cur, &next)
 	if err != nil {
 		return Applied{}, err
 	}
@@ -99,8 +110,10 @@ func (m *Manager) apply(next config.Config, who, how string) (Applied, error) {
 }
 
 // fileView is next as the file should hold it: the keys the command line sets keep the file's
-// values (or the defaults, with no file yet).
-func (m *Manager) fileView(next *config.Config) (config.Config, error) {
+// values (or the defaults, with no file yet), unless this change sets them (next differs from
+// cur there): the admin's new value is then saved, and the page says that the command line's
+// value wins while it is given (heldNote).
+func (m *Manager) fileView(cur, next *config.Config) (config.Config, error) {
 	out, err := Copy(next)
 	if err != nil || len(m.o.FromFlags) == 0 {
 		return out, err
@@ -113,6 +126,10 @@ func (m *Manager) fileView(next *config.Config) (config.Config, error) {
 		return out, fmt.Errorf("reading %s for the keys the command line sets: %w", m.o.Path, err)
 	}
 	for _, k := range m.o.FromFlags {
+		was, _ := getKey(cur, k)
+		if v, _ := getKey(next, k); v != was {
+			continue // changed by the admin now: saved
+		}
 		v, err := getKey(&disk, k)
 		if err == nil {
 			err = setKey(&out, k, v)

@@ -66,7 +66,12 @@ type view struct {
 	Known   []store.Device // the device registry (devices.go)
 	Reg     *provider.Registry
 	Live    func(string) bool
-	focused bool // the first field in error has autofocus
+	// Pending are the keys waiting for a restart; Held says which of them the command line
+	// sets (a restart keeps its value); CanRestart offers the restart button.
+	Pending    []string
+	Held       []string
+	CanRestart bool
+	focused    bool // the first field in error has autofocus
 }
 
 // describe finds the description of key (indices ignored) among fs.
@@ -126,6 +131,7 @@ func render(p *web.Page, v *view) {
 		p.Raw(`</p>
 `)
 	}
+	restartCard(p, v)
 	for _, u := range units.All() {
 		serviceCard(p, v, u)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"multimsg/gateway/gatewaytest"
 	"multimsg/internal/browsertest"
 	"multimsg/modem/modemsim"
 )
@@ -21,16 +20,7 @@ func TestProbeInBrowser(t *testing.T) {
 	ctx := browsertest.Start(t, nil)
 	dir := browsertest.Artifacts(t)
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/login")); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("password"), gatewaytest.AdminPassword), chromedp.Click(chromedp.CSS(`#login button`))); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.WaitJS(t, ctx, "the status page", `location.pathname === "/admin"`)
-	if err := chromedp.Do(ctx, chromedp.Navigate(g.URL+"/admin/settings")); err != nil {
-		t.Fatal(err)
-	}
+	openSettings(t, ctx, g)
 	browsertest.WaitJS(t, ctx, "the probe form", `!!document.querySelector("#probe select[name=sender]")`)
 	js(t, ctx, `(f => { f.querySelector("[name=sender]").value = "modem1"; f.querySelector("button").click() })(document.querySelector("#probe"))`)
 	browsertest.WaitJS(t, ctx, "the probe's steps", `document.querySelectorAll(".probe-steps tbody tr").length > 10`)

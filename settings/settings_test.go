@@ -111,7 +111,7 @@ func TestRoutesAuthAndCSRF(t *testing.T) {
 	if code, _ := anon.get("/admin/settings"); code != http.StatusSeeOther {
 		t.Errorf("GET /admin/settings without a session = %d, want 303 to the login", code)
 	}
-	for _, p := range []string{"/admin/settings", "/admin/settings/test", "/admin/settings/restore", "/admin/settings/backup"} {
+	for _, p := range []string{"/admin/settings", "/admin/settings/test", "/admin/settings/restore", "/admin/settings/backup", "/admin/settings/restart"} {
 		if code, _, _ := anon.post(p, url.Values{"section": {"mail"}}); code != http.StatusUnauthorized {
 			t.Errorf("POST %s without a session = %d, want 401", p, code)
 		}
@@ -121,7 +121,7 @@ func TestRoutesAuthAndCSRF(t *testing.T) {
 	}
 	a := login(t, g)
 	before := a.file()
-	for _, p := range []string{"/admin/settings", "/admin/settings/test", "/admin/settings/restore", "/admin/settings/backup"} {
+	for _, p := range []string{"/admin/settings", "/admin/settings/test", "/admin/settings/restore", "/admin/settings/backup", "/admin/settings/restart"} {
 		if code, _, _ := a.post(p, url.Values{"section": {"devices"}, "unknown_device": {"ip"}}); code != http.StatusForbidden {
 			t.Errorf("POST %s without the CSRF token = %d, want 403", p, code)
 		}
@@ -332,6 +332,17 @@ timeout = "2s"
 // has failed one.
 func queueOnDeadRelay(t *testing.T, g *gatewaytest.Gateway, n int) []string {
 	t.Helper()
+	ids := queueJobs(t, g, n)
+	poll.Until(t, 20*time.Second, "a failed attempt on the dead relay", func() bool {
+		j, err := g.Store.Get(ids[0])
+		return err == nil && j.Files[0].Attempts > 0
+	})
+	return ids
+}
+
+// queueJobs queues n mail jobs for the default sender.
+func queueJobs(t *testing.T, g *gatewaytest.Gateway, n int) []string {
+	t.Helper()
 	var ids []string
 	for i := range n {
 		id, err := g.Client.Send(context.Background(), []client.File{{Field: "body", ContentType: "text/plain",
@@ -341,10 +352,6 @@ func queueOnDeadRelay(t *testing.T, g *gatewaytest.Gateway, n int) []string {
 		}
 		ids = append(ids, id)
 	}
-	poll.Until(t, 20*time.Second, "a failed attempt on the dead relay", func() bool {
-		j, err := g.Store.Get(ids[0])
-		return err == nil && j.Files[0].Attempts > 0
-	})
 	return ids
 }
 

@@ -414,7 +414,10 @@ type Outcome struct {
 	MoveSnd   string    // ... and sender, due at NextAt
 	Attempted bool      // false: the files were only rescheduled (sender down or paused)
 	Failing   bool      // not attempted, but the service is failing for them (sender down)
-	Parts     []PartRef // OK: the parts sent, to be reported on (reports.go); one file only
+	// Interrupted: a send cut short by a settings change (dispatch.Swap): kept in the history,
+	// not counted as an attempt, not failing.
+	Interrupted bool
+	Parts       []PartRef // OK: the parts sent, to be reported on (reports.go); one file only
 }
 
 // Record stores o for files idx of job id and returns the job as it now is. A job that is no
@@ -462,8 +465,10 @@ func (s *Store) Record(ctx context.Context, id string, idx []int, o Outcome) (*J
 func applyOutcome(f *File, o Outcome) {
 	o.Err = truncate(o.Err, maxErrorLen) // the record's size stays within what the quota charged
 	a := Attempt{At: o.At, Service: o.Service, Sender: o.Sender, OK: o.OK, Class: o.Class, Error: o.Err, Fallback: o.MoveTo}
-	if o.Attempted {
-		f.Attempts++
+	if o.Attempted || o.Interrupted {
+		if o.Attempted {
+			f.Attempts++
+		}
 		f.History = append(f.History, a)
 		if len(f.History) > MaxHistory {
 			f.History = append(f.History[:0:0], f.History[len(f.History)-MaxHistory:]...)

@@ -101,11 +101,29 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 			}
 		}
 	}()
-	if err := g.Run(ctx); err != nil {
+	err = g.Run(ctx)
+	if errors.Is(err, gateway.ErrRestart) {
+		signal.Stop(hup)
+		return reexec(log, stderr)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "multimsg serve: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// reexec replaces this process with a fresh start of the same binary, arguments and
+// environment (a restart from the settings page, once the gateway has stopped cleanly): the
+// PID stays, so the init script's pidfile stays right, and the flags (-config, -listen, -data,
+// -syslog) stay what they were. Descriptors Go opened are close-on-exec; stdin, stdout and
+// stderr are kept. It returns only if the exec failed: the service then exits non-zero.
+func reexec(log *slog.Logger, stderr io.Writer) int {
+	log.Info("multimsg: restarting", "exe", "/proc/self/exe", "args", strings.Join(os.Args[1:], " "))
+	err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
+	fmt.Fprintf(stderr, "multimsg serve: restart: %v\n", err)
+	log.Error("multimsg: restart failed; the service is stopped", "err", err)
+	return 1
 }
 
 // loadConfig reads path; with no path, the default file if it exists, else the embedded
