@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -42,9 +44,14 @@ type Config struct {
 	Interface     string   `toml:"interface" setting:"label=ARP interface,help=Capture ARP here; empty: the kernel neighbour table only."`
 	UnknownDevice string   `toml:"unknown_device" setting:"label=Unknown devices,default=reject,choices=reject|ip,help=A device whose MAC is unknown: refused, or known by its IP."`
 	AllowMACs     []string `toml:"allow_macs" setting:"label=Allowed MACs,help=Empty: every device; else only these."`
+	BlockMACs     []string `toml:"block_macs" setting:"label=Blocked MACs,help=Refused even when the allow-list is empty; a block wins over an allow."`
 	Watchdog      string   `toml:"watchdog" setting:"label=Watchdog device"`
 	RestoreClock  bool     `toml:"restore_clock" setting:"label=Restore clock,help=A board without an RTC: never start before the last time seen."`
 	HostNames     []string `toml:"host_names" setting:"label=Host names,help=Names device routes accept in Host, besides IPs, localhost and the hostname."`
+
+	// DeviceNames is [device_names]: an admin's label per MAC ("aa:bb:cc:dd:ee:ff" = "Boiler
+	// room"), shown wherever the page shows the MAC. The device-facing API never shows it.
+	DeviceNames map[string]string `toml:"device_names" setting:"label=Device names,help=A label per MAC address, shown beside it on the admin pages."`
 
 	Admin    Admin    `toml:"admin"`
 	Delivery Delivery `toml:"delivery"`
@@ -310,12 +317,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return setting.Errorf("listen", "%q is not host:port (%v)", c.Listen, err)
 	}
-	for i, m := range c.AllowMACs {
-		hw, err := parseMAC(m)
-		if err != nil {
-			return setting.Errorf(fmt.Sprintf("allow_macs[%d]", i), "%v", err)
-		}
-		c.AllowMACs[i] = hw
+	if err := c.devices(); err != nil {
+		return err
 	}
 	for _, h := range c.HostNames {
 		if h == "" || len(h) > 253 || strings.ContainsAny(h, " /:@[]") {
@@ -361,7 +364,85 @@ func serviceNames() []string {
 	return out
 }
 
-func parseMAC(m string) (string, error) {
+// Bounds on the device keys: an admin's labels and lists, not a database.
+const (
+	MaxDeviceMACs  = 4096 // entries of allow_macs, block_macs and device_names, each
+	MaxDeviceLabel = 64   // characters of a device's label
+)
+
+// devices checks allow_macs, block_macs and device_names, and writes their MACs in one form
+// (lower case, colons), the form ARP gives, so a lookup by the device's MAC finds them.
+func (c *Config) devices() error {
+	for _, l := range []struct {
+		key  string
+		macs []string
+	}{{"allow_macs", c.AllowMACs}, {"block_macs", c.BlockMACs}} {
+		if len(l.macs) > MaxDeviceMACs {
+			return setting.Errorf(l.key, "%d MAC addresses, at most %d", len(l.macs), MaxDeviceMACs)
+		}
+		for i, m := range l.macs {
+			hw, err := ParseMAC(m)
+			if err != nil {
+				return setting.Errorf(fmt.Sprintf("%s[%d]", l.key, i), "%v", err)
+			}
+			l.macs[i] = hw
+		}
+	}
+	if len(c.DeviceNames) > MaxDeviceMACs {
+		return setting.Errorf("device_names", "%d names, at most %d", len(c.DeviceNames), MaxDeviceMACs)
+	}
+	if len(c.DeviceNames) == 0 {
+		return nil
+	}
+	names := make(map[string]string, len(c.DeviceNames))
+	macs := make([]string, 0, len(c.DeviceNames))
+	for m := range c.DeviceNames {
+		macs = append(macs, m)
+	}
+	sort.Strings(macs) // the same error for the same file
+	for _, m := range macs {
+		hw, err := ParseMAC(m)
+		if err != nil {
+			return setting.Errorf("device_names", "%v", err)
+		}
+		if _, dup := names[hw]; dup {
+			return setting.Errorf("device_names", "%s is named twice (MACs are compared without case or separators)", hw)
+		}
+		label, err := DeviceLabel(c.DeviceNames[m])
+		if err != nil {
+			return setting.Errorf("device_names", "%s: %v", hw, err)
+		}
+		names[hw] = label
+	}
+	c.DeviceNames = names
+	return nil
+}
+
+// DeviceLabel checks an admin's label for a device and returns it trimmed: 1 to MaxDeviceLabel
+// printable characters of valid UTF-8 (no control, format or line-breaking characters, which
+// would let a label disguise itself or break a page's layout or a log line).
+func DeviceLabel(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", errors.New("the name is not valid UTF-8")
+	}
+	s = strings.TrimSpace(s)
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		return "", errors.New("the name is empty (remove the entry to unname the device)")
+	case n > MaxDeviceLabel:
+		return "", fmt.Errorf("the name has %d characters, at most %d", n, MaxDeviceLabel)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return "", fmt.Errorf("the name holds %U, not a printable character", r)
+		}
+	}
+	return s, nil
+}
+
+// ParseMAC reads a MAC address as the device keys take it (any case, colons or dashes) and
+// writes it as they hold it: lower case with colons.
+func ParseMAC(m string) (string, error) {
 	hw, err := net.ParseMAC(m)
 	if err != nil || len(hw) != 6 {
 		return "", fmt.Errorf("%q is not a MAC address like aa:bb:cc:dd:ee:ff", m)
@@ -435,7 +516,7 @@ func (m *SMTPIn) Validate() error {
 			return setting.Errorf(k+".password_hash", "not a bcrypt hash (make one with `multimsg passwd`)")
 		}
 		if u.MAC != "" {
-			hw, err := parseMAC(u.MAC)
+			hw, err := ParseMAC(u.MAC)
 			if err != nil {
 				return setting.Errorf(k+".mac", "%v", err)
 			}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,13 @@ func TestRejects(t *testing.T) {
 		{`listen = "8080"`, "listen"},
 		{`unknown_device = "maybe"`, "unknown_device"},
 		{`allow_macs = ["aa:bb"]`, "allow_macs[0]"},
+		{`block_macs = ["02:00:00:00:00:01", "nope"]`, "block_macs[1]"},
+		{"[device_names]\n\"aa:bb\" = \"x\"", "device_names: \"aa:bb\" is not a MAC"},
+		{"[device_names]\n\"02:00:00:00:00:01\" = \"  \"", "device_names: 02:00:00:00:00:01: the name is empty"},
+		{"[device_names]\n\"02:00:00:00:00:01\" = \"" + strings.Repeat("é", 65) + "\"", "device_names: 02:00:00:00:00:01: the name has 65 characters, at most 64"},
+		{"[device_names]\n\"02:00:00:00:00:01\" = \"a\\nb\"", "device_names: 02:00:00:00:00:01: the name holds U+000A"},
+		{"[device_names]\n\"02:00:00:00:00:01\" = \"a\\u202eb\"", "U+202E, not a printable"},
+		{"[device_names]\n\"02:00:00:00:00:01\" = \"a\"\n\"02-00-00-00-00-01\" = \"b\"", "device_names: 02:00:00:00:00:01 is named twice"},
 		{"[delivery]\nttl = \"soon\"", "soon"},
 		{"[delivery]\nttl = \"-1h\"", "delivery.ttl"},
 		{"[store]\nquota = \"lots\"", "lots"},
@@ -108,6 +117,34 @@ func TestRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%q) = %v, want an error naming %q", tc.toml, err, tc.want)
 		}
+	}
+}
+
+// The device keys: MACs in any case and separator are held as ARP writes them; labels trimmed.
+func TestDeviceKeys(t *testing.T) {
+	c, err := Parse(`allow_macs = ["02-00-00-00-00-0A"]
+block_macs = ["02:00:00:00:00:0B"]
+[device_names]
+"02:00:00:00:00:0A" = "  Boiler room 3 — «north»  "
+"02-00-00-00-00-0b" = "Caméra d'entrée"
+`, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AllowMACs[0] != "02:00:00:00:00:0a" || c.BlockMACs[0] != "02:00:00:00:00:0b" {
+		t.Errorf("allow_macs %v block_macs %v, want lower case with colons", c.AllowMACs, c.BlockMACs)
+	}
+	want := map[string]string{"02:00:00:00:00:0a": "Boiler room 3 — «north»", "02:00:00:00:00:0b": "Caméra d'entrée"}
+	if !reflect.DeepEqual(c.DeviceNames, want) {
+		t.Errorf("device_names = %q, want %q", c.DeviceNames, want)
+	}
+	var many strings.Builder
+	many.WriteString("[device_names]\n")
+	for i := 0; i <= MaxDeviceMACs; i++ {
+		fmt.Fprintf(&many, "\"02:00:00:00:%02x:%02x\" = \"d\"\n", i>>8, i&0xff)
+	}
+	if _, err := Parse(many.String(), "t"); err == nil || !strings.Contains(err.Error(), "device_names: 4097 names, at most 4096") {
+		t.Errorf("Parse(4097 names) = %v, want the bound named", err)
 	}
 }
 

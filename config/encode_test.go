@@ -19,8 +19,13 @@ data_dir = "/srv/mm"
 interface = "eth0"
 unknown_device = "ip"
 allow_macs = ["AA:BB:CC:DD:EE:01"]
+block_macs = ["aa-bb-cc-dd-ee-03"]
 host_names = ["box.lan"]
 restore_clock = true
+
+[device_names]
+"AA:BB:CC:DD:EE:01" = "Boiler room"
+"aa:bb:cc:dd:ee:02" = "Caméra \"entrée\" = 2"
 
 [admin]
 password_hash = "$2a$10$abcdefghijklmnopqrstuv"
@@ -180,6 +185,12 @@ func normal(c Config) Config {
 	}
 	if len(c.HostNames) == 0 {
 		c.HostNames = nil
+	}
+	if len(c.BlockMACs) == 0 {
+		c.BlockMACs = nil
+	}
+	if len(c.DeviceNames) == 0 {
+		c.DeviceNames = nil
 	}
 	if len(c.SMTPIn.Aliases) == 0 {
 		c.SMTPIn.Aliases = nil

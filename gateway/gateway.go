@@ -187,14 +187,14 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	})
 	g.closers = append(g.closers, g.Update.Close)
 	g.admin = &web.AdminAuth{Hash: hash}
-	pol := policy(&cfg)
-	id := &identity.Identity{Neighbors: neigh, UnknownByIP: pol.UnknownByIP, Allow: pol.Allow}
+	id := &identity.Identity{Neighbors: neigh}
+	id.SetPolicy(policy(&cfg))
 	g.id = id
 	if o.ConfigPath == "" {
 		o.ConfigPath = config.DefaultPath
 	}
 	g.Settings = settings.New(settings.Options{Path: o.ConfigPath, FromFlags: o.FromFlags, Gateway: g,
-		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log, Restart: g.Restart})
+		Registry: g.Reg, DataDir: cfg.DataDir, Log: o.Log, Restart: g.Restart, Devices: g.Store.Devices})
 	g.Web = web.New(web.Options{
 		Update: g.Update,
 		Store:  g.Store, Registry: g.Reg, Dispatcher: g.Disp, Key: g.Key,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -21,7 +22,7 @@ func (g *Gateway) Config() config.Config { return *g.cur.Load() }
 // Reload applies next to the running gateway without a restart and without losing a job
 // (docs/DESIGN.md, "Applying settings live"): the services whose tables changed are rebuilt
 // while no send is in flight (dispatch.Dispatcher.Swap; queued jobs stay queued), the device
-// policy (unknown_device, allow_macs) and the admin password switch over for the requests that
+// policy (unknown_device, allow_macs, block_macs, device_names) and the admin password switch over for the requests that
 // follow. Keys that only a start reads (listen, data_dir, limits, …) are reported in
 // Applied.Restart and take effect at the next start. next must be valid (config.Validate);
 // Reload checks it again and changes nothing if it is not.
@@ -86,7 +87,7 @@ func changedServices(prev, next *config.Config) []string {
 // liveKey says whether a change of key is applied by Reload.
 func liveKey(k string) bool {
 	switch k {
-	case "allow_macs", "unknown_device", "admin.password_hash":
+	case "allow_macs", "block_macs", "device_names", "unknown_device", "admin.password_hash":
 		return true
 	}
 	// What the modems receive is read by the inbox, built at start (gateway/inbound.go).
@@ -108,13 +109,17 @@ func serviceKey(k string) bool {
 	return false
 }
 
-// policy is the device policy of cfg (SPEC §3).
+// policy is the device policy of cfg (SPEC §3; MACs as config.Validate wrote them).
 func policy(cfg *config.Config) identity.Policy {
-	allow := map[string]bool{}
-	for _, m := range cfg.AllowMACs {
-		allow[m] = true
+	set := func(macs []string) map[string]bool {
+		out := make(map[string]bool, len(macs))
+		for _, m := range macs {
+			out[m] = true
+		}
+		return out
 	}
-	return identity.Policy{UnknownByIP: cfg.UnknownDevice == "ip", Allow: allow}
+	return identity.Policy{UnknownByIP: cfg.UnknownDevice == "ip", Allow: set(cfg.AllowMACs), Block: set(cfg.BlockMACs),
+		Names: maps.Clone(cfg.DeviceNames)}
 }
 
 // Live says whether a change of key is applied without a restart (settings.Applier).

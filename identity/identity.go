@@ -1,5 +1,6 @@
 // Package identity decides which device a LAN peer is (SPEC §3): its MAC address from ARP, the
-// allow-list, and what to do with a peer whose MAC is unknown (unknown_device). Every door of the
+// allow- and block-lists, the admin's label for it, and what to do with a peer whose MAC is
+// unknown (unknown_device). Every door of the
 // box that takes jobs from devices (web's HTTP API, mailin's SMTP listener) asks the same
 // Identity, so a device owns the same jobs whichever door it used.
 package identity
@@ -17,7 +18,7 @@ import (
 var (
 	// ErrUnknownDevice: the peer's IP has no known MAC and unknown_device is "reject".
 	ErrUnknownDevice = errors.New("device unknown")
-	// ErrNotAllowed: the peer's MAC is not in allow_macs.
+	// ErrNotAllowed: the peer's MAC is not in allow_macs, or is in block_macs.
 	ErrNotAllowed = errors.New("device not allowed")
 )
 
@@ -47,14 +48,35 @@ type Identity struct {
 	live atomic.Pointer[Policy] // set by SetPolicy; replaces UnknownByIP and Allow
 }
 
-// Policy is what an admin may change while the box runs (settings page, SIGHUP).
+// Policy is what an admin may change while the box runs (settings page, SIGHUP). Its maps are
+// read-only once set, and keyed by MACs as ARP writes them (lower case, colons).
 type Policy struct {
 	UnknownByIP bool
-	Allow       map[string]bool // read-only once set
+	Allow       map[string]bool   // allow_macs; empty: every device
+	Block       map[string]bool   // block_macs: refused even when Allow is empty; wins over Allow
+	Names       map[string]string // device_names: the admin's label per MAC
 }
 
-// SetPolicy replaces unknown_device and allow_macs for the requests that follow.
+// SetPolicy replaces unknown_device, allow_macs, block_macs and device_names for the requests
+// that follow.
 func (id *Identity) SetPolicy(p Policy) { id.live.Store(&p) }
+
+// Name is the admin's label for device (a MAC), "" when it has none.
+func (id *Identity) Name(device string) string { return id.policy().Names[device] }
+
+// Refusal says why a device with this MAC would be refused now: "blocked" (block_macs), "not
+// allowed" (allow_macs lists others), or "" when it is let in.
+func (id *Identity) Refusal(mac string) string {
+	pol := id.policy()
+	switch {
+	case mac == Local: // the box itself is never refused
+	case pol.Block[mac]:
+		return "blocked"
+	case len(pol.Allow) > 0 && !pol.Allow[mac]:
+		return "not allowed"
+	}
+	return ""
+}
 
 func (id *Identity) policy() Policy {
 	if p := id.live.Load(); p != nil {
@@ -96,6 +118,9 @@ func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error)
 			return "", fmt.Errorf("%w: %s has no known MAC address, and allow_macs admits only listed MACs", ErrNotAllowed, ip)
 		}
 		return "ip:" + ip.String(), nil
+	}
+	if pol.Block[mac] {
+		return "", fmt.Errorf("%w: device %s (%s) is blocked on this box (block_macs); ask the admin to unblock it", ErrNotAllowed, mac, ip)
 	}
 	if len(pol.Allow) > 0 && !pol.Allow[mac] {
 		return "", fmt.Errorf("%w: device %s (%s) is not in this box's allow_macs; ask the admin to add it", ErrNotAllowed, mac, ip)

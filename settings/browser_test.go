@@ -40,7 +40,8 @@ func submit(t *testing.T, ctx context.Context, formOf string) {
 // applied waits for the page after a save and fails with its errors when it was refused.
 func applied(t *testing.T, ctx context.Context) {
 	t.Helper()
-	browsertest.WaitJS(t, ctx, "the answer to the save", `location.search.includes("saved") || !!document.querySelector(".alert")`)
+	// readyState: under load the poll can run while the new page is still being parsed
+	browsertest.WaitJS(t, ctx, "the answer to the save", `document.readyState === "complete" && (location.search.includes("saved") || !!document.querySelector(".alert"))`)
 	msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll(".alert, .error")].map(e => (e.dataset.key || "") + " " + e.textContent).join("\n")`))
 	if err != nil || msg != "" {
 		t.Fatalf("the save was refused (%v):\n%s", err, msg)

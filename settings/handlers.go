@@ -32,6 +32,7 @@ func (m *Manager) Routes() []web.Route {
 		{Method: "GET", Path: "/admin/settings", Auth: web.AuthSession, Handle: m.page},
 		{Method: "POST", Path: "/admin/settings", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.save},
 		{Method: "POST", Path: "/admin/settings/test", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.test},
+		{Method: "POST", Path: "/admin/settings/devices", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.device},
 		{Method: "POST", Path: "/admin/settings/probe", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.probe},
 		{Method: "GET", Path: "/admin/settings/backup", Auth: web.AuthAdmin, Handle: m.backup},
 		{Method: "POST", Path: "/admin/settings/backup", Auth: web.AuthSessionCSRF, Body: web.BodyForm, Handle: m.backup},
@@ -56,7 +57,7 @@ func (m *Manager) newView(ctx *fasthttp.RequestCtx) *view {
 	cfg := m.o.Gateway.Config()
 	v := &view{CSRF: web.CSRFOf(ctx), Cfg: &cfg, Audit: m.audit.last(20), Ports: serialPorts(),
 		Reg: m.o.Registry, Live: m.o.Gateway.Live, Tests: map[string]string{},
-		Pending: m.Pending(), CanRestart: m.o.Restart != nil}
+		Pending: m.Pending(), CanRestart: m.o.Restart != nil, Known: m.knownDevices()}
 	for _, k := range v.Pending {
 		if n := m.heldNote(k); n != "" {
 			v.Held = append(v.Held, n)

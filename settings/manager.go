@@ -10,6 +10,7 @@ import (
 
 	"multimsg/config"
 	"multimsg/provider"
+	"multimsg/store"
 )
 
 // Applier is the running gateway as the settings see it.
@@ -34,6 +35,8 @@ type Options struct {
 	Registry  *provider.Registry // the live services, for test messages and health
 	DataDir   string             // the audit log lives here
 	Log       *slog.Logger
+	// Devices lists the device registry, for the page's device list (nil: none).
+	Devices func() []store.Device
 	// TestTimeout bounds a test message (default 60 s: a modem may take that long).
 	TestTimeout time.Duration
 	// Restart stops the service cleanly and starts it again with the same arguments
@@ -76,6 +79,11 @@ func New(o Options) *Manager {
 func (m *Manager) Apply(next config.Config, who, how string) (Applied, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.apply(next, who, how)
+}
+
+// apply is Apply with m.mu held.
+func (m *Manager) apply(next config.Config, who, how string) (Applied, error) {
 	if err := next.Validate(); err != nil {
 		return Applied{}, err
 	}

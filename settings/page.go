@@ -11,6 +11,7 @@ import (
 	"multimsg/provider/sms"
 	"multimsg/provider/units"
 	"multimsg/setting"
+	"multimsg/store"
 	"multimsg/web"
 )
 
@@ -22,7 +23,7 @@ type boxSection struct {
 }
 
 var boxSections = []boxSection{
-	{"devices", "Devices", []string{"unknown_device", "allow_macs", "interface"}},
+	{"devices", "Devices", []string{"unknown_device", "allow_macs", "block_macs", "interface"}},
 	{"delivery", "Delivery", []string{"delivery.ttl", "delivery.retry_min", "delivery.retry_max", "delivery.send_timeout", "delivery.workers"}},
 	{"store", "Retention and quota", []string{"store.quota", "store.unparameterised", "store.unconsulted", "store.keep_archived", "store.max_devices"}},
 	{"box", "Box", []string{"listen", "data_dir", "watchdog"}},
@@ -62,6 +63,7 @@ type view struct {
 	Probe   *probeResult      // what a modem probe found (probe.go)
 	Audit   []Entry
 	Ports   []string
+	Known   []store.Device // the device registry (devices.go)
 	Reg     *provider.Registry
 	Live    func(string) bool
 	// Pending are the keys waiting for a restart; Held says which of them the command line
@@ -135,6 +137,9 @@ func render(p *web.Page, v *view) {
 	}
 	for _, s := range boxSections {
 		boxCard(p, v, s)
+		if s.ID == "devices" {
+			deviceList(p, v) // devices.go
+		}
 	}
 	adminCard(p, v)
 	backupCard(p, v)

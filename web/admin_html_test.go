@@ -123,8 +123,8 @@ func pageFixture(s string) pageData {
 			{Service: "sms", Name: s, Paused: true, LastError: s, Problem: s + "p",
 				Driver: &provider.Health{Facts: modem.Health{Present: true, SIM: s, Registered: true, RegStatus: s, Operator: s, SMSC: s, Model: s, LastError: s + "m", SignalDBM: -70, HasSignal: true}}},
 		},
-		Devices: []store.Device{{MAC: s, IP: s, LastSeen: now, Jobs: 1}},
-		Recent: []RecentJob{{ID: s + "0123456789", Created: now, Device: s, Service: s, Sender: s, Dest: s,
+		Devices: []DeviceView{{Device: store.Device{MAC: s, IP: s, LastSeen: now, Jobs: 1}, Name: s + "n", Refused: s + "r"}},
+		Recent: []RecentJob{{ID: s + "0123456789", Created: now, Device: s, DeviceName: s + "n", Service: s, Sender: s, Dest: s,
 			State: s, Archived: true, Attempts: 2, Error: s, CanRetry: true, CanCancel: true}},
 		SIM: &sim.Status{Code: s, Answer: s, Amount: &fixtureAmount, At: now, Error: s, ErrorAt: now, Low: 5, Below: true, Checks: 3, NextCheck: now},
 	}}

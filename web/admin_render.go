@@ -2,7 +2,6 @@ package web
 
 import (
 	"multimsg/dispatch"
-	"multimsg/store"
 )
 
 // The admin pages, written with page (admin_html.go). Each card of the status page is one
@@ -235,7 +234,8 @@ func recentRow(p *page, d *pageData, j *RecentJob) {
     <tr data-id="%s" class="st-%s">
       <td class="c-id id" title="%s">%s</td>
       <td class="c-when" title="%s">%s</td>
-      <td class="c-dev">%s`, j.ID, j.State, j.ID, shortID(j.ID), stamp(j.Created), ago(j.Created, d.Now), j.Device)
+      <td class="c-dev">`, j.ID, j.State, j.ID, shortID(j.ID), stamp(j.Created), ago(j.Created, d.Now))
+	deviceCell(p, j.DeviceName, j.Device)
 	if j.Via == "mail" {
 		p.raw(`<span class="via" title="arrived by e-mail (SMTP)">via mail</span>`)
 	}
@@ -274,17 +274,17 @@ func recentRow(p *page, d *pageData, j *RecentJob) {
 func devicesCard(p *page, d *pageData) {
 	p.raw(`
 <section class="card" id="devices-card">
-  <h2>Devices</h2>
+  <h2>Devices <a class="small" href="/admin/settings#device-list">name, allow or block</a></h2>
   <div class="scroll">
   <table>
-    <thead><tr><th>MAC</th><th>IP</th><th>last seen</th><th class="num">jobs</th></tr></thead>
+    <thead><tr><th>device</th><th>IP</th><th>last seen</th><th class="num">jobs</th><th>access</th></tr></thead>
     <tbody id="devices">
     `)
-	for _, dv := range d.Devices {
-		deviceRow(p, d, &dv)
+	for i := range d.Devices {
+		deviceRow(p, d, &d.Devices[i])
 	}
 	if len(d.Devices) == 0 {
-		p.raw(`<tr><td colspan="4" class="muted">No device seen yet.</td></tr>`)
+		p.raw(`<tr><td colspan="5" class="muted">No device seen yet.</td></tr>`)
 	}
 	p.raw(`
     </tbody>
@@ -294,9 +294,32 @@ func devicesCard(p *page, d *pageData) {
 `)
 }
 
-func deviceRow(p *page, d *pageData, dv *store.Device) {
-	p.printf(`<tr><td class="mono">%s</td><td class="mono">%s</td><td title="%s">%s</td><td class="num">%d</td></tr>
-    `, dv.MAC, dv.IP, stamp(dv.LastSeen), ago(dv.LastSeen, d.Now), dv.Jobs)
+// access is a device's access as the devices table shows it.
+func access(refused string) string {
+	if refused == "" {
+		return "allowed"
+	}
+	return refused
+}
+
+// deviceCell is a device as the admin sees it wherever it is shown: the admin's label above
+// its MAC (device_names), or the MAC alone.
+func deviceCell(p *page, name, mac string) {
+	if name != "" {
+		p.printf(`<span class="dname">%s</span> `, name)
+	}
+	p.printf(`<span class="mono">%s</span>`, mac)
+}
+
+func deviceRow(p *page, d *pageData, dv *DeviceView) {
+	p.raw(`<tr`)
+	if dv.Refused != "" {
+		p.raw(` class="refused"`)
+	}
+	p.raw(`><td class="c-device">`)
+	deviceCell(p, dv.Name, dv.MAC)
+	p.printf(`</td><td class="mono">%s</td><td title="%s">%s</td><td class="num">%d</td><td class="c-access">%s</td></tr>
+    `, dv.IP, stamp(dv.LastSeen), ago(dv.LastSeen, d.Now), dv.Jobs, access(dv.Refused))
 }
 
 func boxCard(p *page, d *pageData) {

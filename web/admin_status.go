@@ -25,7 +25,7 @@ type Status struct {
 	Disk          *DiskStatus             `json:"disk,omitempty"`
 	History       []Hour                  `json:"history"`
 	Senders       []dispatch.SenderStatus `json:"senders"`
-	Devices       []store.Device          `json:"devices"`
+	Devices       []DeviceView            `json:"devices"`
 	DevicesTotal  int                     `json:"devices_total"`
 	Recent        []RecentJob             `json:"recent"`
 	Inbound       []InboundView           `json:"inbound"` // newest first (inbox.go)
@@ -59,24 +59,34 @@ type DiskStatus struct {
 	Total int64  `json:"total_bytes"`
 }
 
+// DeviceView is a known device as the admin sees it: the registry's facts, the admin's label
+// for its MAC (device_names) and whether it is refused now.
+type DeviceView struct {
+	store.Device
+	Name    string `json:"name,omitempty"`    // the admin's label (device_names)
+	Refused string `json:"refused,omitempty"` // "blocked" (block_macs), "not allowed" (allow_macs), "": let in
+}
+
 // RecentJob is one job in the recent list: metadata only, never file contents, and the
 // destination masked.
 type RecentJob struct {
-	ID       string    `json:"id"`
-	Created  time.Time `json:"created"`
-	Updated  time.Time `json:"updated"`
-	Device   string    `json:"device"`
-	Via      string    `json:"via,omitempty"` // "mail": the job came in by e-mail (mailin)
-	Service  string    `json:"service,omitempty"`
-	Sender   string    `json:"sender,omitempty"`
-	Dest     string    `json:"dest,omitempty"` // masked: 54911•••••78, o•••@example.com
-	State    string    `json:"state"`
-	Archived bool      `json:"archived,omitempty"`
-	Files    int       `json:"files"`
-	Bytes    int64     `json:"bytes"`
-	Attempts int       `json:"attempts"` // over all files
-	Error    string    `json:"error,omitempty"`
-	Report   string    `json:"report,omitempty"` // SMS status reports: accepted, handset, failed (why), unconfirmed
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	Device  string    `json:"device"`
+	// DeviceName is the admin's label for Device (device_names), "" when it has none.
+	DeviceName string `json:"device_name,omitempty"`
+	Via        string `json:"via,omitempty"` // "mail": the job came in by e-mail (mailin)
+	Service    string `json:"service,omitempty"`
+	Sender     string `json:"sender,omitempty"`
+	Dest       string `json:"dest,omitempty"` // masked: 54911•••••78, o•••@example.com
+	State      string `json:"state"`
+	Archived   bool   `json:"archived,omitempty"`
+	Files      int    `json:"files"`
+	Bytes      int64  `json:"bytes"`
+	Attempts   int    `json:"attempts"` // over all files
+	Error      string `json:"error,omitempty"`
+	Report     string `json:"report,omitempty"` // SMS status reports: accepted, handset, failed (why), unconfirmed
 	// What an admin may do now (the page shows the buttons).
 	CanRetry  bool `json:"can_retry"`
 	CanCancel bool `json:"can_cancel"`
@@ -102,10 +112,14 @@ func (s *Server) Snapshot() Status {
 		Jobs: jobs, Store: storeStatus(s.o.Store.Space()),
 		History: s.hist.last(now), Services: s.o.Registry.Names(), Senders: []dispatch.SenderStatus{}}
 	st.HistoryLoading = s.hist.loading.Load()
-	st.Devices = s.o.Store.Devices()
-	st.DevicesTotal = len(st.Devices)
-	if len(st.Devices) > devicesLimit {
-		st.Devices = st.Devices[:devicesLimit]
+	devs := s.o.Store.Devices()
+	st.DevicesTotal = len(devs)
+	if len(devs) > devicesLimit {
+		devs = devs[:devicesLimit]
+	}
+	st.Devices = make([]DeviceView, len(devs))
+	for i, d := range devs {
+		st.Devices[i] = DeviceView{Device: d, Name: s.o.Identity.Name(d.MAC), Refused: s.o.Identity.Refusal(d.MAC)}
 	}
 	st.Disk = diskStatus(s.o.DataDir)
 	if s.o.Dispatcher != nil {
@@ -116,6 +130,7 @@ func (s *Server) Snapshot() Status {
 	if rs, err := s.o.Store.Recent(recentLimit); err == nil {
 		for _, j := range rs {
 			r := recentOf(j)
+			r.DeviceName = s.o.Identity.Name(j.Device)
 			r.Report = jobReport(j, now, s.o.ReportWait)
 			st.Recent = append(st.Recent, r)
 		}

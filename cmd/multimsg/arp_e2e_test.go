@@ -290,6 +290,8 @@ func TestE2EDeviceIdentity(t *testing.T) {
 	bin := buildE2EBinary(t, t.TempDir())
 	t.Run("DevicesByMAC", func(t *testing.T) { e2eDevicesByMAC(t, bin) })
 	t.Run("AllowMACs", func(t *testing.T) { e2eAllowMACs(t, bin) })
+	t.Run("NameAndBlock", func(t *testing.T) { e2eNameAndBlock(t, bin) })
+	t.Run("DevicesInBrowser", func(t *testing.T) { e2eDevicesInBrowser(t, bin) })
 	for _, mode := range []string{"reject", "ip"} {
 		t.Run("UnknownDevice="+mode, func(t *testing.T) { e2eUnknownDevice(t, bin, mode) })
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +37,8 @@ func Artifacts(t *testing.T) string {
 		}
 	} else {
 		var err error
-		if dir, err = os.MkdirTemp("", "multimsg-"+t.Name()+"-"); err != nil {
+		// a subtest's name holds "/", which a temp dir's pattern may not
+		if dir, err = os.MkdirTemp("", "multimsg-"+strings.ReplaceAll(t.Name(), "/", "_")+"-"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -159,7 +159,7 @@
     const rows = st.recent.map((j) => h("tr", { "data-id": j.id, class: "st-" + j.state },
       h("td", { class: "c-id id", title: j.id, text: j.id.length > 10 ? j.id.slice(0, 4) + "…" + j.id.slice(-4) : j.id }),
       h("td", { class: "c-when", title: j.created, text: ago(j.created, now) }),
-      h("td", { class: "c-dev" }, j.device, j.via === "mail" ? h("span", { class: "via", title: "arrived by e-mail (SMTP)", text: "via mail" }) : null),
+      h("td", { class: "c-dev" }, ...deviceCell(j.device_name, j.device), j.via === "mail" ? h("span", { class: "via", title: "arrived by e-mail (SMTP)", text: "via mail" }) : null),
       h("td", { class: "c-svc", text: (j.service || "") + (j.sender ? "/" + j.sender : "") }),
       h("td", { class: "c-dest", text: j.dest || "" }),
       h("td", { class: "c-state" }, h("span", { class: "state", text: j.state + (j.report ? " · " + j.report : "") + (j.archived ? " (archived)" : "") })),
@@ -184,11 +184,17 @@
     $("inbound-total").textContent = st.inbound_total || 0;
   }
 
+  // a device as the admin sees it: the admin's label (device_names) beside its MAC
+  function deviceCell(name, mac) {
+    return [name ? h("span", { class: "dname", text: name }) : null, name ? " " : null, h("span", { class: "mono", text: mac })];
+  }
+
   function devices(st, now) {
-    const rows = st.devices.map((d) => h("tr", {},
-      h("td", { class: "mono", text: d.mac }), h("td", { class: "mono", text: d.ip }),
-      h("td", { title: d.last_seen, text: ago(d.last_seen, now) }), h("td", { class: "num", text: d.jobs })));
-    $("devices").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 4, class: "muted", text: "No device seen yet." }))]));
+    const rows = st.devices.map((d) => h("tr", d.refused ? { class: "refused" } : {},
+      h("td", { class: "c-device" }, ...deviceCell(d.name, d.mac)), h("td", { class: "mono", text: d.ip }),
+      h("td", { title: d.last_seen, text: ago(d.last_seen, now) }), h("td", { class: "num", text: d.jobs }),
+      h("td", { class: "c-access", text: d.refused || "allowed" })));
+    $("devices").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 5, class: "muted", text: "No device seen yet." }))]));
   }
 
   function box(st) {
