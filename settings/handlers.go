@@ -284,7 +284,8 @@ func (m *Manager) sendTest(ctx context.Context, service, sender, dest string) st
 	if err := snd.Driver.Check(provider.Request{Dest: dest, Files: files}); err != nil {
 		return "Not sent: " + err.Error()
 	}
-	tctx, cancel := context.WithTimeout(ctx, m.o.TestTimeout)
+	// not derived from the request's cancellation: fasthttp reuses its RequestCtx (web/cost.go, take)
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.o.TestTimeout)
 	defer cancel()
 	start := time.Now()
 	rc, err := snd.Driver.Send(tctx, provider.Delivery{JobID: "test-" + start.UTC().Format("20060102T150405Z"), Device: "admin",

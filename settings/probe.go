@@ -93,7 +93,8 @@ func (m *Manager) runProbe(ctx context.Context, sender, device, pin, baudText st
 	start := time.Now()
 	r := &probeResult{Device: device}
 	defer func() { r.Took = time.Since(start) }()
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	// not derived from the request's cancellation: fasthttp reuses its RequestCtx (web/cost.go, take)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	live := m.liveModems()
 	var d *sms.Driver

@@ -75,7 +75,9 @@ func (b *budget) take(ctx context.Context, n int64) error {
 	if b.sem.TryAcquire(n) {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, b.wait)
+	// Not derived from ctx's cancellation: ctx may be a fasthttp.RequestCtx, reused for the next
+	// request once the handler returns, and a context derived from it reads it from a goroutine.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.wait)
 	defer cancel()
 	if err := b.sem.Acquire(wctx, n); err != nil {
 		return &busyError{"the gateway is receiving other uploads; try again in a few seconds"}
