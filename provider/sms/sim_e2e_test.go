@@ -144,6 +144,9 @@ first_check = "100ms"
 		t.Fatal(err)
 	}
 	browsertest.WaitJS(t, ctx, "the SIM panel with the credit", `document.querySelector('#sim [data-k="sim_amount"]')?.textContent === "12.5"`)
+	// the panel is rendered by the server; the box posts through sim.js once it has run (a
+	// submit before that is a plain form POST without the CSRF header: 403)
+	browsertest.WaitJS(t, ctx, "the USSD box's script", `document.getElementById("ussd-form")?.dataset.ready === "1"`)
 	// typed and sent as a person would, in one script step: the page's refresh may redraw nodes
 	// between two protocol calls (chromedp's node ids then go stale)
 	sent, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const f = document.getElementById("ussd-form");

@@ -54,5 +54,6 @@
     btn.disabled = false;
     refresh();
   });
+  form.dataset.ready = "1"; // the box posts through this script from now on (tests wait for it)
   setInterval(refresh, 30000);
 })();
