@@ -96,7 +96,8 @@ func (m *Manager) device(ctx *fasthttp.RequestCtx) error {
 	typed := map[string]string{"mac:" + row: raw, "name:" + row: name}
 	mac, err := config.ParseMAC(raw)
 	if err == nil {
-		_, err = m.change(func(c *config.Config) { editDevice(c, mac, action, name) }, who(ctx), "devices")
+		// the audit says which device: the keys alone (block_macs, device_names) do not
+		_, err = m.change(func(c *config.Config) { editDevice(c, mac, action, name) }, who(ctx), "devices: "+action+" "+mac)
 	}
 	if err != nil {
 		return m.fail(ctx, &formError{section: "device-list", errs: map[string]string{"device:" + row: message(err)},

@@ -178,7 +178,7 @@ func TestDeviceActions(t *testing.T) {
 
 	// The audit names who, how and the keys.
 	b, _ := os.ReadFile(filepath.Join(g.DataDir, "settings-audit.jsonl"))
-	for _, k := range []string{`"device_names"`, `"block_macs"`, `"allow_macs"`, `"how":"devices"`, `"who":"admin from 127.0.0.1"`} {
+	for _, k := range []string{`"device_names"`, `"block_macs"`, `"allow_macs"`, `"how":"devices: block 02:00:00:00:00:0a"`, `"who":"admin from 127.0.0.1"`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("the audit log does not hold %s:\n%s", k, b)
 		}
