@@ -63,12 +63,12 @@ func (m *Manager) probe(ctx *fasthttp.RequestCtx) error {
 	// A sender's fieldset as typed ("Probe this modem" sends it along): shown again as it was,
 	// so an unsaved sender need not be typed twice. Secrets are never shown again anyway.
 	n := 0
-	args.VisitAll(func(k, val []byte) {
+	for k, val := range args.All() {
 		if bytes.HasPrefix(k, []byte(sms.ServiceName+".sender[")) && n < maxKeptFields {
 			v.Raw[string(k)] = string(val)
 			n++
 		}
-	})
+	}
 	if !m.probing.TryLock() {
 		v.Probe = &probeResult{Device: device}
 		v.Probe.Err = errors.New("another probe is running; try again when it has finished")
