@@ -75,7 +75,7 @@ type Gateway struct {
 	cmds   *smscommand.Commands // nil unless [sms.commands] is set
 	// Settings changes the configuration from the page and on SIGHUP (ReloadFile).
 	Settings *settings.Manager
-	neigh    *arp.Table
+	neigh    *lan // the ARP watcher; its interface changes live (Reload)
 	ln       net.Listener
 	mailLn   net.Listener
 	clock    *clock.File // nil unless restore_clock
@@ -173,7 +173,7 @@ func New(cfg config.Config, o Options) (g *Gateway, err error) {
 	// here and run by Run under its context (the closer covers a New that fails later). Devices
 	// enter the registry by their requests (web), not by the ARP frames the watcher learns
 	// from: any host on the LAN can forge those by the thousand (issue 11).
-	neigh, err := arp.Open(arp.Options{Interface: cfg.Interface}, o.Log)
+	neigh, err := openLAN(cfg.Interface, o.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"reflect"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"multimsg/identity"
 	"multimsg/provider/sms"
 	"multimsg/provider/units"
+	"multimsg/setting"
 	"multimsg/settings"
 )
 
@@ -22,7 +24,8 @@ func (g *Gateway) Config() config.Config { return *g.cur.Load() }
 // Reload applies next to the running gateway without a restart and without losing a job
 // (docs/DESIGN.md, "Applying settings live"): the services whose tables changed are rebuilt
 // while no send is in flight (dispatch.Dispatcher.Swap; queued jobs stay queued), the device
-// policy (unknown_device, allow_macs, block_macs, device_names) and the admin password switch over for the requests that
+// policy (unknown_device, allow_macs, block_macs, device_names), the ARP watcher's interface (a new table on the
+// new one; lan.Switch) and the admin password switch over for the requests that
 // follow. Keys that only a start reads (listen, data_dir, limits, …) are reported in
 // Applied.Restart and take effect at the next start. next must be valid (config.Validate);
 // Reload checks it again and changes nothing if it is not.
@@ -42,6 +45,12 @@ func (g *Gateway) Reload(next config.Config) (settings.Applied, error) {
 			a.Live = append(a.Live, k)
 		} else {
 			a.Restart = append(a.Restart, k)
+		}
+	}
+	if next.Interface != prev.Interface {
+		// first: a table that cannot open (the interface went away since Check) changes nothing
+		if err := g.neigh.Switch(next.Interface); err != nil {
+			return settings.Applied{}, setting.Errorf("interface", "%v", err)
 		}
 	}
 	var err error
@@ -87,7 +96,7 @@ func changedServices(prev, next *config.Config) []string {
 // liveKey says whether a change of key is applied by Reload.
 func liveKey(k string) bool {
 	switch k {
-	case "allow_macs", "block_macs", "device_names", "unknown_device", "admin.password_hash":
+	case "allow_macs", "block_macs", "device_names", "unknown_device", "admin.password_hash", "interface":
 		return true
 	}
 	// What the modems receive is read by the inbox, built at start (gateway/inbound.go).
@@ -120,6 +129,24 @@ func policy(cfg *config.Config) identity.Policy {
 	}
 	return identity.Policy{UnknownByIP: cfg.UnknownDevice == "ip", Allow: set(cfg.AllowMACs), Block: set(cfg.BlockMACs),
 		Names: maps.Clone(cfg.DeviceNames)}
+}
+
+// Check tells what only the running box can: the ARP interface must be one it has
+// (settings.Applier). A start on a missing one fails, so the page must not save it.
+func (g *Gateway) Check(next *config.Config) error {
+	if next.Interface == "" || next.Interface == g.Config().Interface {
+		return nil
+	}
+	if _, err := net.InterfaceByName(next.Interface); err != nil {
+		var names []string
+		if ifs, ierr := net.Interfaces(); ierr == nil {
+			for _, i := range ifs {
+				names = append(names, i.Name)
+			}
+		}
+		return setting.Errorf("interface", "this box has no interface %q (it has: %s)", next.Interface, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // Live says whether a change of key is applied without a restart (settings.Applier).

@@ -21,6 +21,9 @@ type Applier interface {
 	Reload(next config.Config) (Applied, error)
 	// Live says whether a change of key takes effect without a restart.
 	Live(key string) bool
+	// Check says what only the running box can tell of a valid next configuration (an ARP
+	// interface it does not have): a *setting.Error naming the key, before anything is written.
+	Check(next *config.Config) error
 }
 
 // Options configure a Manager.
@@ -85,6 +88,9 @@ func (m *Manager) Apply(next config.Config, who, how string) (Applied, error) {
 // apply is Apply with m.mu held.
 func (m *Manager) apply(next config.Config, who, how string) (Applied, error) {
 	if err := next.Validate(); err != nil {
+		return Applied{}, err
+	}
+	if err := m.o.Gateway.Check(&next); err != nil {
 		return Applied{}, err
 	}
 	cur := m.o.Gateway.Config()
@@ -161,7 +167,11 @@ func (m *Manager) ReloadFile(who string) (Applied, error) {
 			return Applied{}, err
 		}
 	}
-	if err := next.Validate(); err != nil {
+	err = next.Validate()
+	if err == nil {
+		err = m.o.Gateway.Check(&next)
+	}
+	if err != nil {
 		m.audit.add(Entry{At: time.Now(), Who: who, How: "file", Err: "not applied: " + err.Error()})
 		return Applied{}, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"multimsg/client"
 	"multimsg/gateway/gatewaytest"
+	"multimsg/internal/peertest"
 	"multimsg/internal/poll"
 	"multimsg/provider/mail/smtptest"
 )
@@ -375,4 +376,31 @@ func excerpt(page, needle string) string {
 		return "(" + needle + " not found)"
 	}
 	return page[max(0, i-300):min(len(page), i+500)]
+}
+
+// The ARP interface switches live (a new table on it, the old one closed) and back; one the
+// box lacks is refused at its field. A capture socket needs root.
+func TestInterfaceLive(t *testing.T) {
+	peertest.Root(t, "an ARP capture socket needs CAP_NET_RAW")
+	g := gatewaytest.Start(t, maildirMail)
+	a := login(t, g)
+	before := a.file()
+	if code, body := a.save("devices", "interface", "nosuch0"); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, `data-key="interface">this box has no interface &#34;nosuch0&#34;`) {
+		t.Fatalf("interface nosuch0: %d, want 422 at its field:\n%s", code, excerpt(body, "nosuch0"))
+	}
+	if a.file() != before {
+		t.Error("a refused interface changed the file")
+	}
+	for _, iface := range []string{"lo", ""} {
+		if code, body := a.save("devices", "interface", iface); code != http.StatusSeeOther {
+			t.Fatalf("interface %q: %d %s", iface, code, excerpt(body, "alert"))
+		}
+		if got := g.Gateway.Config().Interface; got != iface {
+			t.Errorf("applied interface %q, want %q", got, iface)
+		}
+		if p := g.Settings.Pending(); len(p) != 0 {
+			t.Errorf("interface %q waits for a restart: %v", iface, p)
+		}
+	}
 }

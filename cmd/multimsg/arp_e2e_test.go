@@ -291,6 +291,7 @@ func TestE2EDeviceIdentity(t *testing.T) {
 	t.Run("DevicesByMAC", func(t *testing.T) { e2eDevicesByMAC(t, bin) })
 	t.Run("AllowMACs", func(t *testing.T) { e2eAllowMACs(t, bin) })
 	t.Run("NameAndBlock", func(t *testing.T) { e2eNameAndBlock(t, bin) })
+	t.Run("InterfaceLive", func(t *testing.T) { e2eInterfaceLive(t, bin) })
 	t.Run("DevicesInBrowser", func(t *testing.T) { e2eDevicesInBrowser(t, bin) })
 	for _, mode := range []string{"reject", "ip"} {
 		t.Run("UnknownDevice="+mode, func(t *testing.T) { e2eUnknownDevice(t, bin, mode) })

@@ -10,13 +10,16 @@ package main
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"multimsg/internal/nslan"
+	"multimsg/internal/poll"
 )
 
 // e2eAdmin is an admin session on the box's loopback: curl with a cookie jar.
@@ -130,4 +133,62 @@ func e2eNameAndBlock(t *testing.T, bin string) {
 
 	adm.device(t, "unblock", a.MAC, "")
 	s.upload(t, a, "let in again")
+}
+
+// e2eInterfaceLive: the ARP interface changed from the settings page is watched at once, with
+// no restart: the box has a leg on a second LAN; once it watches that leg, a device there is
+// learned from its ARP frames, and what was learned on the first LAN is gone with its table.
+// An interface the box lacks is refused at its field and changes nothing.
+func e2eInterfaceLive(t *testing.T, bin string) {
+	_, gw, a, _ := e2eLAN(t)
+	second := nslan.NewSegment(t, netip.MustParsePrefix("10.77.2.0/24"))
+	leg := second.Attach(t, gw, "eth1", "02:77:00:02:00:01", netip.MustParseAddr("10.77.2.1"))
+	y := second.Add(t, "y", "02:77:00:02:00:0a", netip.MustParseAddr("10.77.2.10"))
+	s := startE2EServer(t, bin, gw, `unknown_device = "reject"`)
+	s.upload(t, a, "from the first LAN")
+	if e, ok := s.status(t).arp(a.IP); !ok || e.Source != "arp" {
+		t.Fatalf("before the switch, %s's ARP entry = %+v %v, want learned from its frames", a.IP, e, ok)
+	}
+	adm := s.admin(t)
+	save := func(iface string) (int, string) {
+		return adm.curl(t, "--data-urlencode", "csrf="+adm.csrf, "--data-urlencode", "section=devices",
+			"--data-urlencode", "interface="+iface, "/admin/settings")
+	}
+	if code, body := save("nosuch0"); code != 422 || !strings.Contains(body, `this box has no interface &#34;nosuch0&#34;`) {
+		t.Fatalf("interface nosuch0 = %d, want 422 naming it:\n%.2000s", code, body)
+	}
+	if code, body := save(leg.Link); code != 303 {
+		t.Fatalf("interface %s = %d %.500q, want 303", leg.Link, code, body)
+	}
+	s.waitLog(t, `msg="arp: watching another interface" interface=`+leg.Link, nil)
+	url := "http://" + leg.IP.String() + ":8080"
+	note := filepath.Join(t.TempDir(), "note.txt")
+	if err := os.WriteFile(note, []byte("from the second LAN"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body := e2eCurl(t, y, "-F", "text=@"+note, url+"/data")
+	if code != 200 {
+		t.Fatalf("/data from %s on the second LAN = %d %q", y.MAC, code, body)
+	}
+	st := s.status(t)
+	if e, ok := st.arp(y.IP); !ok || e.MAC != y.MAC {
+		t.Errorf("after the switch, %s's entry = %+v %v, want its MAC %s", y.IP, e, ok, y.MAC)
+	}
+	if e, ok := st.arp(a.IP); ok {
+		t.Errorf("after the switch the first LAN's %s is still in the table: %+v", a.IP, e)
+	}
+	if mac, ok := st.device(y.MAC); !ok {
+		t.Errorf("the device on the second LAN is not registered by its MAC (%v)", mac)
+	}
+	y.Run(t, "ip", "neigh", "flush", "all") // its next request asks for the box's MAC again: a frame the new capture sees
+	if code, _ := e2eCurl(t, y, "-F", "text=@"+note, url+"/data"); code != 200 {
+		t.Fatalf("second /data from %s = %d", y.MAC, code)
+	}
+	poll.Until(t, 10*time.Second, "the second LAN's device learned from its ARP frames", func() bool {
+		e, ok := s.status(t).arp(y.IP)
+		return ok && e.Source == "arp"
+	})
+	if n := strings.Count(s.log(), `msg="multimsg: serving"`); n != 1 {
+		t.Errorf("the service started %d times, want once (no restart):\n%s", n, s.log())
+	}
 }
