@@ -67,12 +67,19 @@ func (id *Identity) Name(device string) string { return id.policy().Names[device
 // Refusal says why a device with this MAC would be refused now: "blocked" (block_macs), "not
 // allowed" (allow_macs lists others), or "" when it is let in.
 func (id *Identity) Refusal(mac string) string {
-	pol := id.policy()
+	if mac == Local { // the box itself is never refused
+		return ""
+	}
+	return id.policy().refusal(mac)
+}
+
+// refusal is the one rule for a device with a known MAC: a block wins over everything, and a
+// non-empty allow-list admits only its MACs.
+func (p Policy) refusal(mac string) string {
 	switch {
-	case mac == Local: // the box itself is never refused
-	case pol.Block[mac]:
+	case p.Block[mac]:
 		return "blocked"
-	case len(pol.Allow) > 0 && !pol.Allow[mac]:
+	case len(p.Allow) > 0 && !p.Allow[mac]:
 		return "not allowed"
 	}
 	return ""
@@ -119,10 +126,10 @@ func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error)
 		}
 		return "ip:" + ip.String(), nil
 	}
-	if pol.Block[mac] {
+	switch pol.refusal(mac) {
+	case "blocked":
 		return "", fmt.Errorf("%w: device %s (%s) is blocked on this box (block_macs); ask the admin to unblock it", ErrNotAllowed, mac, ip)
-	}
-	if len(pol.Allow) > 0 && !pol.Allow[mac] {
+	case "not allowed":
 		return "", fmt.Errorf("%w: device %s (%s) is not in this box's allow_macs; ask the admin to add it", ErrNotAllowed, mac, ip)
 	}
 	return mac, nil
