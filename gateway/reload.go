@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"fmt"
-	"maps"
 	"net"
 	"os"
 	"reflect"
@@ -120,15 +119,7 @@ func serviceKey(k string) bool {
 
 // policy is the device policy of cfg (SPEC §3; MACs as config.Validate wrote them).
 func policy(cfg *config.Config) identity.Policy {
-	set := func(macs []string) map[string]bool {
-		out := make(map[string]bool, len(macs))
-		for _, m := range macs {
-			out[m] = true
-		}
-		return out
-	}
-	return identity.Policy{UnknownByIP: cfg.UnknownDevice == "ip", Allow: set(cfg.AllowMACs), Block: set(cfg.BlockMACs),
-		Names: maps.Clone(cfg.DeviceNames)}
+	return identity.NewPolicy(cfg.UnknownDevice == "ip", cfg.AllowMACs, cfg.BlockMACs, cfg.DeviceNames)
 }
 
 // Check tells what only the running box can: the ARP interface must be one it has

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -70,12 +71,25 @@ func (id *Identity) Refusal(mac string) string {
 	if mac == Local { // the box itself is never refused
 		return ""
 	}
-	return id.policy().refusal(mac)
+	return id.policy().Refusal(mac)
 }
 
-// refusal is the one rule for a device with a known MAC: a block wins over everything, and a
-// non-empty allow-list admits only its MACs.
-func (p Policy) refusal(mac string) string {
+// NewPolicy is the policy of the device keys: unknown_device = "ip", allow_macs, block_macs
+// and device_names (MACs as config.Validate writes them). The maps are the policy's own.
+func NewPolicy(unknownByIP bool, allow, block []string, names map[string]string) Policy {
+	set := func(macs []string) map[string]bool {
+		out := make(map[string]bool, len(macs))
+		for _, m := range macs {
+			out[m] = true
+		}
+		return out
+	}
+	return Policy{UnknownByIP: unknownByIP, Allow: set(allow), Block: set(block), Names: maps.Clone(names)}
+}
+
+// Refusal is the one rule for a device with a known MAC: "blocked" (a block wins over
+// everything), "not allowed" (a non-empty allow-list admits only its MACs), or "" (let in).
+func (p Policy) Refusal(mac string) string {
 	switch {
 	case p.Block[mac]:
 		return "blocked"
@@ -126,7 +140,7 @@ func (id *Identity) Identify(ctx context.Context, ip netip.Addr) (string, error)
 		}
 		return "ip:" + ip.String(), nil
 	}
-	switch pol.refusal(mac) {
+	switch pol.Refusal(mac) {
 	case "blocked":
 		return "", fmt.Errorf("%w: device %s (%s) is blocked on this box (block_macs); ask the admin to unblock it", ErrNotAllowed, mac, ip)
 	case "not allowed":

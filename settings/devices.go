@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"multimsg/config"
+	"multimsg/identity"
 	"multimsg/store"
 	"multimsg/web"
 )
@@ -34,20 +35,26 @@ type deviceRow struct {
 	MAC, Name string
 	Seen      *store.Device // nil: only in the file
 	Blocked   bool
-	Listed    bool // in allow_macs
+	Listed    bool   // in allow_macs
+	Access    string // what the gateway does with its requests: identity.Policy.Refusal, or "allowed"
 }
 
 // deviceRows is the list: seen devices first (most recent first), then the file's other MACs
 // in order. Devices known by their IP or the box itself have no MAC to name or block.
 func deviceRows(cfg *config.Config, seen []store.Device) (rows []deviceRow, more int) {
+	pol := identity.NewPolicy(false, cfg.AllowMACs, cfg.BlockMACs, nil) // the gateway's rule, not a copy
 	at := map[string]int{}
 	add := func(mac string, d *store.Device) {
 		if _, ok := at[mac]; ok {
 			return
 		}
 		at[mac] = len(rows)
-		rows = append(rows, deviceRow{MAC: mac, Name: cfg.DeviceNames[mac], Seen: d,
-			Blocked: slices.Contains(cfg.BlockMACs, mac), Listed: slices.Contains(cfg.AllowMACs, mac)})
+		r := deviceRow{MAC: mac, Name: cfg.DeviceNames[mac], Seen: d, Blocked: pol.Block[mac], Listed: pol.Allow[mac],
+			Access: pol.Refusal(mac)}
+		if r.Access == "" {
+			r.Access = "allowed"
+		}
+		rows = append(rows, r)
 	}
 	for i := range seen {
 		if mac, err := config.ParseMAC(seen[i].MAC); err == nil && mac == seen[i].MAC {
@@ -67,17 +74,6 @@ func deviceRows(cfg *config.Config, seen []store.Device) (rows []deviceRow, more
 		return rows[:maxDeviceRows], len(rows) - maxDeviceRows
 	}
 	return rows, 0
-}
-
-// access is what the gateway does with the device's requests now (identity.Refusal's words).
-func (r *deviceRow) access(cfg *config.Config) string {
-	switch {
-	case r.Blocked:
-		return "blocked"
-	case len(cfg.AllowMACs) > 0 && !r.Listed:
-		return "not allowed"
-	}
-	return "allowed"
 }
 
 // device applies one device's action, then goes back to the device's row; a refused one shows
@@ -191,7 +187,7 @@ func deviceList(p *web.Page, v *view) {
 func deviceForm(p *web.Page, v *view, r *deviceRow) {
 	key := "device:" + r.MAC
 	e, bad := v.Errs[key]
-	acc := r.access(v.Cfg)
+	acc := r.Access
 	p.Raw(`<form method="post" action="/admin/settings/devices" class="device`)
 	if acc != "allowed" {
 		p.Raw(` refused`)
