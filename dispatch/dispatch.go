@@ -497,7 +497,9 @@ func (d *Dispatcher) deliverDue(ctx context.Context, id string) time.Time {
 	for ctx.Err() == nil && j.State == store.Queued {
 		now := d.o.Now()
 		if d.swapping.Load() > 0 {
-			return now // a Swap waits for this turn to end: the rest goes out after it
+			// a Swap waits for this turn to end: the rest goes out after it, when it is due
+			// (not now: a file waiting its retry must not jump the wait because a save came)
+			return j.NextDue()
 		}
 		if data == nil {
 			if data, err = d.st.Data(id); err != nil {
@@ -598,9 +600,10 @@ func (d *Dispatcher) nextGroup(j *store.Job, now time.Time) *group {
 			continue
 		}
 		// g.snd is nil when the service has no sender left (an admin removed them all): the
-		// group's files then fail in attempt, and must not panic here first.
+		// service's files then wait together in attempt (so that they go out together once a
+		// sender is back, one message as before), and must not panic here first.
 		// A file whose sender is gone (renamed or removed) goes with its default sender's group.
-		if f.Service == g.svc.Name && g.snd != nil && (f.Sender == g.snd.name || !g.svc.ShareLoad && d.sender(g.svc, f.Sender) == g.snd) {
+		if f.Service == g.svc.Name && (g.snd == nil || f.Sender == g.snd.name || !g.svc.ShareLoad && d.sender(g.svc, f.Sender) == g.snd) {
 			g.idx = append(g.idx, i)
 		}
 	}

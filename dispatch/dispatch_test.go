@@ -79,10 +79,16 @@ func TestServiceWithoutSenders(t *testing.T) {
 	var j *store.Job
 	poll.Until(t, 10*time.Second, "the reason the job waits", func() bool {
 		j, err = st.Get(id)
-		return err == nil && strings.Contains(j.Files[0].LastError, "no sender configured")
+		return err == nil && strings.Contains(j.Files[0].LastError, "no sender configured") &&
+			strings.Contains(j.Files[1].LastError, "no sender configured")
 	})
 	if j.State != store.Queued || j.Files[0].Attempts != 0 {
 		t.Fatalf("job state = %s, attempts %d; want queued, no attempt counted", j.State, j.Files[0].Attempts)
+	}
+	// The job's files wait as one group (one record, one due time), so they leave together as
+	// one message; waited one by one, a Swap between the two split them into two messages.
+	if !j.Files[0].NextAt.Equal(j.Files[1].NextAt) {
+		t.Errorf("the files wait apart: due %v and %v, want one due time", j.Files[0].NextAt, j.Files[1].NextAt)
 	}
 	outbox := t.TempDir()
 	drv, err := mail.New(mail.Options{Name: "new", Maildir: outbox, From: "gateway@localhost"}, slog.New(slog.DiscardHandler))
